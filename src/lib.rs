@@ -4,6 +4,8 @@
 //! and is tested natively; the page (`app`) exists only on wasm32, the CLI only natively.
 
 pub mod data;
+pub mod model;
+pub mod sparse;
 
 #[cfg(not(target_arch = "wasm32"))]
 pub mod cli;
