@@ -1,0 +1,18 @@
+//! The CPU backend: the reference implementation of every layer (forward and backward side by
+//! side), and a real sparse one: masked layers skip inactive weights.
+
+pub mod conv;
+pub mod dense;
+pub mod index;
+pub mod kernels;
+pub mod loss;
+pub mod net;
+pub mod param;
+pub mod pool;
+pub mod sgd;
+
+#[cfg(test)]
+mod gradcheck;
+
+pub use net::{Net, Op, Workspace};
+pub use param::Param;

@@ -1,0 +1,275 @@
+//! A network as a sequence of ops over feature-major activations, its parameters, and the
+//! per-batch-size workspace (allocated once, reused every step).
+
+use rand::Rng;
+use rand_distr::{Distribution as _, Normal};
+
+use super::conv::{ConvGeom, conv_backward, conv_forward};
+use super::dense::{dense_backward, dense_forward};
+use super::loss::softmax_cross_entropy;
+use super::param::Param;
+use super::pool::{
+    PoolGeom, flatten_backward, flatten_forward, pool_backward, pool_forward, relu_backward,
+    relu_forward,
+};
+use crate::data::{Dataset, ImageShape};
+use crate::model::ModelSpec;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Op {
+    /// Fully connected layer with parameters `params[i]`.
+    Dense(usize),
+    /// 3x3 convolution with parameters `params[i]`.
+    Conv(usize, ConvGeom),
+    Relu,
+    /// 2x2 max-pool over `c` planes of h x w per sample.
+    Pool {
+        c: usize,
+        h: usize,
+        w: usize,
+    },
+    /// `[C][batch][HW]` -> `[C*HW][batch]`.
+    Flatten {
+        c: usize,
+        hw: usize,
+    },
+}
+
+#[derive(Clone, Debug)]
+pub struct Net {
+    pub spec: ModelSpec,
+    pub input: ImageShape,
+    pub classes: usize,
+    pub ops: Vec<Op>,
+    pub params: Vec<Param>,
+    /// Activation size per sample before op i (and after the last op at the end).
+    sizes: Vec<usize>,
+}
+
+/// Activations and their gradients for one batch size.
+#[derive(Clone, Debug)]
+pub struct Workspace {
+    pub batch: usize,
+    pub acts: Vec<Vec<f32>>,
+    pub grads: Vec<Vec<f32>>,
+    argmax: Vec<Vec<u32>>,
+    pub labels: Vec<u8>,
+}
+
+impl Net {
+    /// A network of zero weights, all active; see `init`.
+    pub fn new(spec: &ModelSpec, input: ImageShape, classes: usize) -> Self {
+        let shapes = spec.layer_shapes(input, classes);
+        let mut ops = Vec::new();
+        let mut sizes = vec![input.len()];
+        let mut push = |op, size| {
+            ops.push(op);
+            sizes.push(size);
+        };
+        match spec {
+            ModelSpec::Mlp { .. } => {
+                for (i, s) in shapes.iter().enumerate() {
+                    push(Op::Dense(i), s.n_out);
+                    if i + 1 < shapes.len() {
+                        push(Op::Relu, s.n_out);
+                    }
+                }
+            }
+            ModelSpec::Cnn { .. } => {
+                let (mut c, mut h, mut w) = (input.channels, input.height, input.width);
+                for i in 0..2 {
+                    let g = ConvGeom {
+                        c_in: c,
+                        c_out: shapes[i].n_out,
+                        h,
+                        w,
+                    };
+                    c = g.c_out;
+                    push(Op::Conv(i, g), c * h * w);
+                    push(Op::Relu, c * h * w);
+                    push(Op::Pool { c, h, w }, c * (h / 2) * (w / 2));
+                    (h, w) = (h / 2, w / 2);
+                }
+                push(Op::Flatten { c, hw: h * w }, c * h * w);
+                push(Op::Dense(2), shapes[2].n_out);
+                push(Op::Relu, shapes[2].n_out);
+                push(Op::Dense(3), classes);
+            }
+        }
+        let params = shapes.into_iter().map(Param::zeros).collect();
+        Self {
+            spec: spec.clone(),
+            input,
+            classes,
+            ops,
+            params,
+            sizes,
+        }
+    }
+
+    /// He/Kaiming normal initialisation: weights ~ N(0, 2 / fan_in), biases 0, momentum 0.
+    /// Masks are kept; inactive weights stay 0.
+    pub fn init<R: Rng + ?Sized>(&mut self, rng: &mut R) {
+        for p in &mut self.params {
+            let fan_in = p.cols() as f32;
+            let normal = Normal::new(0.0, (2.0 / fan_in).sqrt()).expect("valid std");
+            for (w, &on) in p.weights.iter_mut().zip(&p.mask) {
+                let v = normal.sample(rng);
+                *w = if on { v } else { 0.0 };
+            }
+            p.bias.fill(0.0);
+            p.momentum.fill(0.0);
+            p.bias_momentum.fill(0.0);
+        }
+    }
+
+    pub fn workspace(&self, batch: usize) -> Workspace {
+        let acts: Vec<Vec<f32>> = self.sizes.iter().map(|s| vec![0.0; s * batch]).collect();
+        let argmax = self
+            .ops
+            .iter()
+            .enumerate()
+            .map(|(i, op)| match op {
+                Op::Pool { .. } => vec![0; self.sizes[i + 1] * batch],
+                _ => Vec::new(),
+            })
+            .collect();
+        Workspace {
+            batch,
+            grads: acts.clone(),
+            acts,
+            argmax,
+            labels: vec![0; batch],
+        }
+    }
+
+    /// Whether the input is `[C][batch][H][W]` (CNN) rather than `[pixels][batch]` (MLP).
+    fn planar_input(&self) -> bool {
+        matches!(self.ops.first(), Some(Op::Conv(..)))
+    }
+
+    /// Copies images `indices` of `data` into the workspace input, scaled to [0, 1].
+    pub fn load_batch(&self, ws: &mut Workspace, data: &Dataset, indices: &[u32]) {
+        assert_eq!(indices.len(), ws.batch);
+        let (b_n, n, plane) = (
+            ws.batch,
+            self.input.len(),
+            self.input.height * self.input.width,
+        );
+        let x = &mut ws.acts[0];
+        for (b, &i) in indices.iter().enumerate() {
+            let img = data.image(i as usize);
+            ws.labels[b] = data.labels[i as usize];
+            if self.planar_input() {
+                for (c, ch) in img.chunks_exact(plane).enumerate() {
+                    for (d, &v) in x[(c * b_n + b) * plane..][..plane].iter_mut().zip(ch) {
+                        *d = f32::from(v) / 255.0;
+                    }
+                }
+            } else {
+                for p in 0..n {
+                    x[p * b_n + b] = f32::from(img[p]) / 255.0;
+                }
+            }
+        }
+    }
+
+    /// Runs every op; the logits end up in `ws.acts.last()` as `[classes][batch]`.
+    pub fn forward(&self, ws: &mut Workspace) {
+        let batch = ws.batch;
+        for (i, op) in self.ops.iter().enumerate() {
+            let (before, after) = ws.acts.split_at_mut(i + 1);
+            let (x, y) = (&before[i], &mut after[0]);
+            match *op {
+                Op::Dense(l) => dense_forward(&self.params[l], x, y, batch),
+                Op::Conv(l, g) => conv_forward(&self.params[l], g, x, y, batch),
+                Op::Relu => relu_forward(x, y),
+                Op::Pool { c, h, w } => pool_forward(
+                    PoolGeom {
+                        planes: c * batch,
+                        h,
+                        w,
+                    },
+                    x,
+                    y,
+                    &mut ws.argmax[i],
+                ),
+                Op::Flatten { c, hw } => flatten_forward(c, batch, hw, x, y),
+            }
+        }
+    }
+
+    /// Loss sum and correct count of the last forward pass; with `grad`, also dL/dlogits.
+    pub fn loss(&self, ws: &mut Workspace, grad: bool) -> (f64, usize) {
+        let logits = ws.acts.last().expect("logits");
+        let d = grad.then(|| ws.grads.last_mut().expect("logit grads").as_mut_slice());
+        softmax_cross_entropy(logits, &ws.labels, self.classes, d)
+    }
+
+    /// Backpropagates from `ws.grads.last()` (set by `loss`). Gradients of active weights,
+    /// or of all weights when `dense_grad`, land in each `Param::grad`.
+    pub fn backward(&mut self, ws: &mut Workspace, dense_grad: bool) {
+        let batch = ws.batch;
+        for (i, op) in self.ops.iter().enumerate().rev() {
+            let (x, y) = (&ws.acts[i], &ws.acts[i + 1]);
+            let (before, after) = ws.grads.split_at_mut(i + 1);
+            let dy = &after[0];
+            // The input needs no gradient.
+            let dx = (i > 0).then(|| before[i].as_mut_slice());
+            match *op {
+                Op::Dense(l) => dense_backward(&mut self.params[l], x, dy, dx, batch, dense_grad),
+                Op::Conv(l, g) => {
+                    conv_backward(&mut self.params[l], g, x, dy, dx, batch, dense_grad)
+                }
+                Op::Relu => {
+                    if let Some(dx) = dx {
+                        relu_backward(y, dy, dx)
+                    }
+                }
+                Op::Pool { .. } => {
+                    if let Some(dx) = dx {
+                        pool_backward(dy, &ws.argmax[i], dx)
+                    }
+                }
+                Op::Flatten { c, hw } => {
+                    if let Some(dx) = dx {
+                        flatten_backward(c, batch, hw, dy, dx)
+                    }
+                }
+            }
+        }
+    }
+
+    /// Mean loss and accuracy over `indices` of `data`, in batches of `ws.batch` (the last
+    /// partial batch is padded with the first index and its extra samples ignored).
+    pub fn evaluate(&self, ws: &mut Workspace, data: &Dataset, indices: &[u32]) -> (f64, f64) {
+        let (mut loss, mut correct) = (0.0, 0);
+        let mut batch = vec![0u32; ws.batch];
+        for chunk in indices.chunks(ws.batch) {
+            batch[..chunk.len()].copy_from_slice(chunk);
+            batch[chunk.len()..].fill(chunk[0]);
+            self.load_batch(ws, data, &batch);
+            self.forward(ws);
+            let logits = ws.acts.last().expect("logits");
+            let (l, c) = if chunk.len() == ws.batch {
+                softmax_cross_entropy(logits, &ws.labels, self.classes, None)
+            } else {
+                partial_loss(logits, &ws.labels, self.classes, chunk.len())
+            };
+            loss += l;
+            correct += c;
+        }
+        let n = indices.len().max(1) as f64;
+        (loss / n, correct as f64 / n)
+    }
+}
+
+/// Loss over the first `n` samples of a batch (for the padded last evaluation batch).
+fn partial_loss(logits: &[f32], labels: &[u8], classes: usize, n: usize) -> (f64, usize) {
+    let batch = labels.len();
+    let mut sub = vec![0f32; classes * n];
+    for k in 0..classes {
+        sub[k * n..(k + 1) * n].copy_from_slice(&logits[k * batch..k * batch + n]);
+    }
+    softmax_cross_entropy(&sub, &labels[..n], classes, None)
+}

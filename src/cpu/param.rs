@@ -1,0 +1,77 @@
+//! The parameters and optimizer state of one maskable layer.
+
+use super::index::SparseIndex;
+use crate::sparse::LayerShape;
+
+/// Weights `[n_out][n_in * kh * kw]` (flat; inactive weights hold exactly 0), the mask,
+/// dense biases (RIGL.md: biases are always dense), gradients and momentum.
+#[derive(Clone, Debug)]
+pub struct Param {
+    pub shape: LayerShape,
+    pub weights: Vec<f32>,
+    pub mask: Vec<bool>,
+    pub bias: Vec<f32>,
+    pub grad: Vec<f32>,
+    pub bias_grad: Vec<f32>,
+    pub momentum: Vec<f32>,
+    pub bias_momentum: Vec<f32>,
+    /// Active weights by output row and by input column, rebuilt when the mask changes.
+    pub index: SparseIndex,
+    /// True when every weight is active: the kernels then take their dense (GEMM) path.
+    pub all_active: bool,
+}
+
+impl Param {
+    /// A dense layer of zeros; see `Net::new` for initialisation.
+    pub fn zeros(shape: LayerShape) -> Self {
+        let n = shape.num_weights();
+        let cols = n / shape.n_out;
+        let mut p = Self {
+            weights: vec![0.0; n],
+            mask: vec![true; n],
+            bias: vec![0.0; shape.n_out],
+            grad: vec![0.0; n],
+            bias_grad: vec![0.0; shape.n_out],
+            momentum: vec![0.0; n],
+            bias_momentum: vec![0.0; shape.n_out],
+            index: SparseIndex::new(shape.n_out, cols),
+            all_active: true,
+            shape,
+        };
+        p.index.rebuild(&p.mask);
+        p
+    }
+
+    /// Weights per output unit (row length): n_in * kh * kw.
+    pub fn cols(&self) -> usize {
+        self.index.cols
+    }
+
+    pub fn active(&self) -> usize {
+        self.index.active()
+    }
+
+    /// Installs a mask: inactive weights and their momentum become exactly 0.
+    pub fn set_mask(&mut self, mask: Vec<bool>) {
+        assert_eq!(mask.len(), self.weights.len());
+        self.mask = mask;
+        for ((w, m), &on) in self
+            .weights
+            .iter_mut()
+            .zip(&mut self.momentum)
+            .zip(&self.mask)
+        {
+            if !on {
+                *w = 0.0;
+                *m = 0.0;
+            }
+        }
+        self.mask_changed();
+    }
+
+    /// Rebuilds the index after the mask was edited in place.
+    pub fn mask_changed(&mut self) {
+        self.index.rebuild(&self.mask);
+        self.all_active = self.index.active() == self.mask.len();
+    }
+}
