@@ -77,10 +77,10 @@ impl Net {
             }
             ModelSpec::Cnn { .. } => {
                 let (mut c, mut h, mut w) = (input.channels, input.height, input.width);
-                for i in 0..2 {
+                for (i, shape) in shapes.iter().enumerate().take(2) {
                     let g = ConvGeom {
                         c_in: c,
-                        c_out: shapes[i].n_out,
+                        c_out: shape.n_out,
                         h,
                         w,
                     };
