@@ -3,10 +3,12 @@
 //! The engine (data, and later config, sparse, model and backends) has no web dependency
 //! and is tested natively; the page (`app`) exists only on wasm32, the CLI only natively.
 
+pub mod config;
 pub mod cpu;
 pub mod data;
 pub mod model;
 pub mod sparse;
+pub mod train;
 
 #[cfg(not(target_arch = "wasm32"))]
 pub mod cli;

@@ -391,3 +391,49 @@ pub fn prepare(opts: &PrepareOptions, log: &mut dyn FnMut(&str)) -> Result<Manif
     write(&opts.out.join("manifest.json"), json.as_bytes())?;
     Ok(manifest)
 }
+
+/// Loads a prepared set (train, test) from `dir`/manifest.json, checking each file's size
+/// and sha256 against the manifest.
+pub fn load_prepared(dir: &Path, name: &str) -> Result<(Dataset, Dataset), PrepareError> {
+    let manifest_path = dir.join("manifest.json");
+    let text = fs::read_to_string(&manifest_path).map_err(|source| PrepareError::Io {
+        path: manifest_path.clone(),
+        source,
+    })?;
+    let manifest = Manifest::parse(&text).map_err(|source| PrepareError::Data {
+        path: manifest_path.clone(),
+        source,
+    })?;
+    let set = manifest.set(name).ok_or_else(|| {
+        let have: Vec<_> = manifest.sets.iter().map(|s| s.name.as_str()).collect();
+        PrepareError::Other(format!(
+            "data set '{name}' is not prepared in {} (it has: {}); run `riglab data --sets {name}`",
+            dir.display(),
+            have.join(", ")
+        ))
+    })?;
+    let load = |split: &SplitEntry| -> Result<Dataset, PrepareError> {
+        let mut contents = Vec::new();
+        for f in &split.files {
+            let path = dir.join(&f.path);
+            let bytes = read(&path)?;
+            let sha: String = Sha256::digest(&bytes)
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect();
+            if bytes.len() as u64 != f.bytes || sha != f.sha256 {
+                return Err(PrepareError::Other(format!(
+                    "{}: size or sha256 differs from manifest.json; re-run `riglab data`",
+                    path.display()
+                )));
+            }
+            contents.push(bytes);
+        }
+        set.decode(split, &contents)
+            .map_err(|source| PrepareError::Data {
+                path: dir.join(&set.name),
+                source,
+            })
+    };
+    Ok((load(&set.train)?, load(&set.test)?))
+}

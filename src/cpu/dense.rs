@@ -2,10 +2,26 @@
 //! `[n_out][batch]`, so each active weight does one contiguous multiply-add over the batch.
 //! Forward and backward side by side; sparse paths touch only active weights.
 
+use std::cell::RefCell;
+
 use rayon::prelude::*;
 
 use super::kernels::{dot, gather_axpy};
 use super::param::Param;
+
+thread_local! {
+    /// Per-thread scratch for one row's (weight, input row) terms: allocated once per thread.
+    static TERMS: RefCell<Vec<(f32, u32)>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Collects one row's terms into the thread's scratch buffer and hands them to `f`.
+fn with_terms(terms: impl Iterator<Item = (f32, u32)>, f: impl FnOnce(&[(f32, u32)])) {
+    TERMS.with_borrow_mut(|buf| {
+        buf.clear();
+        buf.extend(terms);
+        f(buf);
+    });
+}
 
 /// Rows per rayon task: enough work per task to amortise scheduling.
 const MIN_ROWS: usize = 8;
@@ -75,8 +91,8 @@ pub fn dense_forward(p: &Param, x: &[f32], y: &mut [f32], batch: usize) {
                 .index
                 .row(o)
                 .iter()
-                .map(|&w| (p.weights[w as usize], w as usize - base));
-            gather_axpy(terms, x, batch, y_row);
+                .map(|&w| (p.weights[w as usize], w - base as u32));
+            with_terms(terms, |t| gather_axpy(t, x, batch, y_row));
         });
 }
 
@@ -146,7 +162,7 @@ pub fn dense_backward(
                 .index
                 .col(i)
                 .iter()
-                .map(|&w| (p.weights[w as usize], w as usize / n_in));
-            gather_axpy(terms, dy, batch, dx_row);
+                .map(|&w| (p.weights[w as usize], w / n_in as u32));
+            with_terms(terms, |t| gather_axpy(t, dy, batch, dx_row));
         });
 }

@@ -158,17 +158,26 @@ impl Net {
         );
         let x = &mut ws.acts[0];
         for (b, &i) in indices.iter().enumerate() {
-            let img = data.image(i as usize);
             ws.labels[b] = data.labels[i as usize];
-            if self.planar_input() {
-                for (c, ch) in img.chunks_exact(plane).enumerate() {
+        }
+        if self.planar_input() {
+            for (b, &i) in indices.iter().enumerate() {
+                for (c, ch) in data.image(i as usize).chunks_exact(plane).enumerate() {
                     for (d, &v) in x[(c * b_n + b) * plane..][..plane].iter_mut().zip(ch) {
                         *d = f32::from(v) / 255.0;
                     }
                 }
-            } else {
-                for p in 0..n {
-                    x[p * b_n + b] = f32::from(img[p]) / 255.0;
+            }
+            return;
+        }
+        // Transpose to [pixel][batch] in tiles, so reads and writes both stay in cache.
+        const TILE: usize = 64;
+        for p0 in (0..n).step_by(TILE) {
+            let p1 = (p0 + TILE).min(n);
+            for (b, &i) in indices.iter().enumerate() {
+                let img = &data.image(i as usize)[p0..p1];
+                for (p, &v) in (p0..p1).zip(img) {
+                    x[p * b_n + b] = f32::from(v) / 255.0;
                 }
             }
         }

@@ -6,6 +6,7 @@ pub mod distribution;
 pub mod flops;
 pub mod mask;
 pub mod schedule;
+pub mod update;
 
 /// The training methods of RIGL.md ("Baselines" and "One mask update").
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

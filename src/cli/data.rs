@@ -1,31 +1,12 @@
-//! The native command line: `riglab <command>`.
+//! `riglab data`: prepare the data sets.
 
 use std::path::PathBuf;
-use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
-
+use super::CliError;
 use crate::prepare::{PrepareOptions, SET_NAMES, prepare};
 
-#[derive(Parser)]
-#[command(
-    name = "riglab",
-    version,
-    about = "RigL sparse training lab: the headless engine"
-)]
-struct Cli {
-    #[command(subcommand)]
-    command: Commands,
-}
-
-#[derive(Subcommand)]
-enum Commands {
-    /// Prepare the compact, class-balanced data sets the page and the engine load.
-    Data(DataArgs),
-}
-
 #[derive(clap::Args)]
-struct DataArgs {
+pub struct DataArgs {
     /// Output folder (manifest.json and one folder per set).
     #[arg(long, default_value = "www/data")]
     out: PathBuf,
@@ -53,24 +34,17 @@ struct DataArgs {
     offline: bool,
 }
 
-pub fn main() -> ExitCode {
-    let cli = Cli::parse();
-    match cli.command {
-        Commands::Data(args) => run_data(args),
-    }
-}
-
-fn run_data(args: DataArgs) -> ExitCode {
+pub fn run(args: DataArgs) -> Result<(), CliError> {
     if let Some(bad) = args.sets.iter().find(|s| !SET_NAMES.contains(&s.as_str())) {
-        eprintln!(
-            "error: unknown data set '{bad}' (known: {})",
-            SET_NAMES.join(", ")
-        );
-        return ExitCode::from(2);
+        let known = SET_NAMES.join(", ");
+        return Err(CliError::Usage(format!(
+            "unknown data set '{bad}' (known: {known})"
+        )));
     }
     if args.train == 0 || args.test == 0 {
-        eprintln!("error: --train and --test must be at least 1");
-        return ExitCode::from(2);
+        return Err(CliError::Usage(
+            "--train and --test must be at least 1".into(),
+        ));
     }
     let opts = PrepareOptions {
         out: args.out,
@@ -91,11 +65,8 @@ fn run_data(args: DataArgs) -> ExitCode {
                 opts.out.join("manifest.json").display(),
                 names.join(", ")
             );
-            ExitCode::SUCCESS
+            Ok(())
         }
-        Err(e) => {
-            eprintln!("error: {e}");
-            ExitCode::FAILURE
-        }
+        Err(e) => Err(CliError::Failed(e.to_string())),
     }
 }

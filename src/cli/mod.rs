@@ -1,0 +1,94 @@
+//! The native command line: `riglab <command>`. Every command that trains takes the same
+//! query string as the page's share URL (or the whole URL).
+
+mod bench;
+mod compare;
+mod data;
+mod plan;
+mod train;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::config::Config;
+use crate::data::Dataset;
+use crate::prepare::load_prepared;
+
+#[derive(Parser)]
+#[command(
+    name = "riglab",
+    version,
+    about = "RigL sparse training lab: the headless engine"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Commands,
+}
+
+#[derive(Subcommand)]
+enum Commands {
+    /// Prepare the compact, class-balanced data sets the page and the engine load.
+    Data(data::DataArgs),
+    /// Show per-layer densities, active weights and FLOPs of a configuration, without training.
+    Plan(plan::PlanArgs),
+    /// Train one configuration and report losses, evaluations, mask updates and a summary.
+    Train(train::TrainArgs),
+    /// Train a grid of methods x sparsities x seeds and print a markdown table.
+    Compare(compare::CompareArgs),
+    /// Print training speed (steps/s) of the CPU backend, dense vs sparse (a benchmark).
+    Bench(bench::BenchArgs),
+}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Commands::Data(a) => data::run(a),
+        Commands::Plan(a) => plan::run(a),
+        Commands::Train(a) => train::run(a),
+        Commands::Compare(a) => compare::run(a),
+        Commands::Bench(a) => bench::run(a),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(CliError::Usage(msg)) => {
+            eprintln!("error: {msg}");
+            ExitCode::from(2)
+        }
+        Err(CliError::Failed(msg)) => {
+            eprintln!("error: {msg}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+pub enum CliError {
+    /// Bad arguments or configuration (exit code 2).
+    Usage(String),
+    /// Something failed while running (exit code 1).
+    Failed(String),
+}
+
+/// Parses a query string or share URL strictly: every problem is named.
+fn parse_config(query: &str) -> Result<Config, CliError> {
+    Config::parse_strict(query).map_err(|errors| {
+        let lines: Vec<String> = errors.iter().map(|e| format!("  {e}")).collect();
+        CliError::Usage(format!("invalid configuration:\n{}", lines.join("\n")))
+    })
+}
+
+/// Data-set folder option shared by the training commands.
+#[derive(clap::Args, Clone)]
+struct DataDir {
+    /// Folder with the prepared data sets (made by `riglab data`).
+    #[arg(long, default_value = "www/data")]
+    data_dir: PathBuf,
+}
+
+impl DataDir {
+    fn load(&self, config: &Config) -> Result<(Dataset, Dataset), CliError> {
+        load_prepared(&self.data_dir, config.data.name())
+            .map_err(|e| CliError::Failed(e.to_string()))
+    }
+}

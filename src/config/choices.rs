@@ -1,0 +1,82 @@
+//! The choice-valued parameters that the sparse module does not already define: the data
+//! set, when the first mask update happens and the learning-rate schedule. Each has the
+//! same `ALL` / `name()` / `from_name()` shape as `sparse::Method`.
+
+/// The image data set (`data=`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum DataSet {
+    Mnist,
+    Fashion,
+    Cifar10,
+}
+
+impl DataSet {
+    pub const ALL: [DataSet; 3] = [DataSet::Mnist, DataSet::Fashion, DataSet::Cifar10];
+
+    /// The canonical `data=` name.
+    pub fn name(self) -> &'static str {
+        match self {
+            DataSet::Mnist => "mnist",
+            DataSet::Fashion => "fashion",
+            DataSet::Cifar10 => "cifar10",
+        }
+    }
+
+    pub fn from_name(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|d| d.name() == s)
+    }
+}
+
+/// The step of the first mask update (`first_update=`). RIGL.md "Update schedule": the
+/// paper and the official code update at t = 0; rigl-torch first updates at t = ΔT.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum FirstUpdate {
+    /// At t = 0 (paper, official code).
+    Zero,
+    /// At t = ΔT (rigl-torch).
+    Dt,
+}
+
+impl FirstUpdate {
+    pub const ALL: [FirstUpdate; 2] = [FirstUpdate::Zero, FirstUpdate::Dt];
+
+    /// The canonical `first_update=` name.
+    pub fn name(self) -> &'static str {
+        match self {
+            FirstUpdate::Zero => "0",
+            FirstUpdate::Dt => "dt",
+        }
+    }
+
+    pub fn from_name(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|f| f.name() == s)
+    }
+}
+
+/// The SGD learning rate over training (`lr_schedule=`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum LrSchedule {
+    /// `lr` at every step.
+    Constant,
+    /// `lr`, times 0.1 from 50% of the steps, times 0.01 from 75%.
+    Step,
+    /// `lr * (1 + cos(pi * t / T)) / 2`: from `lr` down to 0 at the last step.
+    Cosine,
+}
+
+impl LrSchedule {
+    pub const ALL: [LrSchedule; 3] = [LrSchedule::Constant, LrSchedule::Step, LrSchedule::Cosine];
+
+    /// The canonical `lr_schedule=` name.
+    pub fn name(self) -> &'static str {
+        match self {
+            LrSchedule::Constant => "constant",
+            LrSchedule::Step => "step",
+            LrSchedule::Cosine => "cosine",
+        }
+    }
+
+    pub fn from_name(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|l| l.name() == s)
+    }
+}

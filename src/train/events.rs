@@ -1,0 +1,47 @@
+//! What a run reports: a loss every step, every mask update with its drops and grows, and
+//! periodic evaluations. The CLI prints them as JSON lines; the page animates them.
+
+use serde::Serialize;
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct StepMetrics {
+    pub step: usize,
+    /// Mean training loss of the step's mini-batch.
+    pub loss: f64,
+    pub lr: f64,
+    /// Cumulative training FLOPs so far, and as a fraction of dense training's.
+    pub train_flops: f64,
+    pub train_flops_fraction: f64,
+}
+
+/// One layer's mask update (RIGL.md "Record every update as an event").
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct MaskUpdate {
+    pub step: usize,
+    pub layer: usize,
+    pub layer_name: String,
+    pub dropped: Vec<u32>,
+    pub grown: Vec<u32>,
+    /// f(t) for drop-and-grow methods; the new sparsity for pruning and SNIP.
+    pub drop_fraction: f64,
+    /// Active weights of the layer after the update.
+    pub active: usize,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct EvalMetrics {
+    /// Steps done when evaluated.
+    pub step: usize,
+    pub train_loss: f64,
+    pub train_accuracy: f64,
+    pub test_loss: f64,
+    pub test_accuracy: f64,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Event {
+    Step(StepMetrics),
+    MaskUpdate(MaskUpdate),
+    Eval(EvalMetrics),
+}
