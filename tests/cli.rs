@@ -1,0 +1,99 @@
+//! The `riglab` binary as a user runs it.
+
+use std::process::{Command, Output};
+
+fn riglab(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_riglab"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("riglab runs")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+#[test]
+fn plan_json_matches_the_erk_solve() {
+    let o = riglab(&["plan", "method=rigl&dist=erk&sparsity=0.9", "--json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    let layers = v["layers"].as_array().unwrap();
+    assert_eq!(layers.len(), 3);
+    assert_eq!(layers[0]["shape"], serde_json::json!([300, 784]));
+    // ERK at 0.9 on LeNet-300-100 makes fc3 dense; the total matches uniform's 26,620
+    // active weights up to rounding.
+    assert_eq!(layers[2]["density"], 1.0);
+    let active = v["totals"]["active"].as_u64().unwrap();
+    assert!((26_619..=26_622).contains(&active), "{active}");
+    assert_eq!(v["totals"]["params"], 266_200);
+    assert_eq!(v["totals"]["flops_fwd_dense"], 532_400.0);
+    let frac = v["totals"]["flops_train_fraction"].as_f64().unwrap();
+    assert!((0.09..0.11).contains(&frac), "{frac}");
+}
+
+#[test]
+fn plan_accepts_a_whole_share_url() {
+    let o = riglab(&[
+        "plan",
+        "http://127.0.0.1:8080/?method=static&sparsity=0.5&dist=uniform",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).contains("method=static"));
+    assert!(stdout(&o).contains("0.5000"));
+}
+
+#[test]
+fn bad_queries_are_refused_with_every_problem_named() {
+    let o = riglab(&["plan", "sparsity=1.2&method=magic&foo=1"]);
+    assert_eq!(o.status.code(), Some(2));
+    let e = stderr(&o);
+    assert!(e.contains("sparsity=1.2 is outside [0, 0.999]"), "{e}");
+    assert!(e.contains("method=magic"), "{e}");
+    assert!(e.contains("unknown parameter 'foo'"), "{e}");
+}
+
+#[test]
+fn train_prints_json_lines_and_a_summary() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().to_str().unwrap();
+    let o = riglab(&[
+        "data", "--sets", "mnist", "--train", "500", "--test", "100", "--out", out,
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = riglab(&[
+        "train",
+        "method=rigl&steps=40&dt=10&batch=32&eval_every=20",
+        "--json",
+        "--data-dir",
+        out,
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let lines: Vec<serde_json::Value> = stdout(&o)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let count = |t: &str| lines.iter().filter(|l| l["type"] == t).count();
+    assert_eq!(count("step"), 40);
+    assert_eq!(count("eval"), 2);
+    // Updates at 0, 10, 20 (T_end = 30) for fc1 and fc2 (ERK keeps fc3 dense).
+    assert_eq!(count("mask_update"), 6);
+    let summary = lines.last().unwrap();
+    assert_eq!(summary["type"], "summary");
+    assert!(summary["test_accuracy"].as_f64().unwrap() > 0.3);
+    assert!(summary["steps_per_s"].as_f64().unwrap() > 0.0);
+
+    // A set that was not prepared is named, with the fix.
+    let o = riglab(&["train", "data=fashion", "--data-dir", out]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("riglab data --sets fashion"),
+        "{}",
+        stderr(&o)
+    );
+}

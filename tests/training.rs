@@ -1,0 +1,231 @@
+//! The training loop against RIGL.md, on real MNIST: update timing, constant sparsity,
+//! zero-initialised growth, SNIP, pruning, determinism, and that training learns.
+
+mod common;
+
+use riglab::config::Config;
+use riglab::sparse::Method;
+use riglab::train::{Event, MaskUpdate, Trainer};
+
+fn config(query: &str) -> Config {
+    Config::parse_strict(query).unwrap()
+}
+
+/// Runs to the end; returns every event.
+fn run(trainer: &mut Trainer) -> Vec<Event> {
+    let mut events = Vec::new();
+    while !trainer.done() {
+        trainer.step(&mut events);
+    }
+    events
+}
+
+fn updates(events: &[Event]) -> Vec<&MaskUpdate> {
+    events
+        .iter()
+        .filter_map(|e| {
+            if let Event::MaskUpdate(m) = e {
+                Some(m)
+            } else {
+                None
+            }
+        })
+        .collect()
+}
+
+fn losses(events: &[Event]) -> Vec<f64> {
+    events
+        .iter()
+        .filter_map(|e| {
+            if let Event::Step(s) = e {
+                Some(s.loss)
+            } else {
+                None
+            }
+        })
+        .collect()
+}
+
+#[test]
+fn rigl_updates_at_the_scheduled_steps_and_keeps_every_layer_sparsity() {
+    let (train, test) = common::mnist(1000, 200);
+    // dt = 20, tend = 0.75 of 120 steps -> T_end = 90: updates at 0, 20, 40, 60, 80.
+    let c =
+        config("method=rigl&dist=erk&sparsity=0.9&dt=20&steps=120&batch=32&eval_every=120&seed=3");
+    let mut t = Trainer::new(&c, train, test).unwrap();
+    let initial: Vec<usize> = t.net.params.iter().map(|p| p.active()).collect();
+    let events = run(&mut t);
+    let ups = updates(&events);
+    let mut steps: Vec<usize> = ups.iter().map(|u| u.step).collect();
+    steps.dedup();
+    assert_eq!(steps, [0, 20, 40, 60, 80]);
+    // ERK at 0.9 keeps fc3 dense: only fc1 and fc2 are updated.
+    assert!(ups.iter().all(|u| u.layer < 2));
+    for u in &ups {
+        assert_eq!(
+            u.active, initial[u.layer],
+            "active count changed at step {}",
+            u.step
+        );
+        assert_eq!(u.dropped.len(), u.grown.len());
+        // RIGL.md: cosine drop fraction alpha/2 (1 + cos(pi t / T_end)).
+        let f = 0.15 * (1.0 + (std::f64::consts::PI * u.step as f64 / 90.0).cos());
+        assert!((u.drop_fraction - f).abs() < 1e-12);
+        // At most floor(f * active) connections change (fewer when some are regrown).
+        assert!(u.dropped.len() <= (f * initial[u.layer] as f64) as usize);
+    }
+    assert!(ups.iter().any(|u| !u.grown.is_empty()));
+    for (p, &n) in t.net.params.iter().zip(&initial) {
+        assert_eq!(p.mask.iter().filter(|&&m| m).count(), n);
+        // Inactive weights are exactly zero.
+        assert!(p.weights.iter().zip(&p.mask).all(|(&w, &m)| m || w == 0.0));
+    }
+}
+
+#[test]
+fn grown_connections_start_at_zero_with_zero_momentum() {
+    let (train, test) = common::mnist(500, 100);
+    // Updates at 0 and 10 (T_end = 15); stop right after the step-10 update.
+    let c = config("method=rigl&sparsity=0.95&dt=10&steps=20&tend=0.75&batch=32&eval_every=20");
+    let mut t = Trainer::new(&c, train, test).unwrap();
+    let mut events = Vec::new();
+    for _ in 0..=10 {
+        events.clear();
+        t.step(&mut events);
+    }
+    let ups = updates(&events);
+    assert!(!ups.is_empty(), "step 10 is an update step");
+    for u in ups {
+        let p = &t.net.params[u.layer];
+        for &g in &u.grown {
+            let g = g as usize;
+            assert!(p.mask[g]);
+            // RIGL.md step 4: on an update step no SGD step follows, so they are still 0.
+            assert_eq!((p.weights[g], p.momentum[g]), (0.0, 0.0));
+        }
+        for &d in &u.dropped {
+            assert!(!p.mask[d as usize]);
+            assert_eq!(p.weights[d as usize], 0.0);
+        }
+    }
+}
+
+#[test]
+fn same_seed_gives_bit_identical_losses_and_mask_histories() {
+    let (train, test) = common::mnist(1000, 200);
+    for method in ["rigl", "set", "snfs"] {
+        let c = config(&format!(
+            "method={method}&sparsity=0.9&dt=25&steps=100&batch=64&eval_every=50&seed=9"
+        ));
+        let a = run(&mut Trainer::new(&c, train.clone(), test.clone()).unwrap());
+        let b = run(&mut Trainer::new(&c, train.clone(), test.clone()).unwrap());
+        assert_eq!(a, b, "{method}: two runs differ");
+        let mut other = c.clone();
+        other.seed = 10;
+        let d = run(&mut Trainer::new(&other, train.clone(), test.clone()).unwrap());
+        assert_ne!(losses(&a), losses(&d), "{method}: the seed has no effect");
+    }
+}
+
+#[test]
+fn static_never_changes_its_mask_and_set_changes_it() {
+    let (train, test) = common::mnist(500, 100);
+    let c = config("method=static&sparsity=0.9&dt=10&steps=40&batch=32&eval_every=40");
+    let mut t = Trainer::new(&c, train.clone(), test.clone()).unwrap();
+    let before: Vec<Vec<bool>> = t.net.params.iter().map(|p| p.mask.clone()).collect();
+    assert!(updates(&run(&mut t)).is_empty());
+    assert!(t.net.params.iter().zip(&before).all(|(p, m)| &p.mask == m));
+
+    let c = config("method=set&sparsity=0.9&dt=10&steps=40&batch=32&eval_every=40");
+    let mut t = Trainer::new(&c, train, test).unwrap();
+    let ups = run(&mut t);
+    assert!(updates(&ups).iter().any(|u| !u.grown.is_empty()));
+}
+
+#[test]
+fn snip_masks_once_at_step_zero_to_the_target_density() {
+    let (train, test) = common::mnist(500, 100);
+    let c = config("method=snip&dist=uniform&sparsity=0.9&steps=30&batch=32&eval_every=30");
+    let mut t = Trainer::new(&c, train, test).unwrap();
+    let events = run(&mut t);
+    let ups = updates(&events);
+    assert_eq!(ups.len(), 3);
+    assert!(ups.iter().all(|u| u.step == 0 && u.grown.is_empty()));
+    for (p, u) in t.net.params.iter().zip(&ups) {
+        let n = p.weights.len();
+        // Uniform: exactly floor(0.9 N) zeros.
+        assert_eq!(u.active, n - (9 * n) / 10);
+        assert_eq!(p.active(), u.active);
+    }
+}
+
+#[test]
+fn pruning_follows_the_cubic_schedule_from_dense_to_sparse() {
+    let (train, test) = common::mnist(500, 100);
+    // 100 steps, prune from t0 = 10 to t1 = 60 every 10 steps, to 0.9 uniform.
+    let c = config(
+        "method=prune&dist=uniform&sparsity=0.9&steps=100&prune_start=0.1&prune_end=0.6&prune_every=10&batch=32&eval_every=100",
+    );
+    let mut t = Trainer::new(&c, train, test).unwrap();
+    assert!(
+        t.net.params.iter().all(|p| p.all_active),
+        "pruning starts dense"
+    );
+    let events = run(&mut t);
+    let fc1: Vec<&MaskUpdate> = updates(&events)
+        .into_iter()
+        .filter(|u| u.layer == 0)
+        .collect();
+    let n = 784 * 300;
+    for u in &fc1 {
+        // s_t = 0.9 (1 - (1 - (t - 10) / 50)^3); active = N - floor(s_t N).
+        let p = (u.step as f64 - 10.0) / 50.0;
+        let s = 0.9 * (1.0 - (1.0 - p).powi(3));
+        assert!((u.drop_fraction - s).abs() < 1e-12);
+        assert!((u.active as f64 - (n as f64 - (s * n as f64).floor())).abs() <= 1.0);
+    }
+    let steps: Vec<usize> = fc1.iter().map(|u| u.step).collect();
+    assert_eq!(steps, [20, 30, 40, 50, 60], "t = 10 prunes nothing (s = 0)");
+    assert_eq!(t.net.params[0].active(), n - (9 * n) / 10);
+}
+
+#[test]
+fn every_method_learns_mnist() {
+    let (train, test) = common::mnist(2000, 500);
+    for method in Method::ALL {
+        let c = config(&format!(
+            "method={}&sparsity=0.9&dt=50&steps=300&batch=64&eval_every=300&lr=0.05",
+            method.name()
+        ));
+        let mut t = Trainer::new(&c, train.clone(), test.clone()).unwrap();
+        let events = run(&mut t);
+        let l = losses(&events);
+        let first: f64 = l[..20].iter().sum::<f64>() / 20.0;
+        let last: f64 = l[l.len() - 20..].iter().sum::<f64>() / 20.0;
+        assert!(
+            last < 0.5 * first,
+            "{}: loss {first:.3} -> {last:.3}",
+            method.name()
+        );
+        let Some(Event::Eval(e)) = events.last() else {
+            panic!("no final evaluation")
+        };
+        assert!(
+            e.test_accuracy > 0.8,
+            "{}: test accuracy {}",
+            method.name(),
+            e.test_accuracy
+        );
+    }
+}
+
+#[test]
+fn bad_configurations_are_refused_with_a_reason() {
+    let (train, test) = common::mnist(100, 20);
+    let c = config("batch=128");
+    let err = Trainer::new(&c, train.clone(), test.clone()).err().unwrap();
+    assert!(err.contains("batch=128"), "{err}");
+    let c = config("data=cifar10");
+    let err = Trainer::new(&c, train, test).err().unwrap();
+    assert!(err.contains("cifar10"), "{err}");
+}
