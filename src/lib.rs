@@ -3,6 +3,7 @@
 //! The engine (data, and later config, sparse, model and backends) has no web dependency
 //! and is tested natively; the page (`app`) exists only on wasm32, the CLI only natively.
 
+pub mod backend;
 pub mod config;
 pub mod cpu;
 pub mod data;

@@ -3,7 +3,9 @@
 
 mod common;
 
+use riglab::backend::block_on;
 use riglab::config::Config;
+use riglab::cpu::CpuBackend;
 use riglab::sparse::Method;
 use riglab::train::{Event, MaskUpdate, Trainer};
 
@@ -12,10 +14,10 @@ fn config(query: &str) -> Config {
 }
 
 /// Runs to the end; returns every event.
-fn run(trainer: &mut Trainer) -> Vec<Event> {
+fn run(trainer: &mut Trainer<CpuBackend>) -> Vec<Event> {
     let mut events = Vec::new();
     while !trainer.done() {
-        trainer.step(&mut events);
+        block_on(trainer.step(&mut events));
     }
     events
 }
@@ -52,8 +54,8 @@ fn rigl_updates_at_the_scheduled_steps_and_keeps_every_layer_sparsity() {
     // dt = 20, tend = 0.75 of 120 steps -> T_end = 90: updates at 0, 20, 40, 60, 80.
     let c =
         config("method=rigl&dist=erk&sparsity=0.9&dt=20&steps=120&batch=32&eval_every=120&seed=3");
-    let mut t = Trainer::new(&c, train, test).unwrap();
-    let initial: Vec<usize> = t.net.params.iter().map(|p| p.active()).collect();
+    let mut t = Trainer::cpu(&c, train, test).unwrap();
+    let initial: Vec<usize> = t.backend.net.params.iter().map(|p| p.active()).collect();
     let events = run(&mut t);
     let ups = updates(&events);
     let mut steps: Vec<usize> = ups.iter().map(|u| u.step).collect();
@@ -75,7 +77,7 @@ fn rigl_updates_at_the_scheduled_steps_and_keeps_every_layer_sparsity() {
         assert!(u.dropped.len() <= (f * initial[u.layer] as f64) as usize);
     }
     assert!(ups.iter().any(|u| !u.grown.is_empty()));
-    for (p, &n) in t.net.params.iter().zip(&initial) {
+    for (p, &n) in t.backend.net.params.iter().zip(&initial) {
         assert_eq!(p.mask.iter().filter(|&&m| m).count(), n);
         // Inactive weights are exactly zero.
         assert!(p.weights.iter().zip(&p.mask).all(|(&w, &m)| m || w == 0.0));
@@ -87,16 +89,16 @@ fn grown_connections_start_at_zero_with_zero_momentum() {
     let (train, test) = common::mnist(500, 100);
     // Updates at 0 and 10 (T_end = 15); stop right after the step-10 update.
     let c = config("method=rigl&sparsity=0.95&dt=10&steps=20&tend=0.75&batch=32&eval_every=20");
-    let mut t = Trainer::new(&c, train, test).unwrap();
+    let mut t = Trainer::cpu(&c, train, test).unwrap();
     let mut events = Vec::new();
     for _ in 0..=10 {
         events.clear();
-        t.step(&mut events);
+        block_on(t.step(&mut events));
     }
     let ups = updates(&events);
     assert!(!ups.is_empty(), "step 10 is an update step");
     for u in ups {
-        let p = &t.net.params[u.layer];
+        let p = &t.backend.net.params[u.layer];
         for &g in &u.grown {
             let g = g as usize;
             assert!(p.mask[g]);
@@ -117,12 +119,12 @@ fn same_seed_gives_bit_identical_losses_and_mask_histories() {
         let c = config(&format!(
             "method={method}&sparsity=0.9&dt=25&steps=100&batch=64&eval_every=50&seed=9"
         ));
-        let a = run(&mut Trainer::new(&c, train.clone(), test.clone()).unwrap());
-        let b = run(&mut Trainer::new(&c, train.clone(), test.clone()).unwrap());
+        let a = run(&mut Trainer::cpu(&c, train.clone(), test.clone()).unwrap());
+        let b = run(&mut Trainer::cpu(&c, train.clone(), test.clone()).unwrap());
         assert_eq!(a, b, "{method}: two runs differ");
         let mut other = c.clone();
         other.seed = 10;
-        let d = run(&mut Trainer::new(&other, train.clone(), test.clone()).unwrap());
+        let d = run(&mut Trainer::cpu(&other, train.clone(), test.clone()).unwrap());
         assert_ne!(losses(&a), losses(&d), "{method}: the seed has no effect");
     }
 }
@@ -131,13 +133,26 @@ fn same_seed_gives_bit_identical_losses_and_mask_histories() {
 fn static_never_changes_its_mask_and_set_changes_it() {
     let (train, test) = common::mnist(500, 100);
     let c = config("method=static&sparsity=0.9&dt=10&steps=40&batch=32&eval_every=40");
-    let mut t = Trainer::new(&c, train.clone(), test.clone()).unwrap();
-    let before: Vec<Vec<bool>> = t.net.params.iter().map(|p| p.mask.clone()).collect();
+    let mut t = Trainer::cpu(&c, train.clone(), test.clone()).unwrap();
+    let before: Vec<Vec<bool>> = t
+        .backend
+        .net
+        .params
+        .iter()
+        .map(|p| p.mask.clone())
+        .collect();
     assert!(updates(&run(&mut t)).is_empty());
-    assert!(t.net.params.iter().zip(&before).all(|(p, m)| &p.mask == m));
+    assert!(
+        t.backend
+            .net
+            .params
+            .iter()
+            .zip(&before)
+            .all(|(p, m)| &p.mask == m)
+    );
 
     let c = config("method=set&sparsity=0.9&dt=10&steps=40&batch=32&eval_every=40");
-    let mut t = Trainer::new(&c, train, test).unwrap();
+    let mut t = Trainer::cpu(&c, train, test).unwrap();
     let ups = run(&mut t);
     assert!(updates(&ups).iter().any(|u| !u.grown.is_empty()));
 }
@@ -146,12 +161,12 @@ fn static_never_changes_its_mask_and_set_changes_it() {
 fn snip_masks_once_at_step_zero_to_the_target_density() {
     let (train, test) = common::mnist(500, 100);
     let c = config("method=snip&dist=uniform&sparsity=0.9&steps=30&batch=32&eval_every=30");
-    let mut t = Trainer::new(&c, train, test).unwrap();
+    let mut t = Trainer::cpu(&c, train, test).unwrap();
     let events = run(&mut t);
     let ups = updates(&events);
     assert_eq!(ups.len(), 3);
     assert!(ups.iter().all(|u| u.step == 0 && u.grown.is_empty()));
-    for (p, u) in t.net.params.iter().zip(&ups) {
+    for (p, u) in t.backend.net.params.iter().zip(&ups) {
         let n = p.weights.len();
         // Uniform: exactly floor(0.9 N) zeros.
         assert_eq!(u.active, n - (9 * n) / 10);
@@ -166,9 +181,9 @@ fn pruning_follows_the_cubic_schedule_from_dense_to_sparse() {
     let c = config(
         "method=prune&dist=uniform&sparsity=0.9&steps=100&prune_start=0.1&prune_end=0.6&prune_every=10&batch=32&eval_every=100",
     );
-    let mut t = Trainer::new(&c, train, test).unwrap();
+    let mut t = Trainer::cpu(&c, train, test).unwrap();
     assert!(
-        t.net.params.iter().all(|p| p.all_active),
+        t.backend.net.params.iter().all(|p| p.all_active),
         "pruning starts dense"
     );
     let events = run(&mut t);
@@ -186,7 +201,7 @@ fn pruning_follows_the_cubic_schedule_from_dense_to_sparse() {
     }
     let steps: Vec<usize> = fc1.iter().map(|u| u.step).collect();
     assert_eq!(steps, [20, 30, 40, 50, 60], "t = 10 prunes nothing (s = 0)");
-    assert_eq!(t.net.params[0].active(), n - (9 * n) / 10);
+    assert_eq!(t.backend.net.params[0].active(), n - (9 * n) / 10);
 }
 
 #[test]
@@ -197,7 +212,7 @@ fn every_method_learns_mnist() {
             "method={}&sparsity=0.9&dt=50&steps=300&batch=64&eval_every=300&lr=0.05",
             method.name()
         ));
-        let mut t = Trainer::new(&c, train.clone(), test.clone()).unwrap();
+        let mut t = Trainer::cpu(&c, train.clone(), test.clone()).unwrap();
         let events = run(&mut t);
         let l = losses(&events);
         let first: f64 = l[..20].iter().sum::<f64>() / 20.0;
@@ -223,9 +238,9 @@ fn every_method_learns_mnist() {
 fn bad_configurations_are_refused_with_a_reason() {
     let (train, test) = common::mnist(100, 20);
     let c = config("batch=128");
-    let err = Trainer::new(&c, train.clone(), test.clone()).err().unwrap();
+    let err = Trainer::cpu(&c, train.clone(), test.clone()).err().unwrap();
     assert!(err.contains("batch=128"), "{err}");
     let c = config("data=cifar10");
-    let err = Trainer::new(&c, train, test).err().unwrap();
+    let err = Trainer::cpu(&c, train, test).err().unwrap();
     assert!(err.contains("cifar10"), "{err}");
 }

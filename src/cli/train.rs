@@ -6,6 +6,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
 
 use super::{CliError, DataDir, parse_config};
+use crate::backend::block_on;
 use crate::config::Config;
 use crate::data::Dataset;
 use crate::train::{EvalMetrics, Event, Trainer, plan};
@@ -38,11 +39,11 @@ pub fn train_to_end(
     mut on_event: impl FnMut(&Event),
 ) -> Result<Summary, CliError> {
     let started = Instant::now();
-    let mut trainer = Trainer::new(config, train, test).map_err(CliError::Usage)?;
+    let mut trainer = Trainer::cpu(config, train, test).map_err(CliError::Usage)?;
     let mut events = Vec::new();
     let mut last_eval = None;
     while !trainer.done() {
-        trainer.step(&mut events);
+        block_on(trainer.step(&mut events));
         for e in events.drain(..) {
             if let Event::Eval(m) = &e {
                 last_eval = Some(m.clone());
@@ -52,7 +53,10 @@ pub fn train_to_end(
     }
     let f_dense = plan(config).totals.flops_fwd_dense;
     Ok(Summary {
-        eval: last_eval.unwrap_or_else(|| trainer.evaluate()),
+        eval: match last_eval {
+            Some(e) => e,
+            None => block_on(trainer.evaluate()),
+        },
         train_flops_fraction: trainer.train_flops().1,
         inference_flops_fraction: trainer.inference_flops() / f_dense,
         wall_s: started.elapsed().as_secs_f64(),

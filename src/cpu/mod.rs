@@ -1,6 +1,7 @@
 //! The CPU backend: the reference implementation of every layer (forward and backward side by
 //! side), and a real sparse one: masked layers skip inactive weights.
 
+pub mod backend;
 pub mod conv;
 pub mod dense;
 pub mod index;
@@ -14,5 +15,6 @@ pub mod sgd;
 #[cfg(test)]
 mod gradcheck;
 
+pub use backend::CpuBackend;
 pub use net::{Net, Op, Workspace};
 pub use param::Param;

@@ -2,7 +2,6 @@
 //! per-batch-size workspace (allocated once, reused every step).
 
 use rand::Rng;
-use rand_distr::{Distribution as _, Normal};
 
 use super::conv::{ConvGeom, conv_backward, conv_forward};
 use super::dense::{dense_backward, dense_forward};
@@ -14,6 +13,7 @@ use super::pool::{
 };
 use crate::data::{Dataset, ImageShape};
 use crate::model::ModelSpec;
+use crate::model::init::he_normal;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Op {
@@ -111,10 +111,12 @@ impl Net {
     /// Masks are kept; inactive weights stay 0.
     pub fn init<R: Rng + ?Sized>(&mut self, rng: &mut R) {
         for p in &mut self.params {
-            let fan_in = p.cols() as f32;
-            let normal = Normal::new(0.0, (2.0 / fan_in).sqrt()).expect("valid std");
-            for (w, &on) in p.weights.iter_mut().zip(&p.mask) {
-                let v = normal.sample(rng);
+            for ((w, &on), v) in p
+                .weights
+                .iter_mut()
+                .zip(&p.mask)
+                .zip(he_normal(&p.shape, rng))
+            {
                 *w = if on { v } else { 0.0 };
             }
             p.bias.fill(0.0);

@@ -1,5 +1,7 @@
-//! Networks: the model syntax, layer shapes, and (in the CPU backend) forward and backward.
+//! Networks: the model syntax, layer shapes and initialisation. The CPU backend (`cpu`)
+//! holds the reference forward and backward passes.
 
+pub mod init;
 pub mod spec;
 
 pub use spec::ModelSpec;

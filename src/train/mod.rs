@@ -10,20 +10,23 @@ use rand_pcg::Pcg64;
 pub use events::{EvalMetrics, Event, MaskUpdate, StepMetrics};
 pub use plan::{Plan, data_shape, plan};
 
+use std::collections::VecDeque;
+
+use crate::backend::{Backend, Split, StepOptions, Tensor};
 use crate::config::{Config, FirstUpdate, LrSchedule};
-use crate::cpu::{Net, Workspace, sgd::sgd_step};
-use crate::data::Dataset;
+use crate::cpu::CpuBackend;
+use crate::data::{Dataset, ImageShape};
+use crate::model::init::he_normal;
 use crate::sparse::flops::{FlopsCounter, dense_forward_flops, forward_flops};
-use crate::sparse::mask::random_mask;
+use crate::sparse::mask::{active_for_density, count_active, random_mask};
 use crate::sparse::schedule::{PruneSchedule, UpdateSchedule};
 use crate::sparse::update::{
-    Grow, MaskChange, apply_change, drop_and_grow, drop_count, magnitude_prune, snip_mask,
+    Grow, MaskChange, drop_and_grow, drop_count, magnitude_prune, snip_mask,
 };
 use crate::sparse::{LayerShape, Method};
 
 /// Training-set images used for the "train" numbers of an evaluation.
 pub const EVAL_TRAIN_SAMPLES: usize = 2000;
-const EVAL_BATCH: usize = 500;
 /// RIGL.md "SNFS": decay of the moving average of the dense gradient.
 const SNFS_DECAY: f32 = 0.9;
 
@@ -49,83 +52,113 @@ pub fn learning_rate(config: &Config, t: usize) -> f64 {
     }
 }
 
-pub struct Trainer {
+/// Everything a run starts from, independent of the backend: the layers, their target
+/// densities, initial weights and masks (RIGL.md: random masks with exactly floor(s*N)
+/// zeros for Static, SET, SNFS and RigL; dense for Dense, SNIP and pruning).
+#[derive(Clone, Debug)]
+pub struct Setup {
     pub config: Config,
-    pub net: Net,
+    pub input: ImageShape,
+    pub classes: usize,
     pub layers: Vec<LayerShape>,
     /// Target density per layer; layers at 1.0 are never masked.
     pub densities: Vec<f64>,
-    train: Dataset,
-    test: Dataset,
-    ws: Workspace,
-    eval_ws: Workspace,
+    pub weights: Vec<Vec<f32>>,
+    pub masks: Vec<Vec<bool>>,
+}
+
+impl Setup {
+    pub fn new(config: &Config) -> Result<Self, String> {
+        if let Some(e) = config.validate().first() {
+            return Err(e.to_string());
+        }
+        let (input, classes) = data_shape(config.data);
+        let layers = config.model.layer_shapes(input, classes);
+        let densities = plan::densities(config, &layers);
+        let mut init = stream(config.seed, STREAM_INIT);
+        let mut weights: Vec<Vec<f32>> = layers.iter().map(|l| he_normal(l, &mut init)).collect();
+        let mut mask_rng = stream(config.seed, STREAM_MASK);
+        let random_masks = matches!(
+            config.method,
+            Method::Static | Method::Set | Method::Snfs | Method::Rigl
+        );
+        let masks: Vec<Vec<bool>> = layers
+            .iter()
+            .zip(&densities)
+            .map(|(l, &d)| {
+                if random_masks && d < 1.0 {
+                    random_mask(l.num_weights(), 1.0 - d, &mut mask_rng)
+                } else {
+                    vec![true; l.num_weights()]
+                }
+            })
+            .collect();
+        for (w, m) in weights.iter_mut().zip(&masks) {
+            w.iter_mut()
+                .zip(m)
+                .filter(|(_, on)| !**on)
+                .for_each(|(w, _)| *w = 0.0);
+        }
+        Ok(Self {
+            config: config.clone(),
+            input,
+            classes,
+            layers,
+            densities,
+            weights,
+            masks,
+        })
+    }
+}
+
+/// Step metrics waiting for their loss (a GPU reports losses a few steps late).
+struct PendingStep {
+    step: usize,
+    lr: f64,
+    train_flops: f64,
+    train_flops_fraction: f64,
+}
+
+pub struct Trainer<B: Backend> {
+    pub config: Config,
+    pub backend: B,
+    pub layers: Vec<LayerShape>,
+    pub densities: Vec<f64>,
+    /// The masks, as the trainer decided them (the backend holds a copy).
+    pub masks: Vec<Vec<bool>>,
+    active: Vec<usize>,
     order: Vec<u32>,
     cursor: usize,
     batch: Vec<u32>,
     data_rng: Pcg64,
     schedule: UpdateSchedule,
     prune: PruneSchedule,
-    snfs_ema: Vec<Vec<f32>>,
     flops: FlopsCounter,
     f_current: f64,
+    pending: VecDeque<PendingStep>,
+    train_len: usize,
+    test_len: usize,
     /// Steps done.
     pub step: usize,
 }
 
-impl Trainer {
-    /// Sets up a run: He-initialised weights, the method's initial masks (RIGL.md: random
-    /// with exactly floor(s*N) zeros for Static, SET, SNFS and RigL; dense for Dense, SNIP
-    /// (masked at step 0) and pruning).
-    pub fn new(config: &Config, train: Dataset, test: Dataset) -> Result<Self, String> {
-        let errors = config.validate();
-        if let Some(e) = errors.first() {
-            return Err(e.to_string());
-        }
-        let (input, classes) = data_shape(config.data);
-        if train.shape != input || test.shape != input || train.num_classes != classes {
-            return Err(format!(
-                "data has images of {:?} and {} classes; {} needs {:?} and {classes}",
-                train.shape,
-                train.num_classes,
-                config.data.name(),
-                input
-            ));
-        }
-        if train.len() < config.batch {
-            return Err(format!(
-                "batch={} is larger than the {} training images",
-                config.batch,
-                train.len()
-            ));
-        }
-        let mut net = Net::new(&config.model, input, classes);
-        let layers = config.model.layer_shapes(input, classes);
-        let densities = plan::densities(config, &layers);
-        if matches!(
-            config.method,
-            Method::Static | Method::Set | Method::Snfs | Method::Rigl
-        ) {
-            let mut rng = stream(config.seed, STREAM_MASK);
-            for (p, &d) in net.params.iter_mut().zip(&densities) {
-                if d < 1.0 {
-                    p.set_mask(random_mask(p.weights.len(), 1.0 - d, &mut rng));
-                }
-            }
-        }
-        // Every method draws the same dense initial weights; masks then zero some.
-        net.init(&mut stream(config.seed, STREAM_INIT));
-        let f_d = dense_forward_flops(&layers);
+impl Trainer<CpuBackend> {
+    /// A run on the CPU backend.
+    pub fn cpu(config: &Config, train: Dataset, test: Dataset) -> Result<Self, String> {
+        let setup = Setup::new(config)?;
+        let (train_len, test_len) = (train.len(), test.len());
+        let backend = CpuBackend::new(&setup, train, test)?;
+        Ok(Trainer::new(setup, backend, train_len, test_len))
+    }
+}
+
+impl<B: Backend> Trainer<B> {
+    /// A run over a backend built from `setup` and holding `train_len` training and
+    /// `test_len` test images.
+    pub fn new(setup: Setup, backend: B, train_len: usize, test_len: usize) -> Self {
+        let config = setup.config;
+        let f_d = dense_forward_flops(&setup.layers);
         let mut t = Self {
-            ws: net.workspace(config.batch),
-            eval_ws: net.workspace(EVAL_BATCH),
-            snfs_ema: if config.method == Method::Snfs {
-                net.params
-                    .iter()
-                    .map(|p| vec![0.0; p.weights.len()])
-                    .collect()
-            } else {
-                Vec::new()
-            },
             schedule: UpdateSchedule {
                 dt: config.dt,
                 t_end: config.t_end_step(),
@@ -133,33 +166,40 @@ impl Trainer {
                 alpha: config.alpha,
                 drop_schedule: config.drop_schedule,
             },
-            prune: plan::prune_schedule(config),
+            prune: plan::prune_schedule(&config),
             flops: FlopsCounter::new(f_d),
             f_current: f_d,
-            order: (0..train.len() as u32).collect(),
-            cursor: train.len(),
+            order: (0..train_len as u32).collect(),
+            cursor: train_len,
             batch: vec![0; config.batch],
             data_rng: stream(config.seed, STREAM_DATA),
-            config: config.clone(),
-            net,
-            layers,
-            densities,
-            train,
-            test,
+            active: Vec::new(),
+            pending: VecDeque::new(),
+            masks: setup.masks,
+            layers: setup.layers,
+            densities: setup.densities,
+            backend,
+            config,
+            train_len,
+            test_len,
             step: 0,
         };
         t.refresh_flops();
-        Ok(t)
+        t
     }
 
     pub fn done(&self) -> bool {
         self.step >= self.config.steps
     }
 
-    /// Current forward FLOPs per sample (after a mask change).
+    /// Active weights per layer and the current forward FLOPs per sample.
     fn refresh_flops(&mut self) {
-        let active: Vec<usize> = self.net.params.iter().map(|p| p.active()).collect();
-        self.f_current = forward_flops(&self.layers, &active);
+        self.active = self.masks.iter().map(|m| count_active(m)).collect();
+        self.f_current = forward_flops(&self.layers, &self.active);
+    }
+
+    pub fn active(&self, layer: usize) -> usize {
+        self.active[layer]
     }
 
     /// The next mini-batch of a seeded shuffle, reshuffled every epoch.
@@ -192,7 +232,7 @@ impl Trainer {
         self.config.seed ^ ((t as u64) << 20) ^ (layer as u64)
     }
 
-    /// Applies a change to layer l and reports it.
+    /// Applies a change to layer l (trainer's mask and the backend's) and reports it.
     fn commit(
         &mut self,
         t: usize,
@@ -201,55 +241,85 @@ impl Trainer {
         drop_fraction: f64,
         events: &mut Vec<Event>,
     ) {
-        let p = &mut self.net.params[l];
-        apply_change(&change, &mut p.mask, &mut p.weights, &mut p.momentum);
-        p.mask_changed();
+        let mask = &mut self.masks[l];
+        for &i in &change.dropped {
+            mask[i as usize] = false;
+        }
+        for &i in &change.grown {
+            mask[i as usize] = true;
+        }
+        let reset: Vec<u32> = change
+            .dropped
+            .iter()
+            .chain(&change.grown)
+            .copied()
+            .collect();
+        self.backend.set_mask(l, mask, &reset);
         events.push(Event::MaskUpdate(MaskUpdate {
             step: t,
             layer: l,
             layer_name: self.layers[l].name.clone(),
+            active: count_active(mask),
             dropped: change.dropped,
             grown: change.grown,
             drop_fraction,
-            active: p.active(),
         }));
+    }
+
+    fn masked_layers(&self) -> Vec<usize> {
+        (0..self.layers.len())
+            .filter(|&l| self.densities[l] < 1.0)
+            .collect()
     }
 
     /// RIGL.md "One mask update": drop by magnitude, grow by the dense gradient (RigL), its
     /// moving average (SNFS) or at random (SET), in every masked layer.
-    fn drop_and_grow_all(&mut self, t: usize, events: &mut Vec<Event>) {
+    async fn drop_and_grow_all(&mut self, t: usize, events: &mut Vec<Event>) {
         let f = self.schedule.drop_fraction(t);
-        for l in 0..self.net.params.len() {
-            if self.densities[l] >= 1.0 {
-                continue;
-            }
-            let p = &self.net.params[l];
-            let k = drop_count(f, p.active());
+        for l in self.masked_layers() {
+            let weights = self.backend.read(l, Tensor::Weights).await;
             let seed = self.tie_seed(t, l);
-            let grow = match self.config.method {
-                Method::Rigl => Grow::ByScore(&p.grad),
-                Method::Snfs => Grow::ByScore(&self.snfs_ema[l]),
-                _ => Grow::Random(seed.rotate_left(32)),
+            let k = drop_count(f, self.active[l]);
+            let change = match self.config.method {
+                Method::Rigl | Method::Snfs => {
+                    let what = if self.config.method == Method::Rigl {
+                        Tensor::Grad
+                    } else {
+                        Tensor::SnfsEma
+                    };
+                    let score = self.backend.read(l, what).await;
+                    drop_and_grow(&weights, &self.masks[l], k, Grow::ByScore(&score), seed)
+                }
+                _ => drop_and_grow(
+                    &weights,
+                    &self.masks[l],
+                    k,
+                    Grow::Random(seed.rotate_left(32)),
+                    seed,
+                ),
             };
-            let change = drop_and_grow(&p.weights, &p.mask, k, grow, seed);
             self.commit(t, l, change, f, events);
         }
         self.refresh_flops();
     }
 
     /// SNIP at step 0: keep the largest |g * w| of the dense network on this batch.
-    fn snip(&mut self, events: &mut Vec<Event>) {
-        self.net.forward(&mut self.ws);
-        self.net.loss(&mut self.ws, true);
-        self.net.backward(&mut self.ws, true);
-        for l in 0..self.net.params.len() {
-            if self.densities[l] >= 1.0 {
-                continue;
-            }
-            let p = &self.net.params[l];
-            let active =
-                crate::sparse::mask::active_for_density(p.weights.len(), self.densities[l]);
-            let mask = snip_mask(&p.weights, &p.grad, active, self.tie_seed(0, l));
+    async fn snip(&mut self, events: &mut Vec<Event>) {
+        let probe = StepOptions {
+            lr: 0.0,
+            momentum: 0.0,
+            wd: 0.0,
+            dense_grad: true,
+            sgd: false,
+            snfs_decay: None,
+        };
+        self.backend.train_step(&self.batch, &probe);
+        self.backend.take_losses(true).await;
+        for l in self.masked_layers() {
+            let weights = self.backend.read(l, Tensor::Weights).await;
+            let grads = self.backend.read(l, Tensor::Grad).await;
+            let active = active_for_density(weights.len(), self.densities[l]);
+            let mask = snip_mask(&weights, &grads, active, self.tie_seed(0, l));
             let dropped = (0..mask.len() as u32)
                 .filter(|&i| !mask[i as usize])
                 .collect();
@@ -268,93 +338,99 @@ impl Trainer {
     }
 
     /// Gradual magnitude pruning to the cubic schedule's sparsity at step t.
-    fn prune_all(&mut self, t: usize, events: &mut Vec<Event>) {
-        for l in 0..self.net.params.len() {
-            if self.densities[l] >= 1.0 {
+    async fn prune_all(&mut self, t: usize, events: &mut Vec<Event>) {
+        for l in self.masked_layers() {
+            let s_t = self.prune.sparsity_at(t, 1.0 - self.densities[l]);
+            let target = active_for_density(self.masks[l].len(), 1.0 - s_t);
+            if target >= self.active[l] {
                 continue;
             }
-            let s_t = self.prune.sparsity_at(t, 1.0 - self.densities[l]);
-            let p = &self.net.params[l];
-            let target = crate::sparse::mask::active_for_density(p.weights.len(), 1.0 - s_t);
-            let dropped = magnitude_prune(&p.weights, &p.mask, target, self.tie_seed(t, l));
-            if !dropped.is_empty() {
-                self.commit(
-                    t,
-                    l,
-                    MaskChange {
-                        dropped,
-                        grown: Vec::new(),
-                    },
-                    s_t,
-                    events,
-                );
-            }
+            let weights = self.backend.read(l, Tensor::Weights).await;
+            let dropped = magnitude_prune(&weights, &self.masks[l], target, self.tie_seed(t, l));
+            self.commit(
+                t,
+                l,
+                MaskChange {
+                    dropped,
+                    grown: Vec::new(),
+                },
+                s_t,
+                events,
+            );
         }
         self.refresh_flops();
     }
 
+    /// Turns the backend's finished losses into step events.
+    async fn flush_losses(&mut self, wait: bool, events: &mut Vec<Event>) {
+        for loss in self.backend.take_losses(wait).await {
+            let p = self
+                .pending
+                .pop_front()
+                .expect("a loss for every recorded step");
+            events.push(Event::Step(StepMetrics {
+                step: p.step,
+                loss,
+                lr: p.lr,
+                train_flops: p.train_flops,
+                train_flops_fraction: p.train_flops_fraction,
+            }));
+        }
+    }
+
     /// One training step (RIGL.md step 7: on a RigL or SNFS update step the mask update
     /// replaces the SGD step; SET does the SGD step, then the mask update).
-    pub fn step(&mut self, events: &mut Vec<Event>) {
+    pub async fn step(&mut self, events: &mut Vec<Event>) {
         let t = self.step;
         let method = self.config.method;
         let lr = learning_rate(&self.config, t);
         self.next_batch();
-        self.net.load_batch(&mut self.ws, &self.train, &self.batch);
         if t == 0 && method == Method::Snip {
-            self.snip(events);
+            self.snip(events).await;
         }
         let update = self.is_update_step(t);
         let dense_grad = method == Method::Snfs || (method == Method::Rigl && update);
-        self.net.forward(&mut self.ws);
-        let (loss_sum, _) = self.net.loss(&mut self.ws, true);
-        self.net.backward(&mut self.ws, dense_grad);
-        if method == Method::Snfs {
-            for (ema, p) in self.snfs_ema.iter_mut().zip(&self.net.params) {
-                for (m, &g) in ema.iter_mut().zip(&p.grad) {
-                    *m = SNFS_DECAY * *m + (1.0 - SNFS_DECAY) * g;
-                }
-            }
-        }
         let replaces_sgd = update && matches!(method, Method::Rigl | Method::Snfs);
-        if !replaces_sgd {
-            let (m, wd) = (self.config.momentum as f32, self.config.wd as f32);
-            for p in &mut self.net.params {
-                sgd_step(p, lr as f32, m, wd);
-            }
-        }
-        if update {
-            self.drop_and_grow_all(t, events);
-        }
-        if method == Method::Prune && self.prune.is_prune_step(t) {
-            self.prune_all(t, events);
-        }
+        let opts = StepOptions {
+            lr: lr as f32,
+            momentum: self.config.momentum as f32,
+            wd: self.config.wd as f32,
+            dense_grad,
+            sgd: !replaces_sgd,
+            snfs_decay: (method == Method::Snfs).then_some(SNFS_DECAY),
+        };
+        self.backend.train_step(&self.batch, &opts);
         self.flops
             .add_step(method, self.f_current, dense_grad, self.config.batch);
-        events.push(Event::Step(StepMetrics {
+        self.pending.push_back(PendingStep {
             step: t,
-            loss: loss_sum / self.config.batch as f64,
             lr,
             train_flops: self.flops.total(),
             train_flops_fraction: self.flops.fraction(),
-        }));
+        });
+        if update {
+            self.drop_and_grow_all(t, events).await;
+        }
+        if method == Method::Prune && self.prune.is_prune_step(t) {
+            self.prune_all(t, events).await;
+        }
         self.step += 1;
-        if self.step.is_multiple_of(self.config.eval_every) || self.step == self.config.steps {
-            let e = self.evaluate();
+        let eval =
+            self.step.is_multiple_of(self.config.eval_every) || self.step == self.config.steps;
+        self.flush_losses(eval, events).await;
+        if eval {
+            let e = self.evaluate().await;
             events.push(Event::Eval(e));
         }
     }
 
     /// Loss and accuracy on the first EVAL_TRAIN_SAMPLES training images and the test set.
-    pub fn evaluate(&mut self) -> EvalMetrics {
-        let n = self.train.len().min(EVAL_TRAIN_SAMPLES) as u32;
-        let train_idx: Vec<u32> = (0..n).collect();
-        let test_idx: Vec<u32> = (0..self.test.len() as u32).collect();
-        let (train_loss, train_accuracy) =
-            self.net
-                .evaluate(&mut self.eval_ws, &self.train, &train_idx);
-        let (test_loss, test_accuracy) =
-            self.net.evaluate(&mut self.eval_ws, &self.test, &test_idx);
+    pub async fn evaluate(&mut self) -> EvalMetrics {
+        let (train_loss, train_accuracy) = self
+            .backend
+            .evaluate(Split::Train, EVAL_TRAIN_SAMPLES.min(self.train_len))
+            .await;
+        let (test_loss, test_accuracy) = self.backend.evaluate(Split::Test, self.test_len).await;
         EvalMetrics {
             step: self.step,
             train_loss,
@@ -373,28 +449,28 @@ impl Trainer {
     pub fn inference_flops(&self) -> f64 {
         self.f_current
     }
-}
 
-impl Trainer {
-    /// Seconds one RigL drop-and-grow of every masked layer takes, given the current
-    /// gradients, measured on a copy so the run is not disturbed (for `riglab bench`).
-    pub fn time_mask_update(&self) -> f64 {
+    /// Seconds one RigL drop-and-grow of every masked layer takes on the host, given the
+    /// backend's current weights and gradients (median of `repeats`, for `riglab bench`).
+    pub async fn time_mask_update(&mut self, repeats: usize) -> f64 {
         let f = self.schedule.drop_fraction(0);
-        let mut copies: Vec<_> = self
-            .net
-            .params
-            .iter()
-            .map(|p| (p.mask.clone(), p.weights.clone(), p.momentum.clone()))
-            .collect();
-        let started = std::time::Instant::now();
-        for (l, p) in self.net.params.iter().enumerate() {
-            if self.densities[l] < 1.0 {
-                let k = drop_count(f, p.active());
-                let change = drop_and_grow(&p.weights, &p.mask, k, Grow::ByScore(&p.grad), 0);
-                let (mask, weights, momentum) = &mut copies[l];
-                apply_change(&change, mask, weights, momentum);
-            }
+        let mut inputs = Vec::new();
+        for l in self.masked_layers() {
+            let w = self.backend.read(l, Tensor::Weights).await;
+            let g = self.backend.read(l, Tensor::Grad).await;
+            inputs.push((l, w, g));
         }
-        started.elapsed().as_secs_f64()
+        let mut times: Vec<f64> = (0..repeats.max(1))
+            .map(|_| {
+                let started = web_time::Instant::now();
+                for (l, w, g) in &inputs {
+                    let k = drop_count(f, self.active[*l]);
+                    std::hint::black_box(drop_and_grow(w, &self.masks[*l], k, Grow::ByScore(g), 0));
+                }
+                started.elapsed().as_secs_f64()
+            })
+            .collect();
+        times.sort_by(f64::total_cmp);
+        times[times.len() / 2]
     }
 }

@@ -1,0 +1,104 @@
+//! The CPU backend behind the `Backend` interface: synchronous, so its futures are ready at once.
+
+use super::net::{Net, Workspace};
+use super::sgd::sgd_step;
+use crate::backend::{Backend, Split, StepOptions, Tensor, check_data};
+use crate::data::Dataset;
+use crate::train::Setup;
+
+const EVAL_BATCH: usize = 500;
+
+pub struct CpuBackend {
+    pub net: Net,
+    ws: Workspace,
+    eval_ws: Workspace,
+    train: Dataset,
+    test: Dataset,
+    losses: Vec<f64>,
+    snfs_ema: Vec<Vec<f32>>,
+}
+
+impl CpuBackend {
+    pub fn new(setup: &Setup, train: Dataset, test: Dataset) -> Result<Self, String> {
+        let c = &setup.config;
+        check_data(&train, &test, setup.input, setup.classes, c.batch)
+            .map_err(|e| format!("data={}: {e}", c.data.name()))?;
+        let mut net = Net::new(&c.model, setup.input, setup.classes);
+        for (l, p) in net.params.iter_mut().enumerate() {
+            p.weights.copy_from_slice(&setup.weights[l]);
+            p.set_mask(setup.masks[l].clone());
+        }
+        Ok(Self {
+            ws: net.workspace(c.batch),
+            eval_ws: net.workspace(EVAL_BATCH.min(train.len()).min(test.len())),
+            snfs_ema: net
+                .params
+                .iter()
+                .map(|p| vec![0.0; p.weights.len()])
+                .collect(),
+            net,
+            train,
+            test,
+            losses: Vec::new(),
+        })
+    }
+}
+
+impl Backend for CpuBackend {
+    fn describe(&self) -> String {
+        format!("CPU ({} threads)", rayon::current_num_threads())
+    }
+
+    fn set_mask(&mut self, layer: usize, mask: &[bool], reset: &[u32]) {
+        let p = &mut self.net.params[layer];
+        for &i in reset {
+            p.weights[i as usize] = 0.0;
+            p.momentum[i as usize] = 0.0;
+        }
+        p.mask.copy_from_slice(mask);
+        p.mask_changed();
+    }
+
+    fn train_step(&mut self, batch: &[u32], o: &StepOptions) {
+        self.net.load_batch(&mut self.ws, &self.train, batch);
+        self.net.forward(&mut self.ws);
+        let (loss, _) = self.net.loss(&mut self.ws, true);
+        self.net.backward(&mut self.ws, o.dense_grad);
+        if let Some(d) = o.snfs_decay {
+            for (ema, p) in self.snfs_ema.iter_mut().zip(&self.net.params) {
+                for (m, &g) in ema.iter_mut().zip(&p.grad) {
+                    *m = d * *m + (1.0 - d) * g;
+                }
+            }
+        }
+        if o.sgd {
+            for p in &mut self.net.params {
+                sgd_step(p, o.lr, o.momentum, o.wd);
+            }
+        }
+        self.losses.push(loss / batch.len() as f64);
+    }
+
+    async fn take_losses(&mut self, _wait: bool) -> Vec<f64> {
+        std::mem::take(&mut self.losses)
+    }
+
+    async fn read(&mut self, layer: usize, tensor: Tensor) -> Vec<f32> {
+        let p = &self.net.params[layer];
+        match tensor {
+            Tensor::Weights => p.weights.clone(),
+            Tensor::Grad => p.grad.clone(),
+            Tensor::Momentum => p.momentum.clone(),
+            Tensor::SnfsEma => self.snfs_ema[layer].clone(),
+        }
+    }
+
+    async fn evaluate(&mut self, split: Split, n: usize) -> (f64, f64) {
+        let data = match split {
+            Split::Train => &self.train,
+            Split::Test => &self.test,
+        };
+        let idx: Vec<u32> = (0..n.min(data.len()) as u32).collect();
+        self.net.evaluate(&mut self.eval_ws, data, &idx)
+    }
+}
