@@ -8,6 +8,7 @@ pub mod config;
 pub mod cpu;
 pub mod data;
 pub mod model;
+pub mod share;
 pub mod sparse;
 pub mod train;
 

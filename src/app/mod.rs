@@ -1,13 +1,29 @@
-//! The page (wasm only): leptos components over signals. Effects touch the outside world.
+//! The page (wasm only): leptos components over a few signals (`ctx`); effects touch the
+//! outside world (URL, canvases, network); the training loop runs in animation frames.
 
 mod backend;
+mod charts;
+mod controls;
+mod ctx;
+mod data;
+mod driver;
 mod fetch;
-mod preview;
+mod lab;
+mod masks;
+mod url;
+mod views;
 
 use leptos::prelude::*;
+use leptos::task::spawn_local;
 
 use backend::BackendBadge;
-use preview::DataPreview;
+use controls::{Controls, RunBar};
+use ctx::{Ctx, Mode, Status};
+use data::DataPreview;
+use views::{
+    Charts, Densities, Explanation, Flops, HowRiglWorks, LabState, MaskViews, Notices,
+    PixelHeatmap, StatusLine,
+};
 
 /// Entry point of the wasm binary.
 pub fn start() {
@@ -15,23 +31,90 @@ pub fn start() {
     leptos::mount::mount_to_body(App);
 }
 
+/// Rebuilds the runs from the current configuration (loading the data set if needed),
+/// paused at step 0.
+async fn reset(ctx: Ctx) {
+    ctx.mode.set(Mode::Paused);
+    // Wait for a running loop to notice the pause.
+    while ctx.driving.get_untracked() {
+        driver::next_frame().await;
+    }
+    let config = ctx.config.get_untracked();
+    let versus = ctx.versus.get_untracked();
+    let result = match data::ensure(ctx, config.data.name()).await {
+        Ok(()) => ctx
+            .lab
+            .try_update_value(|l| l.reset(&config, &versus))
+            .unwrap_or(Ok(())),
+        Err(e) => Err(e),
+    };
+    ctx.status.set(match result {
+        Ok(()) => Status::Ready,
+        Err(e) => Status::Error(e),
+    });
+    ctx.view_tick.update(|t| *t += 1);
+}
+
 #[component]
 fn App() -> impl IntoView {
+    let href = web_sys::window()
+        .and_then(|w| w.location().href().ok())
+        .unwrap_or_default();
+    let (config, versus, notices) = crate::share::read(&href);
+    let ctx = Ctx::new(config, versus, notices);
+    let reset_cb = Callback::new(move |()| spawn_local(reset(ctx)));
+
+    // Any change of the configuration: rewrite the URL and start over.
+    Effect::new(move |_| {
+        let c = ctx.config.get();
+        let v = ctx.versus.get();
+        url::write(&c, &v);
+        spawn_local(reset(ctx));
+    });
+
+    let backend_name = move || {
+        ctx.view_tick.track();
+        ctx.lab.with_value(|l| l.backend.clone())
+    };
     view! {
         <header class="top">
             <div class="brand">
                 <h1>"riglab"</h1>
                 <p class="tagline">"Sparse training you can see: RigL, live in your browser"</p>
             </div>
-            <BackendBadge/>
+            <div class="header-right">
+                <span id="train-backend" class="badge" data-ready=move || (ctx.status.get() == Status::Ready).to_string()>
+                    "training on " {backend_name} " · " {move || format!("{:.0} steps/s", ctx.steps_per_s.get())}
+                </span>
+                <BackendBadge/>
+            </div>
         </header>
-        <main>
-            <DataPreview/>
-        </main>
+        <Notices ctx/>
+        <div class="layout">
+            <Controls ctx/>
+            <main>
+                <RunBar ctx reset=reset_cb/>
+                <Explanation ctx/>
+                <StatusLine ctx/>
+                <div class="grid">
+                    <Charts ctx/>
+                    <div class="side">
+                        <PixelHeatmap ctx/>
+                        <Densities ctx/>
+                        <Flops ctx/>
+                    </div>
+                </div>
+                <MaskViews ctx/>
+                <DataPreview ctx/>
+                <HowRiglWorks/>
+                <LabState ctx/>
+            </main>
+        </div>
         <footer>
             "After Evci, Gale, Menick, Castro & Elsen, "
             <a href="https://arxiv.org/abs/1911.11134">"Rigging the Lottery: Making All Tickets Winners"</a>
-            ", ICML 2020."
+            ", ICML 2020. The same configuration runs headless: "
+            <code>"riglab train '<query>'"</code>"."
         </footer>
     }
 }

@@ -119,6 +119,17 @@ struct PendingStep {
     train_flops_fraction: f64,
 }
 
+/// RIGL.md "Update schedule" for a configuration.
+pub fn update_schedule(config: &Config) -> UpdateSchedule {
+    UpdateSchedule {
+        dt: config.dt,
+        t_end: config.t_end_step(),
+        first_at_dt: config.first_update == FirstUpdate::Dt,
+        alpha: config.alpha,
+        drop_schedule: config.drop_schedule,
+    }
+}
+
 pub struct Trainer<B: Backend> {
     pub config: Config,
     pub backend: B,
@@ -159,13 +170,7 @@ impl<B: Backend> Trainer<B> {
         let config = setup.config;
         let f_d = dense_forward_flops(&setup.layers);
         let mut t = Self {
-            schedule: UpdateSchedule {
-                dt: config.dt,
-                t_end: config.t_end_step(),
-                first_at_dt: config.first_update == FirstUpdate::Dt,
-                alpha: config.alpha,
-                drop_schedule: config.drop_schedule,
-            },
+            schedule: update_schedule(&config),
             prune: plan::prune_schedule(&config),
             flops: FlopsCounter::new(f_d),
             f_current: f_d,

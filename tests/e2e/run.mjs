@@ -1,52 +1,123 @@
-// Browser end-to-end tests of the built page (dist/). Run by `./x test`.
+// Browser end-to-end tests of the built page (dist/) in headless Chromium. Run by `./x test`.
 import { serve, browser, open, screenshot, assert, run } from './harness.mjs';
 
 const server = await serve();
 const timeout = 120_000;
+const ready = '#train-backend[data-ready="true"]';
+const state = async (page) => JSON.parse(await page.textContent('#lab-state'));
+const waitFor = async (page, pred, what, ms = timeout) => {
+  const t0 = Date.now();
+  for (;;) {
+    const s = await state(page);
+    if (pred(s)) return s;
+    if (Date.now() - t0 > ms) throw new Error(`timed out waiting for ${what}; state ${JSON.stringify(s)}`);
+    await page.waitForTimeout(100);
+  }
+};
 
-async function previewAndBadge({ webgpu, name, expectBackend, expectText }) {
+async function withPage(webgpu, path, fn) {
   const b = await browser({ webgpu });
   try {
-    const page = await open(b.context, server.url);
-    await page.waitForSelector('#preview[data-state="ready"]', { timeout });
-    await page.waitForSelector(`#backend-badge[data-backend="${expectBackend}"]`, { timeout });
-    const badge = await page.textContent('#backend-badge');
-    assert(expectText.test(badge), `badge says "${badge}", expected ${expectText}`);
-    const thumbs = await page.$$eval('#preview figure', (fs) => fs.map((f) => f.textContent));
-    assert(thumbs.length === 20, `expected 20 preview images, found ${thumbs.length}`);
-    // Prepared subsets are interleaved by class: the first 20 MNIST labels are 0..9 twice.
-    assert(thumbs.join(',') === '0,1,2,3,4,5,6,7,8,9,0,1,2,3,4,5,6,7,8,9', `labels: ${thumbs}`);
-    // Each thumbnail is a real decoded image, not blank: the first one has ink on it.
-    const ink = await page.$eval('#preview img', async (img) => {
-      const c = document.createElement('canvas');
-      c.width = img.naturalWidth; c.height = img.naturalHeight;
-      const ctx = c.getContext('2d');
-      ctx.drawImage(img, 0, 0);
-      return ctx.getImageData(0, 0, c.width, c.height).data.filter((v, i) => i % 4 === 0 && v > 128).length;
-    });
-    assert(ink > 20, `first thumbnail looks blank (${ink} bright pixels)`);
-    await screenshot(page, name);
-    // Switching the set loads it too.
-    const sets = await page.$$eval('#data-select option', (os) => os.map((o) => o.value));
-    const other = sets.find((s) => s !== 'mnist');
-    if (other) {
-      await page.selectOption('#data-select', other);
-      await page.waitForSelector(`#preview[data-set="${other}"][data-state="ready"]`, { timeout });
-      await screenshot(page, `${name}-${other}`);
-    }
+    const page = await open(b.context, server.url + path);
+    await page.waitForSelector(ready, { timeout });
+    await fn(page);
     assert(page.errors.length === 0, `page errors: ${page.errors.join(' | ')}`);
   } finally {
     await b.close();
   }
 }
 
+async function backendAndPreview(webgpu, name, badge, expect) {
+  await withPage(webgpu, '', async (page) => {
+    await page.waitForSelector(`#backend-badge[data-backend="${badge}"]`, { timeout });
+    const text = await page.textContent('#backend-badge');
+    assert(expect.test(text), `badge says "${text}", expected ${expect}`);
+    await page.waitForSelector('#preview[data-state="ready"] figure', { timeout });
+    const labels = await page.$$eval('#preview figure', (fs) => fs.map((f) => f.textContent));
+    // Prepared subsets are interleaved by class: the first 20 MNIST labels are 0..9 twice.
+    assert(labels.join(',') === '0,1,2,3,4,5,6,7,8,9,0,1,2,3,4,5,6,7,8,9', `labels: ${labels}`);
+    const ink = await page.$eval('#preview canvas', (c) =>
+      c.getContext('2d').getImageData(0, 0, c.width, c.height).data.filter((v, i) => i % 4 === 0 && v > 128).length);
+    assert(ink > 20, `first preview image looks blank (${ink} bright pixels)`);
+    await screenshot(page, `${name}-initial`);
+    // Switching the data set downloads and shows it.
+    await page.selectOption('#param-data', 'fashion');
+    await page.waitForSelector('#preview[data-set="fashion"][data-state="ready"] figure', { timeout });
+    const first = await page.textContent('#preview figure');
+    assert(first === 'T-shirt/top', `first Fashion-MNIST label is "${first}"`);
+  });
+}
+
+async function trainsAndShowsMaskUpdates(webgpu, name) {
+  // A shared link: RigL vs Static at 95%, short schedule.
+  const link = '?sparsity=0.95&steps=400&dt=50&eval_every=100&vs=static';
+  await withPage(webgpu, link, async (page) => {
+    let s = await state(page);
+    assert(s.step === 0 && s.runs === 2, `fresh state ${JSON.stringify(s)}`);
+    await page.click('#play');
+    s = await waitFor(page, (s) => s.step >= 150 && s.mask_updates > 0, 'training with mask updates');
+    await screenshot(page, `${name}-training`);
+    await page.click('#play'); // pause
+    await page.waitForTimeout(300);
+    s = await state(page);
+    const paused = s.step;
+    await page.waitForTimeout(500);
+    assert((await state(page)).step === paused, 'still stepping after pause');
+    await page.click('#step');
+    s = await waitFor(page, (s) => s.step === paused + 1, 'one single step');
+    await page.click('#next-update');
+    const next = Math.ceil((paused + 1) / 50) * 50; // dt = 50: the next update step
+    s = await waitFor(page, (s) => s.step === next + 1 && s.last_update === next, `the update at step ${next}`);
+    assert(s.dropped > 0 && s.grown > 0, `drops and grows: ${JSON.stringify(s)}`);
+    await screenshot(page, `${name}-after-mask-update`);
+    await page.click('#play');
+    s = await waitFor(page, (s) => s.step === 400, 'the end of the run');
+    assert(s.last_loss < 0.5 * s.first_loss, `loss did not fall: ${s.first_loss} -> ${s.last_loss}`);
+    assert(s.test_accuracy > 0.8, `test accuracy ${s.test_accuracy}`);
+    await page.click('#reset');
+    await waitFor(page, (s) => s.step === 0 && s.mask_updates === 0, 'reset');
+  });
+}
+
 const failed = await run([
-  ['page loads on WebGPU (SwiftShader) and previews MNIST', () => previewAndBadge({
-    webgpu: true, name: 'webgpu-preview', expectBackend: 'webgpu', expectText: /^WebGPU · .*swiftshader/i,
+  ['WebGPU (SwiftShader): badge, data preview, set switch', () =>
+    backendAndPreview(true, 'webgpu', 'webgpu', /^WebGPU · .*swiftshader/i)],
+  ['no WebGPU: CPU fallback badge, data preview, set switch', () =>
+    backendAndPreview(false, 'cpu', 'cpu', /^CPU fallback: .+/)],
+  ['shared link: play, loss falls, mask updates, pause, step, next update, reset (WebGPU page)', () =>
+    trainsAndShowsMaskUpdates(true, 'webgpu')],
+  ['same on the CPU-fallback page', () => trainsAndShowsMaskUpdates(false, 'cpu')],
+  ['URL round trip: controls -> URL -> reload -> same controls', () => withPage(false, '', async (page) => {
+    await page.selectOption('#param-method', 'set');
+    await page.fill('#param-sparsity', '0.8');
+    await page.press('#param-sparsity', 'Enter');
+    await page.fill('#versus', 'static,uniform');
+    await page.press('#versus', 'Enter');
+    await page.waitForFunction(() => location.search.includes('sparsity=0.8'));
+    const url = page.url();
+    assert(url.includes('method=set') && url.includes('vs=static,uniform'), `url ${url}`);
+    await page.reload();
+    await page.waitForSelector(ready, { timeout });
+    assert(await page.inputValue('#param-method') === 'set', 'method not restored');
+    assert(await page.inputValue('#param-sparsity') === '0.8', 'sparsity not restored');
+    assert(await page.inputValue('#versus') === 'static, uniform', `versus: ${await page.inputValue('#versus')}`);
+    assert((await state(page)).runs === 3, 'comparison runs not restored');
+    // A bad entry is shown beside its control and changes nothing.
+    await page.fill('#param-lr', 'fast');
+    await page.press('#param-lr', 'Enter');
+    await page.waitForSelector('.control.invalid .field-error');
+    assert(!page.url().includes('lr='), `bad lr reached the URL: ${page.url()}`);
   })],
-  ['page loads without WebGPU and says CPU fallback', () => previewAndBadge({
-    webgpu: false, name: 'cpu-preview', expectBackend: 'cpu', expectText: /^CPU fallback: .+/,
-  })],
+  ['garbage URL: a notice names each rejected field; the page still trains', () =>
+    withPage(false, '?sparsity=7&method=magic&foo=bar&vs=nonsense&steps=-3', async (page) => {
+      const notice = await page.textContent('#url-notice');
+      for (const f of ['sparsity=7', 'method=magic', 'foo', 'vs=nonsense', 'steps=-3']) {
+        assert(notice.includes(f), `notice does not name ${f}: ${notice}`);
+      }
+      await screenshot(page, 'garbage-url');
+      await page.click('#play');
+      await waitFor(page, (s) => s.step > 20, 'training after a garbage URL');
+    })],
 ]);
 server.close();
 process.exit(failed ? 1 : 0);

@@ -1,0 +1,247 @@
+//! Loss, accuracy and drop-fraction charts, drawn with plotters on canvases.
+
+use plotters::prelude::*;
+use plotters_canvas::CanvasBackend;
+use web_sys::HtmlCanvasElement;
+
+use super::lab::History;
+use crate::sparse::schedule::UpdateSchedule;
+
+/// Colours of the runs, in order (the primary run first).
+pub const RUN_COLORS: [RGBColor; 4] = [
+    RGBColor(15, 118, 110),
+    RGBColor(217, 119, 6),
+    RGBColor(124, 58, 237),
+    RGBColor(219, 39, 119),
+];
+pub const RUN_CSS: [&str; 4] = ["#0f766e", "#d97706", "#7c3aed", "#db2777"];
+
+/// At most this many points per line: longer series are averaged in buckets.
+const MAX_POINTS: usize = 400;
+
+pub struct Series<'a> {
+    pub label: &'a str,
+    pub history: &'a History,
+}
+
+/// The mini-batch loss smoothed by an exponential moving average (the raw loss is noisy),
+/// bucketed to at most MAX_POINTS points.
+fn smoothed_loss(h: &History) -> Vec<(f64, f64)> {
+    let mut ema = None;
+    let smooth: Vec<(f64, f64)> = h
+        .losses
+        .iter()
+        .map(|&(s, l)| {
+            let e = ema.map_or(l, |e: f64| 0.95 * e + 0.05 * l);
+            ema = Some(e);
+            (s as f64, e)
+        })
+        .collect();
+    let every = smooth.len().div_ceil(MAX_POINTS).max(1);
+    smooth
+        .iter()
+        .step_by(every)
+        .copied()
+        .chain(smooth.last().copied())
+        .collect()
+}
+
+type DrawResult = Result<(), Box<dyn std::error::Error>>;
+
+fn root(canvas: HtmlCanvasElement) -> Option<DrawingArea<CanvasBackend, plotters::coord::Shift>> {
+    let area = CanvasBackend::with_canvas_object(canvas)?.into_drawing_area();
+    area.fill(&WHITE).ok()?;
+    Some(area)
+}
+
+pub fn draw_loss(
+    canvas: HtmlCanvasElement,
+    runs: &[Series],
+    steps: usize,
+    log: bool,
+) -> DrawResult {
+    let Some(area) = root(canvas) else {
+        return Ok(());
+    };
+    let lines: Vec<Vec<(f64, f64)>> = runs.iter().map(|r| smoothed_loss(r.history)).collect();
+    let tests: Vec<Vec<(f64, f64)>> = runs
+        .iter()
+        .map(|r| {
+            r.history
+                .evals
+                .iter()
+                .map(|e| (e.step as f64, e.test_loss))
+                .collect()
+        })
+        .collect();
+    let values = lines
+        .iter()
+        .chain(&tests)
+        .flatten()
+        .map(|p| p.1)
+        .filter(|v| v.is_finite() && *v > 0.0);
+    let (lo, hi) = values.fold((f64::INFINITY, 0f64), |(lo, hi), v| (lo.min(v), hi.max(v)));
+    let (lo, hi) = if hi > 0.0 {
+        (lo.max(1e-4), hi.max(lo * 1.01))
+    } else {
+        (0.01, 3.0)
+    };
+    let x = 0f64..steps.max(1) as f64;
+    let mut builder = ChartBuilder::on(&area);
+    let chart = builder
+        .margin(10)
+        .x_label_area_size(28)
+        .y_label_area_size(48);
+    macro_rules! plot {
+        ($chart:expr) => {{
+            let mut chart = $chart;
+            chart
+                .configure_mesh()
+                .x_desc("step")
+                .y_desc("loss")
+                .y_labels(6)
+                .y_label_formatter(&|v| format!("{v:.2}"))
+                .x_label_formatter(&|v| format!("{v:.0}"))
+                .light_line_style(WHITE.mix(0.0))
+                .draw()?;
+            for (i, (line, test)) in lines.iter().zip(&tests).enumerate() {
+                let color = RUN_COLORS[i % RUN_COLORS.len()];
+                chart
+                    .draw_series(LineSeries::new(line.iter().copied(), color.stroke_width(2)))?
+                    .label(format!("{} train", runs[i].label))
+                    .legend(move |(x, y)| {
+                        PathElement::new(vec![(x, y), (x + 16, y)], color.stroke_width(2))
+                    });
+                chart
+                    .draw_series(
+                        LineSeries::new(test.iter().copied(), color.mix(0.6).stroke_width(1))
+                            .point_size(3),
+                    )?
+                    .label(format!("{} test", runs[i].label))
+                    .legend(move |(x, y)| Circle::new((x + 8, y), 3, color.mix(0.6).filled()));
+            }
+            if !runs.is_empty() {
+                chart
+                    .configure_series_labels()
+                    .background_style(WHITE.mix(0.85))
+                    .border_style(BLACK.mix(0.2))
+                    .draw()?;
+            }
+        }};
+    }
+    if log {
+        plot!(chart.build_cartesian_2d(x, (lo * 0.9..hi * 1.1).log_scale())?);
+    } else {
+        plot!(chart.build_cartesian_2d(x, 0f64..hi * 1.05)?);
+    }
+    area.present()?;
+    Ok(())
+}
+
+pub fn draw_accuracy(canvas: HtmlCanvasElement, runs: &[Series], steps: usize) -> DrawResult {
+    let Some(area) = root(canvas) else {
+        return Ok(());
+    };
+    let lo = runs
+        .iter()
+        .flat_map(|r| {
+            r.history
+                .evals
+                .iter()
+                .map(|e| e.test_accuracy.min(e.train_accuracy))
+        })
+        .fold(1f64, f64::min);
+    let lo = ((lo * 100.0 - 5.0).floor().max(0.0) / 100.0).min(0.9);
+    let mut chart = ChartBuilder::on(&area)
+        .margin(10)
+        .x_label_area_size(28)
+        .y_label_area_size(48)
+        .build_cartesian_2d(0f64..steps.max(1) as f64, lo * 100.0..100.0)?;
+    chart
+        .configure_mesh()
+        .x_desc("step")
+        .y_desc("accuracy %")
+        .x_label_formatter(&|v| format!("{v:.0}"))
+        .y_label_formatter(&|v| format!("{v:.0}"))
+        .light_line_style(WHITE.mix(0.0))
+        .draw()?;
+    for (i, r) in runs.iter().enumerate() {
+        let color = RUN_COLORS[i % RUN_COLORS.len()];
+        let evals = &r.history.evals;
+        chart
+            .draw_series(
+                LineSeries::new(
+                    evals
+                        .iter()
+                        .map(|e| (e.step as f64, 100.0 * e.test_accuracy)),
+                    color.stroke_width(2),
+                )
+                .point_size(3),
+            )?
+            .label(format!("{} test", r.label))
+            .legend(move |(x, y)| {
+                PathElement::new(vec![(x, y), (x + 16, y)], color.stroke_width(2))
+            });
+        chart
+            .draw_series(LineSeries::new(
+                evals
+                    .iter()
+                    .map(|e| (e.step as f64, 100.0 * e.train_accuracy)),
+                color.mix(0.5),
+            ))?
+            .label(format!("{} train", r.label))
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], color.mix(0.5)));
+    }
+    if !runs.is_empty() {
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::LowerRight)
+            .background_style(WHITE.mix(0.85))
+            .border_style(BLACK.mix(0.2))
+            .draw()?;
+    }
+    area.present()?;
+    Ok(())
+}
+
+/// The drop fraction f(t) up to T_end, a dot at each mask update and the current step.
+pub fn draw_schedule(
+    canvas: HtmlCanvasElement,
+    s: &UpdateSchedule,
+    steps: usize,
+    step: usize,
+) -> DrawResult {
+    let Some(area) = root(canvas) else {
+        return Ok(());
+    };
+    let mut chart = ChartBuilder::on(&area)
+        .margin(10)
+        .x_label_area_size(28)
+        .y_label_area_size(40)
+        .build_cartesian_2d(0f64..steps.max(1) as f64, 0f64..(s.alpha * 1.1).max(0.01))?;
+    chart
+        .configure_mesh()
+        .x_desc("step")
+        .y_desc("f(t)")
+        .y_labels(4)
+        .x_label_formatter(&|v| format!("{v:.0}"))
+        .y_label_formatter(&|v| format!("{v:.2}"))
+        .light_line_style(WHITE.mix(0.0))
+        .draw()?;
+    let n = 200;
+    let curve = (0..=n).map(|i| {
+        let t = (i * s.t_end.max(1) / n).min(s.t_end);
+        (t as f64, s.drop_fraction(t))
+    });
+    chart.draw_series(LineSeries::new(curve, RUN_COLORS[0].stroke_width(2)))?;
+    chart.draw_series(
+        s.update_steps()
+            .map(|t| Circle::new((t as f64, s.drop_fraction(t)), 2, RUN_COLORS[0].filled())),
+    )?;
+    chart.draw_series(LineSeries::new(
+        [(step as f64, 0.0), (step as f64, s.alpha * 1.1)],
+        RGBColor(229, 72, 77).stroke_width(2),
+    ))?;
+    area.present()?;
+    Ok(())
+}

@@ -1,0 +1,104 @@
+//! The page's state: a few signals at the top (the configuration, what the driver is doing,
+//! view ticks) and the lab itself in a stored value. Components get a copy of `Ctx`.
+
+use leptos::prelude::*;
+
+use super::lab::Lab;
+use crate::config::Config;
+use crate::data::Manifest;
+use crate::share::Variant;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    Paused,
+    Running,
+    /// Run until every run has done this many steps, then pause.
+    Until(usize),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Speed {
+    Slow,
+    Medium,
+    Fast,
+    Max,
+}
+
+impl Speed {
+    pub const ALL: [Speed; 4] = [Speed::Slow, Speed::Medium, Speed::Fast, Speed::Max];
+
+    pub fn steps_per_second(self) -> Option<f64> {
+        match self {
+            Speed::Slow => Some(5.0),
+            Speed::Medium => Some(30.0),
+            Speed::Fast => Some(200.0),
+            Speed::Max => None,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Speed::Slow => "5 steps/s",
+            Speed::Medium => "30 steps/s",
+            Speed::Fast => "200 steps/s",
+            Speed::Max => "as fast as possible",
+        }
+    }
+}
+
+/// Where the lab stands with its data and runs.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Status {
+    Starting,
+    Downloading {
+        set: String,
+        loaded: u64,
+        total: u64,
+    },
+    Ready,
+    Error(String),
+}
+
+#[derive(Clone, Copy)]
+pub struct Ctx {
+    pub config: RwSignal<Config>,
+    /// Runs beside the primary one, same seed and data order (URL `vs=`).
+    pub versus: RwSignal<Vec<Variant>>,
+    pub manifest: RwSignal<Option<Manifest>>,
+    pub mode: RwSignal<Mode>,
+    pub speed: RwSignal<Speed>,
+    pub status: RwSignal<Status>,
+    /// Problems found in the URL, shown until dismissed.
+    pub notices: RwSignal<Vec<String>>,
+    /// Bumped when the views should redraw from the lab.
+    pub view_tick: RwSignal<u64>,
+    pub steps_per_s: RwSignal<f64>,
+    pub log_loss: RwSignal<bool>,
+    /// Whether the training loop is running (at most one at a time).
+    pub driving: RwSignal<bool>,
+    pub lab: StoredValue<Lab, LocalStorage>,
+}
+
+impl Ctx {
+    pub fn new(config: Config, versus: Vec<Variant>, notices: Vec<String>) -> Self {
+        Self {
+            config: RwSignal::new(config),
+            versus: RwSignal::new(versus),
+            manifest: RwSignal::new(None),
+            mode: RwSignal::new(Mode::Paused),
+            speed: RwSignal::new(Speed::Max),
+            status: RwSignal::new(Status::Starting),
+            notices: RwSignal::new(notices),
+            view_tick: RwSignal::new(0),
+            steps_per_s: RwSignal::new(0.0),
+            log_loss: RwSignal::new(true),
+            driving: RwSignal::new(false),
+            lab: StoredValue::new_local(Lab::default()),
+        }
+    }
+
+    /// Current step of the primary run.
+    pub fn step(&self) -> usize {
+        self.lab.with_value(|l| l.primary().map_or(0, |r| r.step()))
+    }
+}

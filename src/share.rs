@@ -1,0 +1,138 @@
+//! What a share URL holds: the engine's configuration (the query string, read by
+//! `Config::from_query`) plus the page's comparison runs (`vs=`). Pure, so it is tested
+//! natively; the page (`app::url`) reads and writes the address bar with it.
+
+use crate::config::Config;
+use crate::sparse::{Distribution, Method};
+
+/// A comparison run: the same configuration with another method or another distribution.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Variant {
+    Method(Method),
+    Dist(Distribution),
+}
+
+impl Variant {
+    pub fn parse(s: &str) -> Option<Self> {
+        let s = s.trim().to_ascii_lowercase();
+        Method::from_name(&s)
+            .map(Variant::Method)
+            .or_else(|| Distribution::from_name(&s).map(Variant::Dist))
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Variant::Method(m) => m.name(),
+            Variant::Dist(d) => d.name(),
+        }
+    }
+
+    /// The configuration of this comparison run.
+    pub fn apply(self, config: &Config) -> Config {
+        let mut c = config.clone();
+        match self {
+            Variant::Method(m) => c.method = m,
+            Variant::Dist(d) => c.dist = d,
+        }
+        c
+    }
+}
+
+/// Page-level parameter: runs beside the primary one, e.g. `vs=static,set` or `vs=uniform`.
+pub const VERSUS_KEY: &str = "vs";
+
+/// Reads the configuration from a URL. Problems become notices naming the field and the
+/// default used; they never stop the page.
+pub fn read(href: &str) -> (Config, Vec<Variant>, Vec<String>) {
+    // `vs` belongs to the page, not to the engine's table: take it out first.
+    let (query_part, hash) = href.split_once('#').map_or((href, ""), |(a, b)| (a, b));
+    let (base, query) = query_part
+        .split_once('?')
+        .map_or((query_part, ""), |(a, b)| (a, b));
+    let mut versus = Vec::new();
+    let mut notices = Vec::new();
+    let mut kept = Vec::new();
+    for pair in query.split('&').filter(|p| !p.is_empty()) {
+        match pair.split_once('=') {
+            Some((VERSUS_KEY, list)) => {
+                for name in list.split([',', '+']).filter(|s| !s.is_empty()) {
+                    match Variant::parse(name) {
+                        Some(v) if !versus.contains(&v) && versus.len() < 3 => versus.push(v),
+                        Some(_) => notices.push(format!(
+                            "vs={name} is ignored: listed twice, or more than 3 comparison runs"
+                        )),
+                        None => notices.push(format!(
+                            "vs={name} is not a method or a distribution; ignored"
+                        )),
+                    }
+                }
+            }
+            _ => kept.push(pair),
+        }
+    }
+    let rest = format!(
+        "{base}?{}{}{}",
+        kept.join("&"),
+        if hash.is_empty() { "" } else { "#" },
+        hash
+    );
+    let (config, errors) = Config::from_query(&rest);
+    notices.extend(errors.iter().map(|e| e.to_string()));
+    (config, versus, notices)
+}
+
+/// The query string for a configuration (non-default values only) and comparison methods.
+pub fn query(config: &Config, versus: &[Variant]) -> String {
+    let mut q = config.to_query();
+    if !versus.is_empty() {
+        let names: Vec<&str> = versus.iter().map(|v| v.name()).collect();
+        if !q.is_empty() {
+            q.push('&');
+        }
+        q.push_str(&format!("{VERSUS_KEY}={}", names.join(",")));
+    }
+    q
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_versus_and_the_configuration() {
+        let (c, vs, notices) = read("http://h/?method=rigl&sparsity=0.95&vs=static,uniform");
+        assert_eq!((c.method, c.sparsity), (Method::Rigl, 0.95));
+        assert_eq!(
+            vs,
+            [
+                Variant::Method(Method::Static),
+                Variant::Dist(Distribution::Uniform)
+            ]
+        );
+        assert!(notices.is_empty(), "{notices:?}");
+        assert_eq!(query(&c, &vs), "sparsity=0.95&vs=static,uniform");
+        assert_eq!(vs[1].apply(&c).dist, Distribution::Uniform);
+    }
+
+    #[test]
+    fn garbage_becomes_notices_and_defaults() {
+        let (c, vs, notices) = read("http://h/?sparsity=7&vs=magic&lr=abc&zzz");
+        assert_eq!(c, Config::default());
+        assert!(vs.is_empty());
+        assert_eq!(notices.len(), 4, "{notices:?}");
+        assert!(notices.iter().any(|n| n.contains("vs=magic")));
+        assert!(notices.iter().any(|n| n.starts_with("sparsity=7")));
+    }
+
+    #[test]
+    fn a_hash_configuration_is_read_too() {
+        let (c, _, notices) = read("http://h/#method=static&dt=50");
+        assert_eq!((c.method, c.dt), (Method::Static, 50));
+        assert!(notices.is_empty());
+    }
+
+    #[test]
+    fn default_configuration_has_an_empty_query() {
+        assert_eq!(query(&Config::default(), &[]), "");
+    }
+}
