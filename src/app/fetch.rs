@@ -68,3 +68,45 @@ pub async fn fetch_bytes(url: &str, mut progress: impl FnMut(u64)) -> Result<Vec
     }
     Ok(out)
 }
+
+/// Cache Storage bucket for data files; files are keyed by their sha256, so a changed file
+/// is fetched again and an unchanged one never twice.
+const CACHE_NAME: &str = "riglab-data-v1";
+
+async fn open_cache() -> Option<web_sys::Cache> {
+    let caches = web_sys::window()?.caches().ok()?;
+    JsFuture::from(caches.open(CACHE_NAME))
+        .await
+        .ok()?
+        .dyn_into()
+        .ok()
+}
+
+/// Like `fetch_bytes`, but served from the browser's Cache Storage when a file with this
+/// sha256 was downloaded before (and stored there after a download). Without Cache Storage
+/// (an insecure context, a private window) it simply downloads.
+pub async fn fetch_cached(
+    url: &str,
+    sha256: &str,
+    progress: impl FnMut(u64),
+) -> Result<Vec<u8>, String> {
+    let key = format!("{url}?sha256={sha256}");
+    let cache = open_cache().await;
+    if let Some(cache) = &cache
+        && let Ok(hit) = JsFuture::from(cache.match_with_str(&key)).await
+        && let Ok(resp) = hit.dyn_into::<Response>()
+        && let Ok(buf) = resp.array_buffer()
+        && let Ok(buf) = JsFuture::from(buf).await
+    {
+        return Ok(Uint8Array::new(&buf).to_vec());
+    }
+    let bytes = fetch_bytes(url, progress).await?;
+    if let Some(cache) = &cache {
+        let body = Uint8Array::from(&bytes[..]);
+        if let Ok(resp) = Response::new_with_opt_buffer_source(Some(&body)) {
+            // Storing is best effort: a full quota only costs a download next time.
+            let _ = JsFuture::from(cache.put_with_str(&key, &resp)).await;
+        }
+    }
+    Ok(bytes)
+}

@@ -52,7 +52,9 @@ impl Run {
     fn new(config: Config, train: &Dataset, test: &Dataset) -> Result<Self, String> {
         let setup = Setup::new(&config)?;
         let setup_weights = setup.weights.clone();
-        let backend = CpuBackend::new(&setup, train.clone(), test.clone())?;
+        let mut backend = CpuBackend::new(&setup, train.clone(), test.clone())?;
+        // Evaluate batch by batch across animation frames.
+        backend.yielder = Some(Box::new(|| Box::pin(super::driver::next_frame())));
         let layers = setup.layers.len();
         let trainer = Trainer::new(setup, backend, train.len(), test.len());
         let label = match config.method {

@@ -1,5 +1,8 @@
 //! The CPU backend behind the `Backend` interface: synchronous, so its futures are ready at once.
 
+use std::future::Future;
+use std::pin::Pin;
+
 use super::net::{Net, Workspace};
 use super::sgd::sgd_step;
 use crate::backend::{Backend, Split, StepOptions, Tensor, check_data};
@@ -8,8 +11,14 @@ use crate::train::Setup;
 
 const EVAL_BATCH: usize = 500;
 
+/// Something to await between evaluation batches: the page passes "the next animation
+/// frame" so a long evaluation never freezes it.
+pub type Yielder = Box<dyn Fn() -> Pin<Box<dyn Future<Output = ()>>>>;
+
 pub struct CpuBackend {
     pub net: Net,
+    /// Awaited between evaluation batches, when set.
+    pub yielder: Option<Yielder>,
     ws: Workspace,
     eval_ws: Workspace,
     train: Dataset,
@@ -37,6 +46,7 @@ impl CpuBackend {
                 .map(|p| vec![0.0; p.weights.len()])
                 .collect(),
             net,
+            yielder: None,
             train,
             test,
             losses: Vec::new(),
@@ -99,6 +109,18 @@ impl Backend for CpuBackend {
             Split::Test => &self.test,
         };
         let idx: Vec<u32> = (0..n.min(data.len()) as u32).collect();
-        self.net.evaluate(&mut self.eval_ws, data, &idx)
+        let (mut loss, mut correct) = (0.0, 0.0);
+        for chunk in idx.chunks(self.eval_ws.batch) {
+            let (l, a) = self.net.evaluate(&mut self.eval_ws, data, chunk);
+            (loss, correct) = (
+                loss + l * chunk.len() as f64,
+                correct + a * chunk.len() as f64,
+            );
+            if let Some(y) = &self.yielder {
+                y().await;
+            }
+        }
+        let n = idx.len().max(1) as f64;
+        (loss / n, correct / n)
     }
 }

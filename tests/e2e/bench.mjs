@@ -1,0 +1,67 @@
+// Browser benchmark (prints figures, asserts nothing): app size, data size, time to the
+// first training step, steps/s and main-thread long tasks while training, in headless
+// Chromium with WebGPU (SwiftShader) and without (CPU fallback).
+// Usage: node tests/e2e/bench.mjs   (after `trunk build --release`; ./x bench runs both)
+import { readdir, readFile } from 'node:fs/promises';
+import { gzipSync } from 'node:zlib';
+import { join } from 'node:path';
+import { serve, browser, open, DIST } from './harness.mjs';
+
+const kb = (n) => Math.round(n / 1024);
+const files = await readdir(DIST);
+let appGzip = 0;
+for (const f of files.filter((f) => /\.(wasm|js|css)$/.test(f))) {
+  appGzip += gzipSync(await readFile(join(DIST, f)), { level: 9 }).length;
+}
+const manifest = JSON.parse(await readFile(join(DIST, 'data/manifest.json'), 'utf8'));
+const mnist = manifest.sets.find((s) => s.name === 'mnist');
+const dataBytes = [...mnist.train.files, ...mnist.test.files].reduce((a, f) => a + f.bytes, 0);
+
+const server = await serve();
+const state = async (page) => JSON.parse(await page.textContent('#lab-state'));
+const results = { app_gzip_kb: kb(appGzip), default_data_kb: kb(dataBytes), pages: {} };
+
+for (const webgpu of [true, false]) {
+  const b = await browser({ webgpu });
+  const page = await open(b.context, 'about:blank');
+  await page.evaluate(() => {
+    window.__longTasks = [];
+    new PerformanceObserver((l) => l.getEntries().forEach((e) => window.__longTasks.push(e.duration)))
+      .observe({ type: 'longtask', buffered: true });
+  });
+  // Cold: nothing cached. Warm: the same page again, data now in Cache Storage.
+  const timings = {};
+  for (const visit of ['cold', 'warm']) {
+    const t0 = Date.now();
+    await page.goto(server.url);
+    await page.waitForSelector('#train-backend[data-ready="true"]', { timeout: 120_000 });
+    const ready = Date.now() - t0;
+    const t1 = Date.now();
+    await page.click('#play');
+    await page.waitForFunction(() => JSON.parse(document.querySelector('#lab-state').textContent).step >= 1);
+    timings[visit] = { ready_ms: ready, first_step_ms: ready + (Date.now() - t1) };
+    await page.click('#play');
+  }
+  // Steps/s and long tasks over 5 s of training.
+  await page.evaluate(() => {
+    window.__longTasks = [];
+    new PerformanceObserver((l) => l.getEntries().forEach((e) => window.__longTasks.push(e.duration)))
+      .observe({ type: 'longtask' });
+  });
+  const s0 = (await state(page)).step;
+  await page.click('#play');
+  await page.waitForTimeout(5000);
+  const s1 = (await state(page)).step;
+  const longTasks = await page.evaluate(() => window.__longTasks);
+  results.pages[webgpu ? 'webgpu' : 'cpu_fallback'] = {
+    badge: await page.textContent('#backend-badge'),
+    trains_on: await page.textContent('#train-backend'),
+    ...timings,
+    steps_per_s: (s1 - s0) / 5,
+    long_tasks_over_50ms: longTasks.length,
+    longest_task_ms: Math.round(Math.max(0, ...longTasks)),
+  };
+  await b.close();
+}
+server.close();
+console.log(JSON.stringify(results, null, 2));
