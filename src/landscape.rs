@@ -1,0 +1,226 @@
+//! Loss landscapes (DESIGN.md; RIGL.md "What the paper found"): points in parameter space,
+//! straight-line interpolation between two of them, and 2D slices along filter-normalised
+//! random directions (Li et al. 2018, "Visualizing the Loss Landscape of Neural Nets").
+//! Pure: a backend's `loss_at` evaluates the points.
+
+use rand::Rng;
+use rand_distr::{Distribution as _, StandardNormal};
+
+/// A point in parameter space: every maskable layer's weights and biases.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Point {
+    pub weights: Vec<Vec<f32>>,
+    pub biases: Vec<Vec<f32>>,
+}
+
+impl Point {
+    /// self + a * d + b * e (for a point on a plane through self).
+    pub fn offset(&self, a: f64, d: &Point, b: f64, e: &Point) -> Point {
+        let comb = |x: &[Vec<f32>], dx: &[Vec<f32>], ex: &[Vec<f32>]| {
+            x.iter()
+                .zip(dx)
+                .zip(ex)
+                .map(|((x, dx), ex)| {
+                    x.iter()
+                        .zip(dx)
+                        .zip(ex)
+                        .map(|((&x, &dx), &ex)| {
+                            (f64::from(x) + a * f64::from(dx) + b * f64::from(ex)) as f32
+                        })
+                        .collect()
+                })
+                .collect()
+        };
+        Point {
+            weights: comb(&self.weights, &d.weights, &e.weights),
+            biases: comb(&self.biases, &d.biases, &e.biases),
+        }
+    }
+
+    /// theta(c) = (1 - c) * a + c * b: c = 0 gives a, c = 1 gives b, exactly.
+    pub fn lerp(a: &Point, b: &Point, c: f64) -> Point {
+        let mix = |x: &[Vec<f32>], y: &[Vec<f32>]| {
+            x.iter()
+                .zip(y)
+                .map(|(x, y)| {
+                    x.iter()
+                        .zip(y)
+                        .map(|(&x, &y)| match c {
+                            0.0 => x,
+                            1.0 => y,
+                            _ => ((1.0 - c) * f64::from(x) + c * f64::from(y)) as f32,
+                        })
+                        .collect()
+                })
+                .collect()
+        };
+        Point {
+            weights: mix(&a.weights, &b.weights),
+            biases: mix(&a.biases, &b.biases),
+        }
+    }
+
+    /// The same point with the weights outside `masks` set to 0 (a sparse network's view).
+    pub fn masked(&self, masks: &[Vec<bool>]) -> Point {
+        let weights = self
+            .weights
+            .iter()
+            .zip(masks)
+            .map(|(w, m)| {
+                w.iter()
+                    .zip(m)
+                    .map(|(&w, &on)| if on { w } else { 0.0 })
+                    .collect()
+            })
+            .collect();
+        Point {
+            weights,
+            biases: self.biases.clone(),
+        }
+    }
+}
+
+/// A random direction with filter normalisation: Gaussian entries, then each row of each
+/// layer (an output unit's incoming weights, or a conv filter) rescaled to the norm of the
+/// same row of `center`; biases 0. With `masks`, inactive weights get 0, so the direction
+/// stays in the sparse subspace (its rows are normalised over the active entries).
+pub fn filter_normalized_direction<R: Rng + ?Sized>(
+    center: &Point,
+    rows: &[usize],
+    masks: Option<&[Vec<bool>]>,
+    rng: &mut R,
+) -> Point {
+    let weights = center
+        .weights
+        .iter()
+        .enumerate()
+        .map(|(l, w)| {
+            let cols = w.len() / rows[l];
+            let mut d: Vec<f32> = (0..w.len())
+                .map(|i| {
+                    let v: f32 = rng.sample(StandardNormal);
+                    if masks.is_some_and(|m| !m[l][i]) {
+                        0.0
+                    } else {
+                        v
+                    }
+                })
+                .collect();
+            for (dr, wr) in d.chunks_exact_mut(cols).zip(w.chunks_exact(cols)) {
+                let norm = |x: &[f32]| {
+                    x.iter()
+                        .map(|&v| f64::from(v) * f64::from(v))
+                        .sum::<f64>()
+                        .sqrt()
+                };
+                let (nd, nw) = (norm(dr), norm(wr));
+                let scale = if nd > 0.0 { (nw / nd) as f32 } else { 0.0 };
+                dr.iter_mut().for_each(|v| *v *= scale);
+            }
+            d
+        })
+        .collect();
+    let biases = center.biases.iter().map(|b| vec![0.0; b.len()]).collect();
+    Point { weights, biases }
+}
+
+/// Elementwise OR of two sets of masks (the wider space of an interpolation).
+pub fn union_masks(a: &[Vec<bool>], b: &[Vec<bool>]) -> Vec<Vec<bool>> {
+    a.iter()
+        .zip(b)
+        .map(|(a, b)| a.iter().zip(b).map(|(&x, &y)| x || y).collect())
+        .collect()
+}
+
+/// `points` coefficients from -0.2 to 1.2 (RIGL.md: interpolation from -0.2 to 1.2), with
+/// 0 and 1 among them when the spacing allows (29 points: steps of 0.05).
+pub fn interpolation_coefficients(points: usize) -> Vec<f64> {
+    let n = points.max(2);
+    (0..n)
+        .map(|i| round9(-0.2 + 1.4 * i as f64 / (n - 1) as f64))
+        .collect()
+}
+
+/// `n` coordinates spanning [-span, span], symmetric, with 0 exactly in the middle when n
+/// is odd (so the grid's centre is the current parameters).
+pub fn grid_coords(n: usize, span: f64) -> Vec<f64> {
+    let n = n.max(2);
+    (0..n)
+        .map(|i| round9(span * (2.0 * i as f64 / (n - 1) as f64 - 1.0)))
+        .collect()
+}
+
+fn round9(x: f64) -> f64 {
+    (x * 1e9).round() / 1e9
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::SeedableRng;
+
+    fn point() -> Point {
+        // One layer of 2 rows x 3 columns, one of 1 x 2.
+        Point {
+            weights: vec![vec![3.0, 0.0, 4.0, 1.0, 2.0, 2.0], vec![0.5, -0.5]],
+            biases: vec![vec![1.0, 2.0], vec![3.0]],
+        }
+    }
+
+    #[test]
+    fn filter_normalised_rows_have_the_weights_norms() {
+        let p = point();
+        let d =
+            filter_normalized_direction(&p, &[2, 1], None, &mut rand_pcg::Pcg64::seed_from_u64(1));
+        let norm = |x: &[f32]| x.iter().map(|v| v * v).sum::<f32>().sqrt();
+        // Row norms: |(3, 0, 4)| = 5, |(1, 2, 2)| = 3, |(0.5, -0.5)| = 0.7071.
+        assert!((norm(&d.weights[0][..3]) - 5.0).abs() < 1e-5);
+        assert!((norm(&d.weights[0][3..]) - 3.0).abs() < 1e-5);
+        assert!((norm(&d.weights[1]) - 0.5f32.sqrt()).abs() < 1e-5);
+        assert!(d.biases.iter().flatten().all(|&b| b == 0.0));
+    }
+
+    #[test]
+    fn masked_directions_stay_in_the_sparse_subspace() {
+        let p = point();
+        let masks = vec![vec![true, false, true, true, true, false], vec![true, true]];
+        let d = filter_normalized_direction(
+            &p,
+            &[2, 1],
+            Some(&masks),
+            &mut rand_pcg::Pcg64::seed_from_u64(2),
+        );
+        assert_eq!((d.weights[0][1], d.weights[0][5]), (0.0, 0.0));
+        let norm = |x: &[f32]| x.iter().map(|v| v * v).sum::<f32>().sqrt();
+        assert!((norm(&d.weights[0][..3]) - 5.0).abs() < 1e-5);
+    }
+
+    #[test]
+    fn interpolation_endpoints_are_the_snapshots_exactly() {
+        let a = point();
+        let mut b = point();
+        b.weights[0][0] = -7.25;
+        b.biases[1][0] = 0.1;
+        assert_eq!(Point::lerp(&a, &b, 0.0), a);
+        assert_eq!(Point::lerp(&a, &b, 1.0), b);
+        let mid = Point::lerp(&a, &b, 0.5);
+        assert_eq!(mid.weights[0][0], (3.0 - 7.25) / 2.0);
+        let c = interpolation_coefficients(29);
+        assert_eq!(
+            (c.len(), c[0], c[4], c[24], c[28]),
+            (29, -0.2, 0.0, 1.0, 1.2)
+        );
+    }
+
+    #[test]
+    fn grids_are_centred_on_zero() {
+        let g = grid_coords(21, 1.0);
+        assert_eq!((g[0], g[10], g[20]), (-1.0, 0.0, 1.0));
+        let p = point();
+        assert_eq!(p.offset(g[10], &p, g[10], &p), p);
+        assert_eq!(
+            union_masks(&[vec![true, false]], &[vec![false, false]]),
+            vec![vec![true, false]]
+        );
+    }
+}
