@@ -4,7 +4,7 @@
 //! Pure: a backend's `loss_at` evaluates the points.
 
 use rand::Rng;
-use rand_distr::{Distribution as _, StandardNormal};
+use rand_distr::StandardNormal;
 
 /// A point in parameter space: every maskable layer's weights and biases.
 #[derive(Clone, Debug, PartialEq)]
