@@ -74,6 +74,8 @@ pub struct Ctx {
     pub view_tick: RwSignal<u64>,
     pub steps_per_s: RwSignal<f64>,
     pub log_loss: RwSignal<bool>,
+    /// Which run the mask, heatmap and density views show (0: the primary run).
+    pub shown: RwSignal<usize>,
     /// Whether the training loop is running (at most one at a time).
     pub driving: RwSignal<bool>,
     pub lab: StoredValue<Lab, LocalStorage>,
@@ -92,6 +94,7 @@ impl Ctx {
             view_tick: RwSignal::new(0),
             steps_per_s: RwSignal::new(0.0),
             log_loss: RwSignal::new(true),
+            shown: RwSignal::new(0),
             driving: RwSignal::new(false),
             lab: StoredValue::new_local(Lab::default()),
         }

@@ -125,13 +125,17 @@ async fn drive(ctx: Ctx) {
     }
 }
 
-/// Reads the primary run's weights for the mask views.
-async fn snapshot(ctx: Ctx) {
-    let Some(mut trainer) = ctx
-        .lab
-        .try_update_value(|l| l.runs.first_mut().and_then(|r| r.trainer.take()))
-        .flatten()
-    else {
+/// Reads the shown run's weights for the mask views.
+pub async fn snapshot(ctx: Ctx) {
+    let i = ctx.shown.get_untracked();
+    let taken = ctx.lab.try_update_value(|l| {
+        let i = if i < l.runs.len() { i } else { 0 };
+        l.runs
+            .get_mut(i)
+            .and_then(|r| r.trainer.take())
+            .map(|t| (i, t))
+    });
+    let Some((i, mut trainer)) = taken.flatten() else {
         return;
     };
     let mut weights = Vec::with_capacity(trainer.layers.len());
@@ -139,9 +143,8 @@ async fn snapshot(ctx: Ctx) {
         weights.push(trainer.backend.read(l, Tensor::Weights).await);
     }
     ctx.lab.update_value(|lab| {
-        if let Some(r) = lab.runs.first_mut() {
-            r.trainer = Some(trainer);
-            r.weights = weights;
-        }
+        let r = &mut lab.runs[i];
+        r.trainer = Some(trainer);
+        r.weights = weights;
     });
 }

@@ -149,4 +149,9 @@ impl Lab {
     pub fn primary(&self) -> Option<&Run> {
         self.runs.first()
     }
+
+    /// Run `i`, or the primary run when there is no such run.
+    pub fn run(&self, i: usize) -> Option<&Run> {
+        self.runs.get(i).or(self.runs.first())
+    }
 }

@@ -126,7 +126,7 @@ pub fn MaskViews(ctx: Ctx) -> impl IntoView {
                     let Some(c) = canvas.get() else { return };
                     let now = now_ms();
                     ctx.lab.with_value(|lab| {
-                        let Some(run) = lab.primary() else { return };
+                        let Some(run) = lab.run(ctx.shown.get_untracked()) else { return };
                         let Some(t) = run.trainer.as_ref() else { return };
                         let flashes: Vec<_> = run.history.flashes.iter().filter(|f| f.layer == l).collect();
                         let weights = run.weights.get(l).map_or(&[][..], |w| &w[..]);
@@ -136,7 +136,7 @@ pub fn MaskViews(ctx: Ctx) -> impl IntoView {
                 let counts = move || {
                     ctx.view_tick.track();
                     ctx.lab.with_value(|lab| {
-                        let r = lab.primary()?;
+                        let r = lab.run(ctx.shown.get_untracked())?;
                         let (n, d, g) = r.history.updates.get(l).copied()?;
                         let active = r.trainer.as_ref().map_or(0, |t| t.active(l));
                         Some(format!("{active} of {} active · {n} updates · {d} dropped · {g} grown", rows * cols))
@@ -156,7 +156,10 @@ pub fn MaskViews(ctx: Ctx) -> impl IntoView {
             .collect_view();
         view! {
             <section class="card masks">
-                <h2>"Masks"</h2>
+                <div class="card-head">
+                    <h2>"Masks"</h2>
+                    <RunPicker ctx/>
+                </div>
                 <p class="muted small">"Rows are output units, columns inputs. Teal: active (brighter = larger |w|); dark: inactive. At each mask update "
                     <span class="drop">"dropped"</span>" and "<span class="grow">"grown"</span>" connections flash."</p>
                 <div class="mask-grid">{cards}</div>
@@ -181,7 +184,7 @@ pub fn PixelHeatmap(ctx: Ctx) -> impl IntoView {
         ctx.view_tick.track();
         let Some(c) = canvas.get() else { return };
         ctx.lab.with_value(|lab| {
-            let Some(t) = lab.primary().and_then(|r| r.trainer.as_ref()) else {
+            let Some(t) = lab.run(ctx.shown.get()).and_then(|r| r.trainer.as_ref()) else {
                 return;
             };
             let l = &t.layers[0];
@@ -206,7 +209,7 @@ pub fn Densities(ctx: Ctx) -> impl IntoView {
         ctx.view_tick.track();
         ctx.status.track();
         ctx.lab.with_value(|lab| {
-            let Some(t) = lab.primary().and_then(|r| r.trainer.as_ref()) else {
+            let Some(t) = lab.run(ctx.shown.get()).and_then(|r| r.trainer.as_ref()) else {
                 return Vec::new();
             };
             t.layers
@@ -371,4 +374,33 @@ pub fn LabState(ctx: Ctx) -> impl IntoView {
         })
     };
     view! { <output id="lab-state" hidden>{json}</output> }
+}
+
+/// Chooses which run the mask, heatmap and density views show.
+#[component]
+fn RunPicker(ctx: Ctx) -> impl IntoView {
+    let labels = move || {
+        ctx.status.track();
+        ctx.lab
+            .with_value(|l| l.runs.iter().map(|r| r.label.clone()).collect::<Vec<_>>())
+    };
+    move || {
+        let labels = labels();
+        (labels.len() > 1).then(|| {
+            view! {
+                <select id="shown-run" on:change=move |ev| {
+                    let i = event_target_value(&ev).parse().unwrap_or(0);
+                    ctx.shown.set(i);
+                    leptos::task::spawn_local(async move {
+                        super::driver::snapshot(ctx).await;
+                        ctx.view_tick.update(|t| *t += 1);
+                    });
+                }>
+                    {labels.into_iter().enumerate().map(|(i, l)| view! {
+                        <option value=i.to_string() selected=move || ctx.shown.get() == i>{format!("run: {l}")}</option>
+                    }).collect_view()}
+                </select>
+            }
+        })
+    }
 }

@@ -74,6 +74,11 @@ async function trainsAndShowsMaskUpdates(webgpu, name) {
     s = await waitFor(page, (s) => s.step === 400, 'the end of the run');
     assert(s.last_loss < 0.5 * s.first_loss, `loss did not fall: ${s.first_loss} -> ${s.last_loss}`);
     assert(s.test_accuracy > 0.8, `test accuracy ${s.test_accuracy}`);
+    // The mask views can show the comparison run: Static never updates its mask.
+    await page.selectOption('#shown-run', '1');
+    await page.waitForFunction(() => document.querySelector('.mask-counts').textContent.includes(' 0 updates'));
+    await page.selectOption('#shown-run', '0');
+    await page.waitForFunction(() => !document.querySelector('.mask-counts').textContent.includes(' 0 updates'));
     await page.click('#reset');
     await waitFor(page, (s) => s.step === 0 && s.mask_updates === 0, 'reset');
   });
