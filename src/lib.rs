@@ -7,6 +7,7 @@ pub mod backend;
 pub mod config;
 pub mod cpu;
 pub mod data;
+pub mod gpu;
 pub mod landscape;
 pub mod model;
 pub mod share;

@@ -25,6 +25,8 @@ pub struct CpuBackend {
     test: Dataset,
     losses: Vec<f64>,
     snfs_ema: Vec<Vec<f32>>,
+    /// The network `loss_at` evaluates, apart from the training state (made on first use).
+    probe: Option<Box<Net>>,
 }
 
 impl CpuBackend {
@@ -50,7 +52,34 @@ impl CpuBackend {
             train,
             test,
             losses: Vec::new(),
+            probe: None,
         })
+    }
+
+    /// Mean loss on the first `n` training images at the given parameters (inactive weights
+    /// zeroed by `masks` when given), without touching the training state: the loss
+    /// landscape and interpolation views (DESIGN.md).
+    pub async fn loss_at(
+        &mut self,
+        weights: &[Vec<f32>],
+        biases: &[Vec<f32>],
+        masks: Option<&[Vec<bool>]>,
+        n: usize,
+    ) -> f64 {
+        let net = &self.net;
+        let probe = self
+            .probe
+            .get_or_insert_with(|| Box::new(Net::new(&net.spec, net.input, net.classes)));
+        assert_eq!(weights.len(), probe.params.len(), "weights of every layer");
+        assert_eq!(biases.len(), probe.params.len(), "biases of every layer");
+        for (l, p) in probe.params.iter_mut().enumerate() {
+            p.weights.copy_from_slice(&weights[l]);
+            p.bias.copy_from_slice(&biases[l]);
+            let mask = masks.map_or_else(|| vec![true; p.weights.len()], |m| m[l].clone());
+            p.set_mask(mask);
+        }
+        let idx: Vec<u32> = (0..n.min(self.train.len()) as u32).collect();
+        probe.evaluate(&mut self.eval_ws, &self.train, &idx).0
     }
 }
 

@@ -125,6 +125,12 @@ impl Net {
         }
     }
 
+    /// Activation size per sample before op i (and after the last op at the end), shared with
+    /// the GPU backend so both lay out the same buffers.
+    pub fn activation_sizes(&self) -> &[usize] {
+        &self.sizes
+    }
+
     pub fn workspace(&self, batch: usize) -> Workspace {
         let acts: Vec<Vec<f32>> = self.sizes.iter().map(|s| vec![0.0; s * batch]).collect();
         let argmax = self

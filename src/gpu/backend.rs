@@ -1,0 +1,449 @@
+//! The GPU backend behind the `Backend` interface. Weights, masks, gradients, momentum, the
+//! SNFS average and both data sets live on the GPU; a training step is one submission with no
+//! read-back; losses come back asynchronously through a ring (losses.rs); reads of tensors
+//! await a mapping, so a browser's main thread never blocks.
+
+use std::sync::{Arc, Mutex};
+
+use super::buffers::{Alloc, read_f32};
+use super::context::GpuContext;
+use super::error::GpuError;
+use super::kernels::{Builder, Dispatch, Kernels, grid, record_all};
+use super::losses::LossRing;
+use super::ops::Common;
+use super::program::{self, DataBuffers, LayerBuffers, Workspace, mask_values};
+use super::uniforms::StepInfo;
+use crate::backend::{Backend, Split, StepOptions, Tensor, check_data};
+use crate::config::Config;
+use crate::cpu::Net;
+use crate::data::Dataset;
+use crate::train::{Setup, Trainer};
+
+/// Images per evaluation batch, as on the CPU (src/cpu/backend.rs).
+const EVAL_BATCH: usize = 500;
+
+/// gather, forward, loss, backward; then the SNFS average and SGD when a step asks for them.
+struct TrainProgram {
+    gather: Dispatch,
+    forward: Vec<Dispatch>,
+    loss: Dispatch,
+    backward: Vec<Dispatch>,
+    snfs_ema: Vec<Dispatch>,
+    sgd: Vec<Dispatch>,
+}
+
+/// Forward-only passes over the evaluation workspace: with the training parameters, or with
+/// the probe parameters of `loss_at`.
+struct EvalProgram {
+    gather_train: Dispatch,
+    gather_test: Dispatch,
+    forward: Vec<Dispatch>,
+    forward_probe: Vec<Dispatch>,
+    loss: Dispatch,
+}
+
+pub struct GpuBackend {
+    ctx: GpuContext,
+    kernels: Kernels,
+    layers: Vec<LayerBuffers>,
+    /// Weights and biases for `loss_at`, apart from the training state.
+    probe: Vec<(wgpu::Buffer, wgpu::Buffer)>,
+    step_info: wgpu::Buffer,
+    eval_info: wgpu::Buffer,
+    indices: wgpu::Buffer,
+    /// A mask update's resets: count, then indices (mask.wgsl).
+    resets: wgpu::Buffer,
+    mask_reset: Vec<wgpu::BindGroup>,
+    train: TrainProgram,
+    eval: EvalProgram,
+    /// (loss sum, correct) per evaluation batch.
+    eval_out: wgpu::Buffer,
+    eval_batch: usize,
+    losses: LossRing,
+    /// Read-back staging for tensors and evaluation sums.
+    staging: wgpu::Buffer,
+    scratch_f32: Vec<f32>,
+    scratch_u32: Vec<u32>,
+    lost: Arc<Mutex<Option<String>>>,
+    batch: usize,
+    train_len: usize,
+    test_len: usize,
+    name: String,
+}
+
+impl GpuBackend {
+    /// Requests an adapter and a device, then uploads everything (see `with_context`).
+    pub async fn new(setup: &Setup, train: Dataset, test: Dataset) -> Result<Self, GpuError> {
+        Self::with_context(GpuContext::new().await?, setup, train, test)
+    }
+
+    /// Builds the backend on an existing device (the page creates its own): uploads the
+    /// initial weights and masks of `setup` and both data sets (once), creates every buffer
+    /// and records every dispatch.
+    pub fn with_context(
+        ctx: GpuContext,
+        setup: &Setup,
+        train: Dataset,
+        test: Dataset,
+    ) -> Result<Self, GpuError> {
+        let c = &setup.config;
+        check_data(&train, &test, setup.input, setup.classes, c.batch)
+            .map_err(|e| GpuError::InvalidSetup(format!("data={}: {e}", c.data.name())))?;
+        let lost = Arc::new(Mutex::new(None));
+        let flag = lost.clone();
+        ctx.device.set_device_lost_callback(move |reason, message| {
+            *flag.lock().unwrap_or_else(|e| e.into_inner()) =
+                Some(format!("{reason:?}: {message}"));
+        });
+        let device = &ctx.device;
+        let net = Net::new(&c.model, setup.input, setup.classes);
+        let kernels = Kernels::new(device);
+        let alloc = Alloc::new(device);
+        let layers = setup
+            .layers
+            .iter()
+            .enumerate()
+            .map(|(l, s)| {
+                // Inactive weights are exactly 0 (RIGL.md), whatever the caller passed.
+                let w: Vec<f32> = setup.weights[l]
+                    .iter()
+                    .zip(&setup.masks[l])
+                    .map(|(&w, &m)| if m { w } else { 0.0 })
+                    .collect();
+                LayerBuffers::new(&alloc, &s.name, &w, s.n_out, &setup.masks[l])
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let probe = layers
+            .iter()
+            .map(|l| {
+                Ok((
+                    alloc.storage("probe weights", l.len)?,
+                    alloc.storage("probe bias", l.n_out)?,
+                ))
+            })
+            .collect::<Result<Vec<_>, GpuError>>()?;
+        let eval_batch = EVAL_BATCH.min(train.len()).min(test.len());
+        let max_eval_batches = train.len().max(test.len()).div_ceil(eval_batch);
+        let train_data = DataBuffers::new(&alloc, "training", &train)?;
+        let test_data = DataBuffers::new(&alloc, "test", &test)?;
+        let dummy_read = alloc.storage("unused", 1)?;
+        let dummy_write = alloc.storage("unused", 1)?;
+        let step_info = alloc.uniform("step", &StepInfo::default());
+        let eval_info = alloc.uniform("evaluation batch", &StepInfo::default());
+        let indices = alloc.storage("batch indices", c.batch)?;
+        let losses = LossRing::new(&alloc)?;
+        let eval_out = alloc.storage("evaluation sums", 2 * max_eval_batches)?;
+        let largest = layers.iter().map(|l| l.len).max().unwrap_or(1);
+        let resets = alloc.storage("mask resets", 1 + largest)?;
+        let staging = alloc.staging("read-back", 4 * largest.max(2 * max_eval_batches) as u64);
+
+        let b = Builder::new(device, &kernels);
+        let train_ws = Workspace::new(&alloc, &net, c.batch, true)?;
+        let eval_ws = Workspace::new(&alloc, &net, eval_batch, false)?;
+        let params: Vec<_> = layers.iter().map(|l| (&l.weights, &l.bias)).collect();
+        let probe_params: Vec<_> = probe.iter().map(|(w, b)| (w, b)).collect();
+        let tc = Common {
+            step: &step_info,
+            dummy_read: &dummy_read,
+            dummy_write: &dummy_write,
+        };
+        let train_program = TrainProgram {
+            gather: program::gather(
+                &b,
+                &alloc,
+                &net,
+                &train_ws,
+                &train_data,
+                Some(&indices),
+                &tc,
+            )?,
+            forward: program::forward(&b, &alloc, &net, &train_ws, &params, &tc)?,
+            loss: program::loss(&b, &alloc, &net, &train_ws, &losses.ring, true, &tc)?,
+            backward: program::backward(&b, &alloc, &net, &train_ws, &layers, &tc)?,
+            snfs_ema: program::snfs_ema(&b, &layers, &tc)?,
+            sgd: program::sgd(&b, &layers, &tc)?,
+        };
+        let ec = Common {
+            step: &eval_info,
+            ..tc
+        };
+        let eval_program = EvalProgram {
+            gather_train: program::gather(&b, &alloc, &net, &eval_ws, &train_data, None, &ec)?,
+            gather_test: program::gather(&b, &alloc, &net, &eval_ws, &test_data, None, &ec)?,
+            forward: program::forward(&b, &alloc, &net, &eval_ws, &params, &ec)?,
+            forward_probe: program::forward(&b, &alloc, &net, &eval_ws, &probe_params, &ec)?,
+            loss: program::loss(&b, &alloc, &net, &eval_ws, &eval_out, false, &ec)?,
+        };
+        let mask_reset = layers
+            .iter()
+            .map(|l| {
+                b.bind(
+                    &kernels.layouts.mask_reset,
+                    &[&resets, &l.weights, &l.momentum],
+                )
+            })
+            .collect();
+        Ok(Self {
+            name: format!("GPU ({})", ctx.describe()),
+            ctx,
+            kernels,
+            layers,
+            probe,
+            step_info,
+            eval_info,
+            indices,
+            resets,
+            mask_reset,
+            train: train_program,
+            eval: eval_program,
+            eval_out,
+            eval_batch,
+            losses,
+            staging,
+            scratch_f32: Vec::new(),
+            scratch_u32: Vec::new(),
+            lost,
+            batch: c.batch,
+            train_len: train.len(),
+            test_len: test.len(),
+        })
+    }
+
+    /// Whether the device was lost (the page then falls back to the CPU).
+    pub fn is_lost(&self) -> bool {
+        self.lost_reason().is_some()
+    }
+
+    pub fn lost_reason(&self) -> Option<String> {
+        self.lost.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    fn mark_lost(&self, why: &str) {
+        let mut l = self.lost.lock().unwrap_or_else(|e| e.into_inner());
+        l.get_or_insert_with(|| why.into());
+    }
+
+    pub fn context(&self) -> &GpuContext {
+        &self.ctx
+    }
+
+    /// `len` floats of `src` after all submitted work; zeros (and `is_lost`) if the device
+    /// is gone, so callers keep their shapes.
+    async fn read_buffer(&self, src: &wgpu::Buffer, len: usize) -> Vec<f32> {
+        match read_f32(&self.ctx.device, &self.ctx.queue, &self.staging, src, len).await {
+            Some(v) => v,
+            None => {
+                self.mark_lost("a read-back failed");
+                vec![0.0; len]
+            }
+        }
+    }
+
+    /// Layer `layer`'s biases (not a `Tensor`: the mask rules never need them; tests do).
+    pub async fn read_bias(&mut self, layer: usize) -> Vec<f32> {
+        let l = &self.layers[layer];
+        self.read_buffer(&l.bias, l.n_out).await
+    }
+
+    /// Sums of (loss, correct) over the first `n` images that `gather` reads, in evaluation
+    /// batches of one submission each.
+    async fn run_eval(&self, gather: &Dispatch, forward: &[Dispatch], n: usize) -> (f64, f64) {
+        if n == 0 {
+            return (0.0, 0.0);
+        }
+        let (device, queue) = (&self.ctx.device, &self.ctx.queue);
+        let batches = n.div_ceil(self.eval_batch);
+        for j in 0..batches {
+            let base = j * self.eval_batch;
+            let info = StepInfo {
+                loss_slot: j as u32,
+                base: base as u32,
+                valid: (n - base).min(self.eval_batch) as u32,
+                ..StepInfo::default()
+            };
+            queue.write_buffer(&self.eval_info, 0, bytemuck::bytes_of(&info));
+            let mut encoder = device.create_command_encoder(&wgpu::CommandEncoderDescriptor {
+                label: Some("evaluate"),
+            });
+            {
+                let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
+                    label: Some("evaluate"),
+                    timestamp_writes: None,
+                });
+                gather.record(&mut pass);
+                record_all(&mut pass, forward);
+                self.eval.loss.record(&mut pass);
+            }
+            queue.submit([encoder.finish()]);
+        }
+        let sums = self.read_buffer(&self.eval_out, 2 * batches).await;
+        sums.chunks_exact(2).fold((0.0, 0.0), |(l, c), s| {
+            (l + f64::from(s[0]), c + f64::from(s[1]))
+        })
+    }
+
+    /// Mean loss on the first `n` training images at the given parameters (inactive weights
+    /// zeroed by `masks` when given), without touching the training state: the loss
+    /// landscape and interpolation views (DESIGN.md).
+    pub async fn loss_at(
+        &mut self,
+        weights: &[Vec<f32>],
+        biases: &[Vec<f32>],
+        masks: Option<&[Vec<bool>]>,
+        n: usize,
+    ) -> f64 {
+        assert_eq!(weights.len(), self.layers.len(), "weights of every layer");
+        assert_eq!(biases.len(), self.layers.len(), "biases of every layer");
+        let queue = &self.ctx.queue;
+        for (l, (w, b)) in self.probe.iter().enumerate() {
+            assert_eq!(weights[l].len(), self.layers[l].len, "layer {l} weights");
+            assert_eq!(biases[l].len(), self.layers[l].n_out, "layer {l} biases");
+            let values: &[f32] = match masks {
+                Some(m) => {
+                    self.scratch_f32.clear();
+                    self.scratch_f32.extend(
+                        weights[l]
+                            .iter()
+                            .zip(&m[l])
+                            .map(|(&w, &on)| if on { w } else { 0.0 }),
+                    );
+                    &self.scratch_f32
+                }
+                None => &weights[l],
+            };
+            queue.write_buffer(w, 0, bytemuck::cast_slice(values));
+            queue.write_buffer(b, 0, bytemuck::cast_slice(&biases[l]));
+        }
+        let n = n.min(self.train_len);
+        let (loss, _) = self
+            .run_eval(&self.eval.gather_train, &self.eval.forward_probe, n)
+            .await;
+        loss / n.max(1) as f64
+    }
+}
+
+impl Backend for GpuBackend {
+    fn describe(&self) -> String {
+        self.name.clone()
+    }
+
+    fn set_mask(&mut self, layer: usize, mask: &[bool], reset: &[u32]) {
+        let (device, queue) = (&self.ctx.device, &self.ctx.queue);
+        let l = &self.layers[layer];
+        assert_eq!(mask.len(), l.len, "layer {layer} mask");
+        mask_values(mask, &mut self.scratch_f32);
+        queue.write_buffer(&l.mask, 0, bytemuck::cast_slice(&self.scratch_f32));
+        if reset.is_empty() {
+            return;
+        }
+        self.scratch_u32.clear();
+        self.scratch_u32.push(reset.len() as u32);
+        self.scratch_u32.extend_from_slice(reset);
+        // The resets buffer is shared by all layers: submit now, before another write.
+        queue.write_buffer(&self.resets, 0, bytemuck::cast_slice(&self.scratch_u32));
+        let mut encoder = device.create_command_encoder(&wgpu::CommandEncoderDescriptor {
+            label: Some("set_mask"),
+        });
+        {
+            let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
+                label: Some("set_mask"),
+                timestamp_writes: None,
+            });
+            pass.set_pipeline(&self.kernels.set_mask);
+            pass.set_bind_group(0, &self.mask_reset[layer], &[]);
+            pass.dispatch_workgroups(grid(reset.len()) as u32, 1, 1);
+        }
+        queue.submit([encoder.finish()]);
+    }
+
+    fn train_step(&mut self, batch: &[u32], o: &StepOptions) {
+        assert_eq!(batch.len(), self.batch, "a batch of the configured size");
+        debug_assert!(batch.iter().all(|&i| (i as usize) < self.train_len));
+        let (device, queue) = (&self.ctx.device, &self.ctx.queue);
+        let slot = self.losses.next_slot(device, queue);
+        let info = StepInfo {
+            lr: o.lr,
+            momentum: o.momentum,
+            wd: o.wd,
+            snfs_decay: o.snfs_decay.unwrap_or(0.0),
+            dense_grad: u32::from(o.dense_grad),
+            loss_slot: slot,
+            base: 0,
+            valid: batch.len() as u32,
+        };
+        queue.write_buffer(&self.indices, 0, bytemuck::cast_slice(batch));
+        queue.write_buffer(&self.step_info, 0, bytemuck::bytes_of(&info));
+        let mut encoder = device.create_command_encoder(&wgpu::CommandEncoderDescriptor {
+            label: Some("train step"),
+        });
+        {
+            let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
+                label: Some("train step"),
+                timestamp_writes: None,
+            });
+            let p = &self.train;
+            p.gather.record(&mut pass);
+            record_all(&mut pass, &p.forward);
+            p.loss.record(&mut pass);
+            record_all(&mut pass, &p.backward);
+            if o.snfs_decay.is_some() {
+                record_all(&mut pass, &p.snfs_ema);
+            }
+            if o.sgd {
+                record_all(&mut pass, &p.sgd);
+            }
+        }
+        queue.submit([encoder.finish()]);
+        self.losses.recorded_one();
+    }
+
+    async fn take_losses(&mut self, wait: bool) -> Vec<f64> {
+        let (device, queue) = (&self.ctx.device, &self.ctx.queue);
+        if wait {
+            self.losses.take_all(device, queue).await
+        } else {
+            self.losses.take_ready(device, queue)
+        }
+    }
+
+    async fn read(&mut self, layer: usize, tensor: Tensor) -> Vec<f32> {
+        let l = &self.layers[layer];
+        let src = match tensor {
+            Tensor::Weights => &l.weights,
+            Tensor::Grad => &l.grad,
+            Tensor::Momentum => &l.momentum,
+            Tensor::SnfsEma => &l.ema,
+        };
+        self.read_buffer(src, l.len).await
+    }
+
+    async fn evaluate(&mut self, split: Split, n: usize) -> (f64, f64) {
+        let (gather, len) = match split {
+            Split::Train => (&self.eval.gather_train, self.train_len),
+            Split::Test => (&self.eval.gather_test, self.test_len),
+        };
+        let n = n.min(len);
+        let (loss, correct) = self.run_eval(gather, &self.eval.forward, n).await;
+        let d = n.max(1) as f64;
+        (loss / d, correct / d)
+    }
+}
+
+impl Trainer<GpuBackend> {
+    /// A run on a GPU backend on `ctx` (or on a newly requested device).
+    pub async fn gpu(
+        config: &Config,
+        train: Dataset,
+        test: Dataset,
+        ctx: Option<GpuContext>,
+    ) -> Result<Self, GpuError> {
+        let setup = Setup::new(config).map_err(GpuError::InvalidSetup)?;
+        let (train_len, test_len) = (train.len(), test.len());
+        let ctx = match ctx {
+            Some(c) => c,
+            None => GpuContext::new().await?,
+        };
+        let backend = GpuBackend::with_context(ctx, &setup, train, test)?;
+        Ok(Trainer::new(setup, backend, train_len, test_len))
+    }
+}

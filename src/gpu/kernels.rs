@@ -1,0 +1,278 @@
+//! Every compute pipeline, created once per device from the WGSL files in shaders/, and the
+//! bind-group layouts they share, named after what they bind.
+
+use super::error::GpuError;
+
+const GEMM: &str = include_str!("../../shaders/gemm.wgsl");
+const DENSE: &str = include_str!("../../shaders/dense.wgsl");
+const CONV: &str = include_str!("../../shaders/conv.wgsl");
+const POOL: &str = include_str!("../../shaders/pool.wgsl");
+const RELU: &str = include_str!("../../shaders/relu.wgsl");
+const LOSS: &str = include_str!("../../shaders/loss.wgsl");
+const GATHER: &str = include_str!("../../shaders/gather.wgsl");
+const SGD: &str = include_str!("../../shaders/sgd.wgsl");
+const MASK: &str = include_str!("../../shaders/mask.wgsl");
+
+/// Invocations per workgroup of every kernel (within WebGPU's default limit of 256).
+pub const THREADS: u32 = 256;
+/// The output tile of a matrix product (gemm.wgsl TILE_M, TILE_N) and its K slice.
+pub const TILE: u32 = 64;
+pub const TILE_K: u32 = 16;
+/// Workgroups of a grid-stride kernel: enough to fill any device, few enough to stay far
+/// below the per-dimension limit.
+const MAX_GRID: u32 = 4096;
+
+#[derive(Clone, Copy)]
+enum Slot {
+    Uniform,
+    Read,
+    ReadWrite,
+}
+
+fn layout(device: &wgpu::Device, label: &str, slots: &[Slot]) -> wgpu::BindGroupLayout {
+    let entries: Vec<wgpu::BindGroupLayoutEntry> = slots
+        .iter()
+        .enumerate()
+        .map(|(i, s)| wgpu::BindGroupLayoutEntry {
+            binding: i as u32,
+            visibility: wgpu::ShaderStages::COMPUTE,
+            ty: wgpu::BindingType::Buffer {
+                ty: match s {
+                    Slot::Uniform => wgpu::BufferBindingType::Uniform,
+                    Slot::Read => wgpu::BufferBindingType::Storage { read_only: true },
+                    Slot::ReadWrite => wgpu::BufferBindingType::Storage { read_only: false },
+                },
+                has_dynamic_offset: false,
+                min_binding_size: None,
+            },
+            count: None,
+        })
+        .collect();
+    device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
+        label: Some(label),
+        entries: &entries,
+    })
+}
+
+/// The bind-group layouts, by what they bind.
+pub struct Layouts {
+    /// dims, lhs, rhs, out, aux (bias or mask), step: every matrix product (dense and conv).
+    pub gemm: wgpu::BindGroupLayout,
+    /// shape, src, dst, aux (pool argmax or ReLU output): pool, ReLU, flatten.
+    pub activation: wgpu::BindGroupLayout,
+    /// shape, logits, labels, dlogits, losses, step.
+    pub loss: wgpu::BindGroupLayout,
+    /// shape, indices, images, labels, x, batch labels, step.
+    pub gather: wgpu::BindGroupLayout,
+    /// step, grad, mask, weights, momentum, ema.
+    pub sgd: wgpu::BindGroupLayout,
+    /// resets, weights, momentum.
+    pub mask_reset: wgpu::BindGroupLayout,
+}
+
+/// One compiled entry point of shaders/, named like the CPU function it mirrors.
+pub struct Kernels {
+    pub layouts: Layouts,
+    pub dense_forward: wgpu::ComputePipeline,
+    pub dense_backward_weights: wgpu::ComputePipeline,
+    pub dense_backward_input: wgpu::ComputePipeline,
+    pub dense_backward_bias: wgpu::ComputePipeline,
+    pub conv_forward: wgpu::ComputePipeline,
+    pub conv_backward_weights: wgpu::ComputePipeline,
+    pub conv_backward_weights_sum: wgpu::ComputePipeline,
+    pub conv_backward_input: wgpu::ComputePipeline,
+    pub conv_backward_bias: wgpu::ComputePipeline,
+    pub relu_forward: wgpu::ComputePipeline,
+    pub relu_backward: wgpu::ComputePipeline,
+    pub pool_forward: wgpu::ComputePipeline,
+    pub pool_backward: wgpu::ComputePipeline,
+    pub flatten_forward: wgpu::ComputePipeline,
+    pub flatten_backward: wgpu::ComputePipeline,
+    pub softmax_cross_entropy: wgpu::ComputePipeline,
+    pub softmax_cross_entropy_eval: wgpu::ComputePipeline,
+    pub load_batch: wgpu::ComputePipeline,
+    pub sgd_step: wgpu::ComputePipeline,
+    pub sgd_step_bias: wgpu::ComputePipeline,
+    pub snfs_ema: wgpu::ComputePipeline,
+    pub set_mask: wgpu::ComputePipeline,
+}
+
+impl Kernels {
+    pub fn new(device: &wgpu::Device) -> Self {
+        use Slot::{Read as R, ReadWrite as W, Uniform as U};
+        let layouts = Layouts {
+            gemm: layout(device, "gemm", &[U, R, R, W, R, U]),
+            activation: layout(device, "activation", &[U, R, W, W]),
+            loss: layout(device, "loss", &[U, R, R, W, W, U]),
+            gather: layout(device, "gather", &[U, R, R, R, W, W, U]),
+            sgd: layout(device, "sgd", &[U, R, R, W, W, W]),
+            mask_reset: layout(device, "mask_reset", &[R, W, W]),
+        };
+        let module = |label: &str, source: String| {
+            device.create_shader_module(wgpu::ShaderModuleDescriptor {
+                label: Some(label),
+                source: wgpu::ShaderSource::Wgsl(source.into()),
+            })
+        };
+        let dense = module("dense.wgsl", format!("{GEMM}\n{DENSE}"));
+        let conv = module("conv.wgsl", format!("{GEMM}\n{CONV}"));
+        let pool = module("pool.wgsl", POOL.into());
+        let relu = module("relu.wgsl", RELU.into());
+        let loss = module("loss.wgsl", LOSS.into());
+        let gather = module("gather.wgsl", GATHER.into());
+        let sgd = module("sgd.wgsl", SGD.into());
+        let mask = module("mask.wgsl", MASK.into());
+        let pipeline = |module: &wgpu::ShaderModule,
+                        layout: &wgpu::BindGroupLayout,
+                        entry: &str| {
+            let pipeline_layout = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
+                label: Some(entry),
+                bind_group_layouts: &[Some(layout)],
+                immediate_size: 0,
+            });
+            device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+                label: Some(entry),
+                layout: Some(&pipeline_layout),
+                module,
+                entry_point: Some(entry),
+                compilation_options: wgpu::PipelineCompilationOptions {
+                    constants: &[],
+                    // Every kernel writes its workgroup memory before reading it.
+                    zero_initialize_workgroup_memory: false,
+                },
+                cache: None,
+            })
+        };
+        let l = &layouts;
+        Self {
+            dense_forward: pipeline(&dense, &l.gemm, "dense_forward"),
+            dense_backward_weights: pipeline(&dense, &l.gemm, "dense_backward_weights"),
+            dense_backward_input: pipeline(&dense, &l.gemm, "dense_backward_input"),
+            dense_backward_bias: pipeline(&dense, &l.gemm, "dense_backward_bias"),
+            conv_forward: pipeline(&conv, &l.gemm, "conv_forward"),
+            conv_backward_weights: pipeline(&conv, &l.gemm, "conv_backward_weights"),
+            conv_backward_weights_sum: pipeline(&conv, &l.gemm, "conv_backward_weights_sum"),
+            conv_backward_input: pipeline(&conv, &l.gemm, "conv_backward_input"),
+            conv_backward_bias: pipeline(&conv, &l.gemm, "conv_backward_bias"),
+            relu_forward: pipeline(&relu, &l.activation, "relu_forward"),
+            relu_backward: pipeline(&relu, &l.activation, "relu_backward"),
+            pool_forward: pipeline(&pool, &l.activation, "pool_forward"),
+            pool_backward: pipeline(&pool, &l.activation, "pool_backward"),
+            flatten_forward: pipeline(&pool, &l.activation, "flatten_forward"),
+            flatten_backward: pipeline(&pool, &l.activation, "flatten_backward"),
+            softmax_cross_entropy: pipeline(&loss, &l.loss, "softmax_cross_entropy"),
+            softmax_cross_entropy_eval: pipeline(&loss, &l.loss, "softmax_cross_entropy_eval"),
+            load_batch: pipeline(&gather, &l.gather, "load_batch"),
+            sgd_step: pipeline(&sgd, &l.sgd, "sgd_step"),
+            sgd_step_bias: pipeline(&sgd, &l.sgd, "sgd_step_bias"),
+            snfs_ema: pipeline(&sgd, &l.sgd, "snfs_ema"),
+            set_mask: pipeline(&mask, &l.mask_reset, "set_mask"),
+            layouts,
+        }
+    }
+}
+
+/// A recorded dispatch: pipeline, its bind group, workgroup counts. Built once; replayed
+/// every step (no allocation on the host beyond wgpu's own command recording).
+pub struct Dispatch {
+    pub pipeline: wgpu::ComputePipeline,
+    pub bind_group: wgpu::BindGroup,
+    pub groups: [u32; 3],
+}
+
+impl Dispatch {
+    pub fn record(&self, pass: &mut wgpu::ComputePass<'_>) {
+        pass.set_pipeline(&self.pipeline);
+        pass.set_bind_group(0, &self.bind_group, &[]);
+        let [x, y, z] = self.groups;
+        pass.dispatch_workgroups(x, y, z);
+    }
+}
+
+/// Records `dispatches` in order into one compute pass (wgpu orders dependent dispatches).
+pub fn record_all<'a>(
+    pass: &mut wgpu::ComputePass<'_>,
+    dispatches: impl IntoIterator<Item = &'a Dispatch>,
+) {
+    for d in dispatches {
+        d.record(pass);
+    }
+}
+
+/// Builds dispatches on one device, checking workgroup counts against its limits.
+pub struct Builder<'a> {
+    pub device: &'a wgpu::Device,
+    pub kernels: &'a Kernels,
+    max_groups: u32,
+}
+
+impl<'a> Builder<'a> {
+    pub fn new(device: &'a wgpu::Device, kernels: &'a Kernels) -> Self {
+        Self {
+            device,
+            kernels,
+            max_groups: device.limits().max_compute_workgroups_per_dimension,
+        }
+    }
+
+    pub fn bind(
+        &self,
+        layout: &wgpu::BindGroupLayout,
+        buffers: &[&wgpu::Buffer],
+    ) -> wgpu::BindGroup {
+        let entries: Vec<wgpu::BindGroupEntry> = buffers
+            .iter()
+            .enumerate()
+            .map(|(i, b)| wgpu::BindGroupEntry {
+                binding: i as u32,
+                resource: b.as_entire_binding(),
+            })
+            .collect();
+        self.device.create_bind_group(&wgpu::BindGroupDescriptor {
+            label: None,
+            layout,
+            entries: &entries,
+        })
+    }
+
+    pub fn dispatch(
+        &self,
+        what: &str,
+        pipeline: &wgpu::ComputePipeline,
+        bind_group: wgpu::BindGroup,
+        groups: [u64; 3],
+    ) -> Result<Dispatch, GpuError> {
+        let mut g = [0u32; 3];
+        for (out, &n) in g.iter_mut().zip(&groups) {
+            if n > u64::from(self.max_groups) {
+                return Err(GpuError::DispatchTooLarge {
+                    what: what.into(),
+                    groups: n,
+                    limit: self.max_groups,
+                });
+            }
+            *out = n.max(1) as u32;
+        }
+        Ok(Dispatch {
+            pipeline: pipeline.clone(),
+            bind_group,
+            groups: g,
+        })
+    }
+}
+
+/// Workgroups of a grid-stride kernel over `n` elements.
+pub fn grid(n: usize) -> u64 {
+    (n as u64)
+        .div_ceil(u64::from(THREADS))
+        .clamp(1, u64::from(MAX_GRID))
+}
+
+/// Workgroups of a matrix product with an m x n output and `splits` K chunks.
+pub fn gemm_groups(m: usize, n: usize, splits: usize) -> [u64; 3] {
+    [
+        (n as u64).div_ceil(u64::from(TILE)),
+        (m as u64).div_ceil(u64::from(TILE)),
+        splits as u64,
+    ]
+}

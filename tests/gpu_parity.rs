@@ -1,0 +1,424 @@
+//! The GPU backend against the CPU backend (the reference), natively on whatever adapter wgpu
+//! finds (Mesa lavapipe where there is no GPU): whole training steps (forward, loss, backward
+//! with masked and dense gradients, the SNFS average, SGD, mask resets) for the MLP and a
+//! small CNN; evaluation and `loss_at`; loss read-back; and a 200-step RigL run with
+//! `Trainer<GpuBackend>` and `Trainer<CpuBackend>` from the same `Setup`.
+//!
+//! Without an adapter these tests fail and say how to install one, unless RIGLAB_SKIP_GPU=1.
+
+mod common;
+
+use riglab::backend::{Backend, StepOptions, Tensor, block_on};
+use riglab::config::Config;
+use riglab::cpu::CpuBackend;
+use riglab::data::Dataset;
+use riglab::gpu::{GpuBackend, context_for_tests};
+use riglab::train::{Event, MaskUpdate, Setup, Trainer};
+
+/// Largest |gpu - cpu| over the largest |cpu| of a tensor, for one step (kernels alone agree
+/// to ~1e-6; a step chains several).
+const STEP_TOLERANCE: f32 = 1e-4;
+/// Largest difference of a step's mean loss between the backends over a whole run.
+const LOSS_TOLERANCE: f64 = 1e-4;
+
+fn gpu(setup: &Setup, train: Dataset, test: Dataset) -> Option<GpuBackend> {
+    let ctx = context_for_tests()?;
+    Some(GpuBackend::with_context(ctx, setup, train, test).expect("a GPU backend"))
+}
+
+fn relative_error(gpu: &[f32], cpu: &[f32]) -> f32 {
+    assert_eq!(gpu.len(), cpu.len());
+    let scale = cpu.iter().fold(0f32, |m, v| m.max(v.abs())).max(1e-30);
+    gpu.iter()
+        .zip(cpu)
+        .fold(0f32, |m, (g, c)| m.max((g - c).abs()))
+        / scale
+}
+
+fn assert_close(what: &str, gpu: &[f32], cpu: &[f32], tolerance: f32) {
+    let e = relative_error(gpu, cpu);
+    assert!(e <= tolerance, "{what}: relative error {e} > {tolerance}");
+}
+
+fn masked(v: &[f32], mask: &[bool]) -> Vec<f32> {
+    v.iter()
+        .zip(mask)
+        .map(|(&x, &m)| if m { x } else { 0.0 })
+        .collect()
+}
+
+/// Steps of every kind on both backends; every tensor compared after each.
+fn step_parity(query: &str, n_train: usize) {
+    let (train, test) = common::mnist(n_train, 100);
+    let c = Config::parse_strict(query).unwrap();
+    let setup = Setup::new(&c).unwrap();
+    let Some(mut g) = gpu(&setup, train.clone(), test.clone()) else {
+        return;
+    };
+    let mut cpu = CpuBackend::new(&setup, train, test).unwrap();
+    let mut masks = setup.masks.clone();
+    let sgd = |dense_grad, sgd, snfs_decay| StepOptions {
+        lr: 0.1,
+        momentum: 0.9,
+        wd: 5e-4,
+        dense_grad,
+        sgd,
+        snfs_decay,
+    };
+    // A RigL update step (dense gradient, no SGD), plain sparse steps, an SNFS step.
+    let steps = [
+        sgd(true, false, None),
+        sgd(false, true, None),
+        sgd(true, true, Some(0.9)),
+        sgd(false, true, None),
+    ];
+    for (t, o) in steps.iter().enumerate() {
+        let batch: Vec<u32> = (0..c.batch as u32)
+            .map(|i| (i * 7 + t as u32 * 13) % n_train as u32)
+            .collect();
+        g.train_step(&batch, o);
+        cpu.train_step(&batch, o);
+        let (lg, lc) = (
+            block_on(g.take_losses(true)),
+            block_on(cpu.take_losses(true)),
+        );
+        assert_eq!(lg.len(), 1, "one loss per step");
+        let what = format!("{query}, step {t} ({o:?})");
+        assert!(
+            ((lg[0] - lc[0]) / lc[0]).abs() < 1e-5,
+            "{what}: loss {} vs {}",
+            lg[0],
+            lc[0]
+        );
+        for (l, mask) in masks.iter().enumerate() {
+            let p = &cpu.net.params[l];
+            let read = |g: &mut GpuBackend, t| block_on(g.read(l, t));
+            let w = format!("{what}, layer {l}");
+            assert_close(
+                &format!("{w} weights"),
+                &read(&mut g, Tensor::Weights),
+                &p.weights,
+                STEP_TOLERANCE,
+            );
+            assert_close(
+                &format!("{w} momentum"),
+                &read(&mut g, Tensor::Momentum),
+                &p.momentum,
+                STEP_TOLERANCE,
+            );
+            assert_close(
+                &format!("{w} bias"),
+                &block_on(g.read_bias(l)),
+                &p.bias,
+                STEP_TOLERANCE,
+            );
+            let grad = read(&mut g, Tensor::Grad);
+            if o.dense_grad {
+                assert_close(
+                    &format!("{w} dense gradient"),
+                    &grad,
+                    &p.grad,
+                    STEP_TOLERANCE,
+                );
+            } else {
+                // The CPU computes active entries only; the GPU zeroes the others.
+                assert_close(
+                    &format!("{w} masked gradient"),
+                    &grad,
+                    &masked(&p.grad, mask),
+                    STEP_TOLERANCE,
+                );
+                assert!(
+                    grad.iter().zip(mask).all(|(&x, &m)| m || x == 0.0),
+                    "{w}: inactive gradient"
+                );
+            }
+            if o.snfs_decay.is_some() {
+                let ema = block_on(cpu.read(l, Tensor::SnfsEma));
+                assert_close(
+                    &format!("{w} SNFS average"),
+                    &read(&mut g, Tensor::SnfsEma),
+                    &ema,
+                    STEP_TOLERANCE,
+                );
+            }
+        }
+        if t == 1 {
+            // A mask update on layer 0: drop the first 5 active weights, grow the first 5
+            // inactive ones; both get value and momentum 0 (RIGL.md steps 4-5).
+            let m = &mut masks[0];
+            let dropped: Vec<u32> = (0..m.len() as u32)
+                .filter(|&i| m[i as usize])
+                .take(5)
+                .collect();
+            let grown: Vec<u32> = (0..m.len() as u32)
+                .filter(|&i| !m[i as usize])
+                .take(5)
+                .collect();
+            if grown.is_empty() {
+                continue;
+            }
+            dropped.iter().for_each(|&i| m[i as usize] = false);
+            grown.iter().for_each(|&i| m[i as usize] = true);
+            let reset: Vec<u32> = dropped.iter().chain(&grown).copied().collect();
+            g.set_mask(0, m, &reset);
+            cpu.set_mask(0, m, &reset);
+            let w = block_on(g.read(0, Tensor::Weights));
+            let m = block_on(g.read(0, Tensor::Momentum));
+            let p = &cpu.net.params[0];
+            assert_close("weights after set_mask", &w, &p.weights, STEP_TOLERANCE);
+            assert_close("momentum after set_mask", &m, &p.momentum, STEP_TOLERANCE);
+            assert!(
+                reset
+                    .iter()
+                    .all(|&i| w[i as usize] == 0.0 && m[i as usize] == 0.0),
+                "resets"
+            );
+        }
+    }
+}
+
+#[test]
+fn training_steps_match_the_cpu_on_the_mlp() {
+    step_parity(
+        "model=mlp:300,100&method=rigl&dist=uniform&sparsity=0.9&batch=32",
+        300,
+    );
+}
+
+#[test]
+fn training_steps_match_the_cpu_on_a_cnn() {
+    step_parity(
+        "model=cnn:4,8,16&method=rigl&dist=uniform&sparsity=0.8&batch=12",
+        60,
+    );
+}
+
+#[test]
+fn dense_training_steps_match_the_cpu() {
+    step_parity("model=mlp:64,32&method=dense&batch=20", 100);
+}
+
+#[test]
+fn evaluation_and_loss_at_match_the_cpu_and_leave_training_alone() {
+    let (train, test) = common::mnist(400, 300);
+    let c = Config::parse_strict("method=static&sparsity=0.8&batch=50").unwrap();
+    let setup = Setup::new(&c).unwrap();
+    let Some(mut g) = gpu(&setup, train.clone(), test.clone()) else {
+        return;
+    };
+    let mut cpu = CpuBackend::new(&setup, train, test).unwrap();
+    let o = StepOptions {
+        lr: 0.1,
+        momentum: 0.9,
+        wd: 5e-4,
+        dense_grad: false,
+        sgd: true,
+        snfs_decay: None,
+    };
+    for t in 0..5u32 {
+        let batch: Vec<u32> = (t * 50..t * 50 + 50).collect();
+        g.train_step(&batch, &o);
+        cpu.train_step(&batch, &o);
+    }
+    // 300 test images: one full evaluation batch of 300; 350 training images: two batches,
+    // the second padded.
+    for (split, n) in [
+        (riglab::backend::Split::Test, 300),
+        (riglab::backend::Split::Train, 350),
+        (riglab::backend::Split::Train, 7),
+    ] {
+        let (lg, ag) = block_on(g.evaluate(split, n));
+        let (lc, ac) = block_on(cpu.evaluate(split, n));
+        assert!(
+            ((lg - lc) / lc).abs() < 1e-5,
+            "{split:?} {n}: loss {lg} vs {lc}"
+        );
+        assert!(
+            (ag - ac).abs() <= 1.0 / n as f64,
+            "{split:?} {n}: accuracy {ag} vs {ac}"
+        );
+    }
+
+    let layers = cpu.net.params.len();
+    let before: Vec<Vec<f32>> = (0..layers)
+        .map(|l| block_on(g.read(l, Tensor::Weights)))
+        .collect();
+    let before_eval = block_on(g.evaluate(riglab::backend::Split::Test, 300));
+    // A point off the training trajectory: scaled weights, shifted biases, other masks.
+    let weights: Vec<Vec<f32>> = cpu
+        .net
+        .params
+        .iter()
+        .map(|p| p.weights.iter().map(|w| 1.5 * w + 0.01).collect())
+        .collect();
+    let biases: Vec<Vec<f32>> = cpu
+        .net
+        .params
+        .iter()
+        .map(|p| p.bias.iter().map(|b| b - 0.05).collect())
+        .collect();
+    let masks: Vec<Vec<bool>> = cpu
+        .net
+        .params
+        .iter()
+        .map(|p| (0..p.weights.len()).map(|i| i % 3 != 0).collect())
+        .collect();
+    for (m, n) in [(None, 400), (Some(masks.as_slice()), 123)] {
+        let lg = block_on(g.loss_at(&weights, &biases, m, n));
+        let lc = block_on(cpu.loss_at(&weights, &biases, m, n));
+        assert!(
+            ((lg - lc) / lc).abs() < 1e-5,
+            "loss_at masks {}: {lg} vs {lc}",
+            m.is_some()
+        );
+    }
+    let after: Vec<Vec<f32>> = (0..layers)
+        .map(|l| block_on(g.read(l, Tensor::Weights)))
+        .collect();
+    assert_eq!(before, after, "loss_at changed the training weights");
+    assert_eq!(
+        before_eval,
+        block_on(g.evaluate(riglab::backend::Split::Test, 300))
+    );
+}
+
+#[test]
+fn losses_come_back_in_order_without_blocking_even_past_the_ring() {
+    let (train, test) = common::mnist(140, 20);
+    let c = Config::parse_strict("model=mlp:16&method=dense&batch=20").unwrap();
+    let setup = Setup::new(&c).unwrap();
+    let Some(mut g) = gpu(&setup, train, test) else {
+        return;
+    };
+    // lr = 0: the loss of step t depends only on its batch, one of 7.
+    let o = StepOptions {
+        lr: 0.0,
+        momentum: 0.0,
+        wd: 0.0,
+        dense_grad: false,
+        sgd: true,
+        snfs_decay: None,
+    };
+    let mut losses = Vec::new();
+    let steps = 1100; // more than the 1024 slots of the ring
+    for t in 0..steps {
+        let k = (t % 7) as u32;
+        let batch: Vec<u32> = (k * 20..k * 20 + 20).collect();
+        g.train_step(&batch, &o);
+        losses.extend(block_on(g.take_losses(false)));
+        assert!(losses.len() <= t + 1);
+    }
+    let mut tries = 0;
+    while losses.len() < steps && tries < 1000 {
+        losses.extend(block_on(g.take_losses(false)));
+        std::thread::sleep(std::time::Duration::from_millis(1));
+        tries += 1;
+    }
+    losses.extend(block_on(g.take_losses(true)));
+    assert_eq!(losses.len(), steps, "a loss for every step");
+    for (t, l) in losses.iter().enumerate() {
+        assert_eq!(*l, losses[t % 7], "step {t}");
+    }
+    assert!(block_on(g.take_losses(true)).is_empty());
+}
+
+fn run<B: Backend>(t: &mut Trainer<B>) -> Vec<Event> {
+    let mut events = Vec::new();
+    while !t.done() {
+        block_on(t.step(&mut events));
+    }
+    events
+}
+
+fn losses(events: &[Event]) -> Vec<f64> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Step(s) => Some(s.loss),
+            _ => None,
+        })
+        .collect()
+}
+
+fn updates(events: &[Event]) -> Vec<&MaskUpdate> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            Event::MaskUpdate(m) => Some(m),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn a_rigl_run_matches_the_cpu() {
+    let (train, test) = common::mnist(2000, 500);
+    let c = Config::parse_strict(
+        "model=mlp:300,100&method=rigl&sparsity=0.9&dt=50&steps=200&batch=64&eval_every=100&seed=5",
+    )
+    .unwrap();
+    let setup = Setup::new(&c).unwrap();
+    let Some(g) = gpu(&setup, train.clone(), test.clone()) else {
+        return;
+    };
+    let (n_train, n_test) = (train.len(), test.len());
+    let mut tg = Trainer::new(setup.clone(), g, n_train, n_test);
+    let mut tc = Trainer::new(
+        setup.clone(),
+        CpuBackend::new(&setup, train, test).unwrap(),
+        n_train,
+        n_test,
+    );
+    let (eg, ec) = (run(&mut tg), run(&mut tc));
+    let (lg, lc) = (losses(&eg), losses(&ec));
+    assert_eq!((lg.len(), lc.len()), (200, 200));
+    // On lavapipe the largest difference is ~3e-7: the kernels sum in another order than the
+    // CPU, and the difference does not grow over the run.
+    for (t, (a, b)) in lg.iter().zip(&lc).enumerate() {
+        assert!(
+            (a - b).abs() <= LOSS_TOLERANCE,
+            "step {t}: loss {a} (GPU) vs {b} (CPU)"
+        );
+    }
+    // Mask updates: RigL drops the smallest |w| and grows the largest |dense gradient|
+    // (RIGL.md). The first drop ranks the initial weights, identical bits on both, so it is
+    // identical. Later ranks use values that differ in the last bits, so two weights (or
+    // gradients) within ~1e-7 of each other at the cut-off may trade places on another
+    // driver: allow at most 1% of the changed indices to differ. On lavapipe every update
+    // of this run is identical.
+    let (ug, uc) = (updates(&eg), updates(&ec));
+    assert_eq!(ug.len(), uc.len(), "number of mask updates");
+    assert!(!ug.is_empty());
+    assert_eq!(
+        ug[0].dropped, uc[0].dropped,
+        "the first drop ranks identical weights"
+    );
+    let differing = |x: &[u32], y: &[u32]| x.iter().filter(|i| y.binary_search(i).is_err()).count();
+    for (a, b) in ug.iter().zip(&uc) {
+        assert_eq!((a.step, a.layer, a.active), (b.step, b.layer, b.active));
+        let changed = b.dropped.len() + b.grown.len();
+        let differ = differing(&a.dropped, &b.dropped) + differing(&a.grown, &b.grown);
+        assert!(
+            differ * 100 <= changed,
+            "update at step {} layer {}: {differ} of {changed} changed indices differ",
+            a.step,
+            a.layer
+        );
+    }
+    // And the evaluations agree.
+    let evals = |e: &[Event]| -> Vec<(f64, f64)> {
+        e.iter()
+            .filter_map(|e| match e {
+                Event::Eval(m) => Some((m.test_loss, m.test_accuracy)),
+                _ => None,
+            })
+            .collect()
+    };
+    for ((lg, ag), (lc, ac)) in evals(&eg).into_iter().zip(evals(&ec)) {
+        assert!(
+            (lg - lc).abs() <= LOSS_TOLERANCE && (ag - ac).abs() <= 0.002,
+            "test loss {lg} vs {lc}, accuracy {ag} vs {ac}"
+        );
+    }
+}
