@@ -40,16 +40,38 @@ impl Variant {
 
 /// Page-level parameter: runs beside the primary one, e.g. `vs=static,set` or `vs=uniform`.
 pub const VERSUS_KEY: &str = "vs";
+/// Page-level parameter: `backend=cpu` trains on the CPU even where WebGPU works.
+pub const BACKEND_KEY: &str = "backend";
+/// Page-level parameter for demonstrations and tests: destroy the GPU device after this step.
+pub const LOSE_GPU_KEY: &str = "lose_gpu_at";
+
+/// Where the page trains.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum BackendChoice {
+    /// WebGPU when available, else the CPU.
+    #[default]
+    Auto,
+    Cpu,
+}
+
+/// What a link holds besides the engine's configuration.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PageParams {
+    pub versus: Vec<Variant>,
+    pub backend: BackendChoice,
+    pub lose_gpu_at: Option<usize>,
+}
 
 /// Reads the configuration from a URL. Problems become notices naming the field and the
 /// default used; they never stop the page.
-pub fn read(href: &str) -> (Config, Vec<Variant>, Vec<String>) {
+pub fn read(href: &str) -> (Config, PageParams, Vec<String>) {
     // `vs` belongs to the page, not to the engine's table: take it out first.
     let (query_part, hash) = href.split_once('#').map_or((href, ""), |(a, b)| (a, b));
     let (base, query) = query_part
         .split_once('?')
         .map_or((query_part, ""), |(a, b)| (a, b));
     let mut versus = Vec::new();
+    let mut page = PageParams::default();
     let mut notices = Vec::new();
     let mut kept = Vec::new();
     for pair in query.split('&').filter(|p| !p.is_empty()) {
@@ -67,9 +89,19 @@ pub fn read(href: &str) -> (Config, Vec<Variant>, Vec<String>) {
                     }
                 }
             }
+            Some((BACKEND_KEY, v)) => match v {
+                "cpu" => page.backend = BackendChoice::Cpu,
+                "auto" | "gpu" => page.backend = BackendChoice::Auto,
+                _ => notices.push(format!("backend={v} must be auto or cpu; using auto")),
+            },
+            Some((LOSE_GPU_KEY, v)) => match v.parse() {
+                Ok(n) => page.lose_gpu_at = Some(n),
+                Err(_) => notices.push(format!("{LOSE_GPU_KEY}={v} is not a step number; ignored")),
+            },
             _ => kept.push(pair),
         }
     }
+    page.versus = versus;
     let rest = format!(
         "{base}?{}{}{}",
         kept.join("&"),
@@ -78,20 +110,25 @@ pub fn read(href: &str) -> (Config, Vec<Variant>, Vec<String>) {
     );
     let (config, errors) = Config::from_query(&rest);
     notices.extend(errors.iter().map(|e| e.to_string()));
-    (config, versus, notices)
+    (config, page, notices)
 }
 
-/// The query string for a configuration (non-default values only) and comparison methods.
-pub fn query(config: &Config, versus: &[Variant]) -> String {
-    let mut q = config.to_query();
-    if !versus.is_empty() {
-        let names: Vec<&str> = versus.iter().map(|v| v.name()).collect();
-        if !q.is_empty() {
-            q.push('&');
-        }
-        q.push_str(&format!("{VERSUS_KEY}={}", names.join(",")));
+/// The query string for a configuration (non-default values only) and the page's own
+/// parameters.
+pub fn query(config: &Config, page: &PageParams) -> String {
+    let mut parts = vec![config.to_query()];
+    if !page.versus.is_empty() {
+        let names: Vec<&str> = page.versus.iter().map(|v| v.name()).collect();
+        parts.push(format!("{VERSUS_KEY}={}", names.join(",")));
     }
-    q
+    if page.backend == BackendChoice::Cpu {
+        parts.push(format!("{BACKEND_KEY}=cpu"));
+    }
+    if let Some(n) = page.lose_gpu_at {
+        parts.push(format!("{LOSE_GPU_KEY}={n}"));
+    }
+    parts.retain(|p| !p.is_empty());
+    parts.join("&")
 }
 
 #[cfg(test)]
@@ -100,26 +137,23 @@ mod tests {
 
     #[test]
     fn reads_versus_and_the_configuration() {
-        let (c, vs, notices) = read("http://h/?method=rigl&sparsity=0.95&vs=static,uniform");
+        let (c, page, notices) = read("http://h/?method=rigl&sparsity=0.95&vs=static,uniform&backend=cpu");
         assert_eq!((c.method, c.sparsity), (Method::Rigl, 0.95));
-        assert_eq!(
-            vs,
-            [
-                Variant::Method(Method::Static),
-                Variant::Dist(Distribution::Uniform)
-            ]
-        );
+        let vs = &page.versus;
+        assert_eq!(vs, &[Variant::Method(Method::Static), Variant::Dist(Distribution::Uniform)]);
+        assert_eq!(page.backend, BackendChoice::Cpu);
         assert!(notices.is_empty(), "{notices:?}");
-        assert_eq!(query(&c, &vs), "sparsity=0.95&vs=static,uniform");
+        assert_eq!(query(&c, &page), "sparsity=0.95&vs=static,uniform&backend=cpu");
         assert_eq!(vs[1].apply(&c).dist, Distribution::Uniform);
     }
 
     #[test]
     fn garbage_becomes_notices_and_defaults() {
-        let (c, vs, notices) = read("http://h/?sparsity=7&vs=magic&lr=abc&zzz");
+        let (c, page, notices) = read("http://h/?sparsity=7&vs=magic&lr=abc&zzz&backend=quantum");
         assert_eq!(c, Config::default());
-        assert!(vs.is_empty());
-        assert_eq!(notices.len(), 4, "{notices:?}");
+        assert_eq!(page, PageParams::default());
+        assert_eq!(notices.len(), 5, "{notices:?}");
+        assert!(notices.iter().any(|n| n.contains("backend=quantum")));
         assert!(notices.iter().any(|n| n.contains("vs=magic")));
         assert!(notices.iter().any(|n| n.starts_with("sparsity=7")));
     }
@@ -133,6 +167,6 @@ mod tests {
 
     #[test]
     fn default_configuration_has_an_empty_query() {
-        assert_eq!(query(&Config::default(), &[]), "");
+        assert_eq!(query(&Config::default(), &PageParams::default()), "");
     }
 }

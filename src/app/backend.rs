@@ -2,9 +2,12 @@
 
 use js_sys::{Function, Promise, Reflect};
 use leptos::prelude::*;
-use leptos::task::spawn_local;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
+
+use super::ctx::{Ctx, GpuState};
+use crate::gpu::GpuContext;
+use crate::share::BackendChoice;
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum Backend {
@@ -79,15 +82,34 @@ pub async fn probe() -> Backend {
     }
 }
 
+/// Probes WebGPU, then opens a wgpu device on it for training (unless the link asks for
+/// the CPU). Every failure is kept as the reason the page trains on the CPU.
+pub async fn open_gpu(ctx: Ctx) {
+    let state = match probe().await {
+        Backend::Cpu { why } => GpuState::Unavailable(why),
+        Backend::WebGpu { adapter, fallback_adapter } => {
+            if ctx.backend_choice.get_untracked() == BackendChoice::Cpu {
+                GpuState::Unavailable(format!("the link asks for the CPU (backend=cpu); WebGPU has {adapter}"))
+            } else {
+                match GpuContext::new().await {
+                    Ok(gpu) => {
+                        ctx.gpu.set_value(Some(gpu));
+                        GpuState::Ready { adapter, fallback_adapter }
+                    }
+                    Err(e) => GpuState::Unavailable(e.to_string()),
+                }
+            }
+        }
+    };
+    ctx.gpu_state.set(state);
+}
+
 /// The badge in the header: "WebGPU · <adapter>" or "CPU fallback: <why>".
 #[component]
-pub fn BackendBadge() -> impl IntoView {
-    let (backend, set_backend) = signal(None::<Backend>);
-    spawn_local(async move { set_backend.set(Some(probe().await)) });
-    move || {
-        match backend.get() {
-        None => view! { <span id="backend-badge" class="badge" data-backend="probing">"probing WebGPU…"</span> }.into_any(),
-        Some(Backend::WebGpu { adapter, fallback_adapter }) => {
+pub fn BackendBadge(ctx: Ctx) -> impl IntoView {
+    move || match ctx.gpu_state.get() {
+        GpuState::Probing => view! { <span id="backend-badge" class="badge" data-backend="probing">"probing WebGPU…"</span> }.into_any(),
+        GpuState::Ready { adapter, fallback_adapter } => {
             let title = if fallback_adapter { "a software (fallback) adapter: correct but slow" } else { "hardware adapter" };
             view! {
                 <span id="backend-badge" class="badge gpu" data-backend="webgpu" title=title>
@@ -96,10 +118,13 @@ pub fn BackendBadge() -> impl IntoView {
             }
             .into_any()
         }
-        Some(Backend::Cpu { why }) => view! {
+        GpuState::Unavailable(why) => view! {
             <span id="backend-badge" class="badge cpu" data-backend="cpu">"CPU fallback: " {why}</span>
         }
         .into_any(),
-    }
+        GpuState::Lost(why) => view! {
+            <span id="backend-badge" class="badge cpu" data-backend="cpu">"CPU fallback: the GPU device was lost (" {why} ")"</span>
+        }
+        .into_any(),
     }
 }

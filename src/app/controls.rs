@@ -164,7 +164,7 @@ pub fn RunBar(ctx: Ctx, reset: Callback<()>) -> impl IntoView {
     let share = move || {
         let link = ctx
             .config
-            .with(|c| ctx.versus.with(|v| url::share_url(c, v)));
+            .with(|c| url::share_url(c, &ctx.page_params()));
         if let Some(w) = web_sys::window() {
             let _ = w.navigator().clipboard().write_text(&link);
         }

@@ -6,7 +6,8 @@ use leptos::prelude::*;
 use super::lab::Lab;
 use crate::config::Config;
 use crate::data::Manifest;
-use crate::share::Variant;
+use crate::gpu::GpuContext;
+use crate::share::{BackendChoice, PageParams, Variant};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Mode {
@@ -46,6 +47,17 @@ impl Speed {
     }
 }
 
+/// What the page knows about WebGPU.
+#[derive(Clone, Debug, PartialEq)]
+pub enum GpuState {
+    Probing,
+    Ready { adapter: String, fallback_adapter: bool },
+    /// No WebGPU, or no usable device: why.
+    Unavailable(String),
+    /// The device was lost during a run: why.
+    Lost(String),
+}
+
 /// Where the lab stands with its data and runs.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Status {
@@ -79,13 +91,25 @@ pub struct Ctx {
     /// Whether the training loop is running (at most one at a time).
     pub driving: RwSignal<bool>,
     pub lab: StoredValue<Lab, LocalStorage>,
+    pub backend_choice: RwSignal<BackendChoice>,
+    pub gpu_state: RwSignal<GpuState>,
+    pub gpu: StoredValue<Option<GpuContext>, LocalStorage>,
+    /// Destroy the GPU device after this step (a demonstration of the CPU fallback).
+    pub lose_gpu_at: Option<usize>,
+    /// Set when a run moved from the GPU to the CPU: what happened.
+    pub fallback_note: RwSignal<Option<String>>,
 }
 
 impl Ctx {
-    pub fn new(config: Config, versus: Vec<Variant>, notices: Vec<String>) -> Self {
+    pub fn new(config: Config, page: PageParams, notices: Vec<String>) -> Self {
         Self {
             config: RwSignal::new(config),
-            versus: RwSignal::new(versus),
+            versus: RwSignal::new(page.versus),
+            backend_choice: RwSignal::new(page.backend),
+            gpu_state: RwSignal::new(GpuState::Probing),
+            gpu: StoredValue::new_local(None),
+            lose_gpu_at: page.lose_gpu_at,
+            fallback_note: RwSignal::new(None),
             manifest: RwSignal::new(None),
             mode: RwSignal::new(Mode::Paused),
             speed: RwSignal::new(Speed::Max),
@@ -97,6 +121,15 @@ impl Ctx {
             shown: RwSignal::new(0),
             driving: RwSignal::new(false),
             lab: StoredValue::new_local(Lab::default()),
+        }
+    }
+
+    /// The page's own URL parameters as they stand.
+    pub fn page_params(&self) -> PageParams {
+        PageParams {
+            versus: self.versus.get(),
+            backend: self.backend_choice.get(),
+            lose_gpu_at: self.lose_gpu_at,
         }
     }
 

@@ -6,8 +6,9 @@ use leptos::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 
-use super::ctx::{Ctx, Mode};
-use super::lab::FLASH_MS;
+use super::any::AnyBackend;
+use super::ctx::{Ctx, GpuState, Mode};
+use super::lab::{FLASH_MS, sync_state};
 use crate::backend::{Backend, Tensor};
 use crate::train::Event;
 
@@ -15,6 +16,10 @@ use crate::train::Event;
 pub const FRAME_BUDGET_MS: f64 = 12.0;
 /// Redraw the views at most this often while training.
 const VIEW_EVERY_MS: f64 = 120.0;
+/// A GPU run may be this many steps ahead of the losses read back; then the loop waits.
+const MAX_IN_FLIGHT: usize = 6;
+/// How often a GPU run's full state is copied to the host (for the CPU fallback).
+const SYNC_EVERY_MS: f64 = 2000.0;
 
 pub fn now_ms() -> f64 {
     web_sys::window()
@@ -46,6 +51,7 @@ async fn drive(ctx: Ctx) {
     let mut last_view = 0.0;
     let mut rate_window = (now_ms(), 0usize);
     let mut carry = 0.0; // fractional steps owed under a speed limit
+    let mut last_sync = now_ms();
     loop {
         let mode = ctx.mode.get_untracked();
         if mode == Mode::Paused {
@@ -85,18 +91,40 @@ async fn drive(ctx: Ctx) {
                 break;
             };
             for (i, trainer) in trainers.iter_mut() {
+                if trainer.in_flight() >= MAX_IN_FLIGHT {
+                    // Let the GPU catch up rather than queueing work without bound.
+                    trainer.poll(true, &mut events).await;
+                }
                 trainer.step(&mut events).await;
+                if ctx.lose_gpu_at == Some(trainer.step)
+                    && let AnyBackend::Gpu(g) = &trainer.backend
+                {
+                    g.context().device.destroy();
+                }
                 let now = now_ms();
                 let mut evs = std::mem::take(&mut events);
                 ctx.lab
                     .update_value(|lab| lab.runs[*i].record(&mut evs, now));
                 events = evs;
             }
+            let lost: Vec<(usize, String)> =
+                trainers.iter().filter_map(|(i, t)| t.backend.lost_reason().map(|why| (*i, why))).collect();
+            let sync_due = now_ms() - last_sync > SYNC_EVERY_MS;
+            if sync_due && lost.is_empty() {
+                for (i, t) in trainers.iter_mut().filter(|(_, t)| t.backend.is_gpu()) {
+                    let state = sync_state(t).await;
+                    ctx.lab.update_value(|lab| lab.runs[*i].synced = Some(state));
+                }
+                last_sync = now_ms();
+            }
             ctx.lab.update_value(|lab| {
                 for (i, t) in trainers.drain(..) {
                     lab.runs[i].trainer = Some(t);
                 }
             });
+            if !lost.is_empty() {
+                fall_back(ctx, &lost);
+            }
             stepped += 1;
             allowed -= 1;
         }
@@ -147,4 +175,24 @@ pub async fn snapshot(ctx: Ctx) {
         r.trainer = Some(trainer);
         r.weights = weights;
     });
+}
+
+/// Moves every run off a lost GPU device onto the CPU and says so.
+fn fall_back(ctx: Ctx, lost: &[(usize, String)]) {
+    let why = lost[0].1.clone();
+    let notes = ctx.lab.try_update_value(|lab| {
+        let name = lab.runs[0].config.data.name();
+        let Some((train, test)) = lab.data.get(name).cloned() else { return Vec::new() };
+        let notes: Vec<String> = lab
+            .runs
+            .iter_mut()
+            .filter(|r| r.trainer.as_ref().is_some_and(|t| t.backend.is_gpu()))
+            .map(|r| r.fall_back_to_cpu(&train, &test).unwrap_or_else(|e| e))
+            .collect();
+        lab.refresh_backend_name();
+        notes
+    });
+    ctx.gpu.set_value(None);
+    ctx.gpu_state.set(GpuState::Lost(why.clone()));
+    ctx.fallback_note.set(Some(format!("The GPU device was lost ({why}). {}", notes.unwrap_or_default().join("; "))));
 }

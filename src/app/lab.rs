@@ -3,10 +3,12 @@
 
 use std::collections::HashMap;
 
-use crate::backend::Backend;
+use super::any::AnyBackend;
+use crate::backend::{Backend, Tensor};
 use crate::config::Config;
 use crate::cpu::CpuBackend;
 use crate::data::Dataset;
+use crate::gpu::{GpuBackend, GpuContext};
 use crate::share::Variant;
 use crate::sparse::Method;
 use crate::train::{EvalMetrics, Event, Setup, Trainer};
@@ -42,19 +44,31 @@ pub struct Run {
     pub config: Config,
     pub label: String,
     /// None while a step is in flight (taken out so no borrow is held across an await).
-    pub trainer: Option<Trainer<CpuBackend>>,
+    pub trainer: Option<Trainer<AnyBackend>>,
+    /// The last full copy of the GPU state (weights, biases, momentum, at `synced_step`),
+    /// from which the CPU carries on if the device is lost.
+    pub synced: Option<Synced>,
     pub history: History,
     /// The weights as last read from the backend, for the mask views.
     pub weights: Vec<Vec<f32>>,
 }
 
 impl Run {
-    fn new(config: Config, train: &Dataset, test: &Dataset) -> Result<Self, String> {
+    /// A run on the GPU when `gpu` is given and works, else on the CPU; the second value says
+    /// why a GPU run was not possible.
+    fn new(config: Config, train: &Dataset, test: &Dataset, gpu: Option<&GpuContext>) -> Result<(Self, Option<String>), String> {
         let setup = Setup::new(&config)?;
         let setup_weights = setup.weights.clone();
-        let mut backend = CpuBackend::new(&setup, train.clone(), test.clone())?;
-        // Evaluate batch by batch across animation frames.
-        backend.yielder = Some(Box::new(|| Box::pin(super::driver::next_frame())));
+        let mut why_not_gpu = None;
+        let backend = match gpu.map(|g| GpuBackend::with_context(g.clone(), &setup, train.clone(), test.clone())) {
+            Some(Ok(g)) => AnyBackend::Gpu(Box::new(g)),
+            other => {
+                if let Some(Err(e)) = other {
+                    why_not_gpu = Some(e.to_string());
+                }
+                AnyBackend::Cpu(Box::new(cpu_backend(&setup, train, test)?))
+            }
+        };
         let layers = setup.layers.len();
         let trainer = Trainer::new(setup, backend, train.len(), test.len());
         let label = match config.method {
@@ -66,16 +80,18 @@ impl Run {
                 100.0 * config.sparsity
             ),
         };
-        Ok(Self {
+        let run = Self {
             label,
             trainer: Some(trainer),
+            synced: None,
             history: History {
                 updates: vec![(0, 0, 0); layers],
                 ..History::default()
             },
             weights: setup_weights,
             config,
-        })
+        };
+        Ok((run, why_not_gpu))
     }
 
     /// Records a trainer's events.
@@ -124,26 +140,28 @@ pub struct Lab {
 }
 
 impl Lab {
-    /// Rebuilds every run from `config` (and comparison methods) on data already loaded.
-    pub fn reset(&mut self, config: &Config, versus: &[Variant]) -> Result<(), String> {
+    /// Rebuilds every run (on `gpu` when given). Returns why the GPU could not be used, if so.
+    pub fn reset(&mut self, config: &Config, versus: &[Variant], gpu: Option<&GpuContext>) -> Result<Option<String>, String> {
         let (train, test) = self
             .data
             .get(config.data.name())
             .ok_or_else(|| format!("data set {} is not loaded", config.data.name()))?;
-        let mut runs = vec![Run::new(config.clone(), train, test)?];
-        for v in versus {
-            let c = v.apply(config);
-            if c != *config {
-                runs.push(Run::new(c, train, test)?);
-            }
+        let mut configs = vec![config.clone()];
+        configs.extend(versus.iter().map(|v| v.apply(config)).filter(|c| c != config));
+        let mut runs = Vec::new();
+        let mut why_not_gpu = None;
+        for c in configs {
+            let (run, why) = Run::new(c, train, test, gpu)?;
+            why_not_gpu = why_not_gpu.or(why);
+            runs.push(run);
         }
-        self.backend = runs[0]
-            .trainer
-            .as_ref()
-            .map(|t| t.backend.describe())
-            .unwrap_or_default();
         self.runs = runs;
-        Ok(())
+        self.refresh_backend_name();
+        Ok(why_not_gpu)
+    }
+
+    pub fn refresh_backend_name(&mut self) {
+        self.backend = self.primary().and_then(|r| r.trainer.as_ref()).map(|t| t.backend.describe()).unwrap_or_default();
     }
 
     pub fn primary(&self) -> Option<&Run> {
@@ -153,5 +171,66 @@ impl Lab {
     /// Run `i`, or the primary run when there is no such run.
     pub fn run(&self, i: usize) -> Option<&Run> {
         self.runs.get(i).or(self.runs.first())
+    }
+}
+
+/// A CPU backend that evaluates batch by batch across animation frames.
+fn cpu_backend(setup: &Setup, train: &Dataset, test: &Dataset) -> Result<CpuBackend, String> {
+    let mut backend = CpuBackend::new(setup, train.clone(), test.clone())?;
+    backend.yielder = Some(Box::new(|| Box::pin(super::driver::next_frame())));
+    Ok(backend)
+}
+
+/// A host copy of a run's training state.
+pub struct Synced {
+    pub step: usize,
+    pub weights: Vec<Vec<f32>>,
+    pub biases: Vec<Vec<f32>>,
+    pub momentum: Vec<Vec<f32>>,
+}
+
+/// Reads the full training state of a GPU run, so the CPU can carry on from it.
+pub async fn sync_state(trainer: &mut Trainer<AnyBackend>) -> Synced {
+    let n = trainer.layers.len();
+    let mut weights = Vec::with_capacity(n);
+    let mut momentum = Vec::with_capacity(n);
+    for l in 0..n {
+        weights.push(trainer.backend.read(l, Tensor::Weights).await);
+        momentum.push(trainer.backend.read(l, Tensor::Momentum).await);
+    }
+    let biases = trainer.backend.read_biases(n).await;
+    Synced { step: trainer.step, weights, biases, momentum }
+}
+
+impl Run {
+    /// After a lost GPU device: a CPU backend from the last synchronised state (or from the
+    /// initial weights if none), with the trainer's masks; steps since then are lost.
+    pub fn fall_back_to_cpu(&mut self, train: &Dataset, test: &Dataset) -> Result<String, String> {
+        let Some(trainer) = self.trainer.as_mut() else { return Err("the run is busy".into()) };
+        let mut setup = Setup::new(&self.config)?;
+        setup.masks = trainer.masks.clone();
+        let (from_step, biases, momentum) = match self.synced.take() {
+            Some(Synced { step, weights, biases, momentum }) => {
+                setup.weights = weights;
+                (step, Some(biases), Some(momentum))
+            }
+            None => (0, None, None),
+        };
+        let mut cpu = cpu_backend(&setup, train, test)?;
+        for (l, p) in cpu.net.params.iter_mut().enumerate() {
+            if let Some(b) = &biases {
+                p.bias.copy_from_slice(&b[l]);
+            }
+            if let Some(m) = &momentum {
+                p.momentum.copy_from_slice(&m[l]);
+            }
+        }
+        let lost = trainer.drop_in_flight();
+        let now = trainer.step;
+        trainer.backend = AnyBackend::Cpu(Box::new(cpu));
+        Ok(format!(
+            "{}: carried on at step {now} on the CPU from the weights synchronised at step {from_step} ({lost} recorded steps lost)",
+            self.label
+        ))
     }
 }

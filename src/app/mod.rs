@@ -1,6 +1,7 @@
 //! The page (wasm only): leptos components over a few signals (`ctx`); effects touch the
 //! outside world (URL, canvases, network); the training loop runs in animation frames.
 
+mod any;
 mod backend;
 mod charts;
 mod controls;
@@ -16,9 +17,9 @@ mod views;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
-use backend::BackendBadge;
+use backend::{BackendBadge, open_gpu};
 use controls::{Controls, RunBar};
-use ctx::{Ctx, Mode, Status};
+use ctx::{Ctx, GpuState, Mode, Status};
 use data::DataPreview;
 use views::{
     Charts, Densities, Explanation, Flops, HowRiglWorks, LabState, MaskViews, Notices,
@@ -39,17 +40,24 @@ async fn reset(ctx: Ctx) {
     while ctx.driving.get_untracked() {
         driver::next_frame().await;
     }
+    // Train where the first runs will: wait until WebGPU is probed.
+    while ctx.gpu_state.get_untracked() == GpuState::Probing {
+        driver::next_frame().await;
+    }
     let config = ctx.config.get_untracked();
     let versus = ctx.versus.get_untracked();
+    let gpu = ctx.gpu.get_value().filter(|_| matches!(ctx.gpu_state.get_untracked(), GpuState::Ready { .. }));
     let result = match data::ensure(ctx, config.data.name()).await {
-        Ok(()) => ctx
-            .lab
-            .try_update_value(|l| l.reset(&config, &versus))
-            .unwrap_or(Ok(())),
+        Ok(()) => ctx.lab.try_update_value(|l| l.reset(&config, &versus, gpu.as_ref())).unwrap_or(Ok(None)),
         Err(e) => Err(e),
     };
     ctx.status.set(match result {
-        Ok(()) => Status::Ready,
+        Ok(why_not_gpu) => {
+            if let Some(why) = why_not_gpu {
+                ctx.fallback_note.set(Some(format!("These runs train on the CPU: the GPU backend could not start ({why}).")));
+            }
+            Status::Ready
+        }
         Err(e) => Status::Error(e),
     });
     ctx.view_tick.update(|t| *t += 1);
@@ -60,15 +68,15 @@ fn App() -> impl IntoView {
     let href = web_sys::window()
         .and_then(|w| w.location().href().ok())
         .unwrap_or_default();
-    let (config, versus, notices) = crate::share::read(&href);
-    let ctx = Ctx::new(config, versus, notices);
+    let (config, page, notices) = crate::share::read(&href);
+    let ctx = Ctx::new(config, page, notices);
     let reset_cb = Callback::new(move |()| spawn_local(reset(ctx)));
+    spawn_local(open_gpu(ctx));
 
     // Any change of the configuration: rewrite the URL and start over.
     Effect::new(move |_| {
         let c = ctx.config.get();
-        let v = ctx.versus.get();
-        url::write(&c, &v);
+        url::write(&c, &ctx.page_params());
         spawn_local(reset(ctx));
     });
 
@@ -86,7 +94,7 @@ fn App() -> impl IntoView {
                 <span id="train-backend" class="badge" data-ready=move || (ctx.status.get() == Status::Ready).to_string()>
                     "training on " {backend_name} " · " {move || format!("{:.0} steps/s", ctx.steps_per_s.get())}
                 </span>
-                <BackendBadge/>
+                <BackendBadge ctx/>
             </div>
         </header>
         <Notices ctx/>
@@ -96,6 +104,7 @@ fn App() -> impl IntoView {
                 <RunBar ctx reset=reset_cb/>
                 <Explanation ctx/>
                 <StatusLine ctx/>
+                {move || ctx.fallback_note.get().map(|n| view! { <p id="fallback-note" class="notice inline">{n}</p> })}
                 <div class="grid">
                     <Charts ctx/>
                     <div class="side">

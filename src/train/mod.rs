@@ -197,6 +197,24 @@ impl<B: Backend> Trainer<B> {
         self.step >= self.config.steps
     }
 
+    /// Steps recorded whose loss has not come back yet (a GPU runs behind the host).
+    pub fn in_flight(&self) -> usize {
+        self.pending.len()
+    }
+
+    /// Collects the losses that have arrived since the last step, as step events.
+    pub async fn poll(&mut self, wait: bool, events: &mut Vec<Event>) {
+        self.flush_losses(wait, events).await;
+    }
+
+    /// Forgets steps whose loss will never arrive (the backend was replaced after a lost
+    /// device); returns how many.
+    pub fn drop_in_flight(&mut self) -> usize {
+        let n = self.pending.len();
+        self.pending.clear();
+        n
+    }
+
     /// Active weights per layer and the current forward FLOPs per sample.
     fn refresh_flops(&mut self) {
         self.active = self.masks.iter().map(|m| count_active(m)).collect();

@@ -1,0 +1,80 @@
+//! The page trains on WebGPU when it can and on the CPU otherwise: one backend type for both.
+
+use crate::backend::{Backend, Split, StepOptions, Tensor};
+use crate::cpu::CpuBackend;
+use crate::gpu::GpuBackend;
+
+pub enum AnyBackend {
+    Cpu(Box<CpuBackend>),
+    Gpu(Box<GpuBackend>),
+}
+
+impl AnyBackend {
+    /// Why the GPU device was lost, if it was.
+    pub fn lost_reason(&self) -> Option<String> {
+        match self {
+            AnyBackend::Gpu(g) => g.lost_reason(),
+            AnyBackend::Cpu(_) => None,
+        }
+    }
+
+    pub fn is_gpu(&self) -> bool {
+        matches!(self, AnyBackend::Gpu(_))
+    }
+
+    /// Every layer's biases (for a copy of the state the CPU can carry on from).
+    pub async fn read_biases(&mut self, layers: usize) -> Vec<Vec<f32>> {
+        let mut out = Vec::with_capacity(layers);
+        for l in 0..layers {
+            out.push(match self {
+                AnyBackend::Gpu(g) => g.read_bias(l).await,
+                AnyBackend::Cpu(c) => c.net.params[l].bias.clone(),
+            });
+        }
+        out
+    }
+}
+
+impl Backend for AnyBackend {
+    fn describe(&self) -> String {
+        match self {
+            AnyBackend::Cpu(c) => c.describe(),
+            AnyBackend::Gpu(_) => "WebGPU".into(),
+        }
+    }
+
+    fn set_mask(&mut self, layer: usize, mask: &[bool], reset: &[u32]) {
+        match self {
+            AnyBackend::Cpu(c) => c.set_mask(layer, mask, reset),
+            AnyBackend::Gpu(g) => g.set_mask(layer, mask, reset),
+        }
+    }
+
+    fn train_step(&mut self, batch: &[u32], opts: &StepOptions) {
+        match self {
+            AnyBackend::Cpu(c) => c.train_step(batch, opts),
+            AnyBackend::Gpu(g) => g.train_step(batch, opts),
+        }
+    }
+
+    async fn take_losses(&mut self, wait: bool) -> Vec<f64> {
+        match self {
+            AnyBackend::Cpu(c) => c.take_losses(wait).await,
+            AnyBackend::Gpu(g) => g.take_losses(wait).await,
+        }
+    }
+
+    async fn read(&mut self, layer: usize, tensor: Tensor) -> Vec<f32> {
+        match self {
+            AnyBackend::Cpu(c) => c.read(layer, tensor).await,
+            AnyBackend::Gpu(g) => g.read(layer, tensor).await,
+        }
+    }
+
+    async fn evaluate(&mut self, split: Split, n: usize) -> (f64, f64) {
+        match self {
+            AnyBackend::Cpu(c) => c.evaluate(split, n).await,
+            AnyBackend::Gpu(g) => g.evaluate(split, n).await,
+        }
+    }
+}
