@@ -104,10 +104,10 @@ pub fn poll(device: &wgpu::Device) {
 
 /// Copies the first `len` floats of a mapped staging buffer out and unmaps it.
 pub fn take_mapped(staging: &wgpu::Buffer, len: usize, out: &mut Vec<f32>) {
-    if len > 0 {
-        if let Ok(view) = staging.get_mapped_range(..4 * len as u64) {
-            out.extend_from_slice(bytemuck::cast_slice(&view));
-        }
+    if len > 0
+        && let Ok(view) = staging.get_mapped_range(..4 * len as u64)
+    {
+        out.extend_from_slice(bytemuck::cast_slice(&view));
     }
     staging.unmap();
 }

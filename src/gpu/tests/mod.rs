@@ -2,6 +2,7 @@
 //! not multiples of the tiles, on whatever adapter `context_for_tests` finds (Mesa lavapipe
 //! in CI). Whole training steps and runs are compared in tests/gpu_parity.rs.
 
+mod kernel_timings;
 mod layers;
 mod loss_sgd;
 
@@ -119,6 +120,15 @@ impl Harness {
         {
             let mut pass = encoder.begin_compute_pass(&Default::default());
             record_all(&mut pass, dispatches);
+        }
+        self.ctx.queue.submit([encoder.finish()]);
+    }
+
+    pub fn run_refs(&self, dispatches: &[&Dispatch]) {
+        let mut encoder = self.ctx.device.create_command_encoder(&Default::default());
+        {
+            let mut pass = encoder.begin_compute_pass(&Default::default());
+            record_all(&mut pass, dispatches.iter().copied());
         }
         self.ctx.queue.submit([encoder.finish()]);
     }
