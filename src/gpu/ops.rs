@@ -187,6 +187,13 @@ pub fn conv_backward(
     let (k, l) = (b.kernels, &b.kernels.layouts.gemm);
     let cols = g.c_in * 9;
     let positions = batch * g.h * g.w;
+    if positions >= 1 << 24 {
+        // conv.wgsl splits positions with `div_small`, exact below 2^24.
+        return Err(GpuError::InvalidSetup(format!(
+            "a convolution over {positions} positions per batch (at most {})",
+            (1 << 24) - 1
+        )));
+    }
     let splits = positions.div_ceil(CONV_K_CHUNK);
     let mut out = Vec::new();
     let dims = a.uniform(

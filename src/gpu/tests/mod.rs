@@ -9,7 +9,7 @@ mod loss_sgd;
 use rand::{Rng, SeedableRng};
 use rand_pcg::Pcg64;
 
-use super::buffers::{Alloc, read_f32};
+use super::buffers::{Alloc, Staging};
 use super::context::{GpuContext, context_for_tests};
 use super::kernels::{Builder, Dispatch, Kernels, record_all};
 use super::ops::Common;
@@ -58,7 +58,7 @@ pub struct Harness {
     pub step: wgpu::Buffer,
     dummy_read: wgpu::Buffer,
     dummy_write: wgpu::Buffer,
-    staging: wgpu::Buffer,
+    staging: Staging,
 }
 
 impl Harness {
@@ -71,7 +71,7 @@ impl Harness {
             step: a.uniform("step", &StepInfo::default()),
             dummy_read: a.storage("unused", 1).unwrap(),
             dummy_write: a.storage("unused", 1).unwrap(),
-            staging: a.staging("read-back", 1 << 24),
+            staging: Staging::new(&a, "read-back", 1 << 24),
             kernels,
             ctx,
         })
@@ -134,14 +134,8 @@ impl Harness {
     }
 
     pub fn read(&self, b: &wgpu::Buffer, n: usize) -> Vec<f32> {
-        pollster::block_on(read_f32(
-            &self.ctx.device,
-            &self.ctx.queue,
-            &self.staging,
-            b,
-            n,
-        ))
-        .expect("a read-back")
+        let (device, queue) = (&self.ctx.device, &self.ctx.queue);
+        pollster::block_on(self.staging.read_f32(device, queue, b, n)).expect("a read-back")
     }
 
     pub fn read_u32(&self, b: &wgpu::Buffer, n: usize) -> Vec<u32> {
