@@ -14,13 +14,22 @@ fn gemm_load_a(op: u32, m: u32, k: u32) -> f32 {
     return lhs[m * dims.k + k];
 }
 
-fn gemm_load_b(op: u32, k: u32, n: u32) -> f32 {
+// A column of B is just its index.
+struct Col {
+    n: u32,
+}
+
+fn gemm_col(op: u32, n: u32) -> Col {
+    return Col(n);
+}
+
+fn gemm_load_b(op: u32, k: u32, col: Col) -> f32 {
     if op == DENSE_BACKWARD_WEIGHTS {
         // B = x^T: k = sample, n = input unit.
-        return rhs[n * dims.k + k];
+        return rhs[col.n * dims.k + k];
     }
     // x [n_in][batch] (forward) or dy [n_out][batch] (input).
-    return rhs[k * dims.n + n];
+    return rhs[k * dims.n + col.n];
 }
 
 fn gemm_store(op: u32, m: u32, n: u32, z: u32, v: f32) {

@@ -97,3 +97,47 @@ fn train_prints_json_lines_and_a_summary() {
         stderr(&o)
     );
 }
+
+#[test]
+fn train_on_the_gpu_backend_matches_the_cpu_run() {
+    if std::env::var("RIGLAB_SKIP_GPU").is_ok_and(|v| v == "1") {
+        eprintln!("skipping the GPU training run (RIGLAB_SKIP_GPU=1)");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().to_str().unwrap();
+    let o = riglab(&[
+        "data", "--sets", "mnist", "--train", "500", "--test", "100", "--out", out,
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let summary = |backend: &str| {
+        let o = riglab(&[
+            "train",
+            "method=rigl&steps=40&dt=10&batch=32&eval_every=20",
+            "--json",
+            "--backend",
+            backend,
+            "--data-dir",
+            out,
+        ]);
+        assert!(
+            o.status.success(),
+            "{backend}: {} (the GPU backend needs a Vulkan driver: apt-get install \
+             mesa-vulkan-drivers, or set RIGLAB_SKIP_GPU=1)",
+            stderr(&o)
+        );
+        let lines: Vec<serde_json::Value> = stdout(&o)
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        let count = |t: &str| lines.iter().filter(|l| l["type"] == t).count();
+        assert_eq!(
+            (count("step"), count("eval"), count("mask_update")),
+            (40, 2, 6)
+        );
+        lines.last().unwrap().clone()
+    };
+    let (gpu, cpu) = (summary("gpu"), summary("cpu"));
+    let loss = |s: &serde_json::Value| s["test_loss"].as_f64().unwrap();
+    assert!((loss(&gpu) - loss(&cpu)).abs() < 1e-3, "{gpu} vs {cpu}");
+}

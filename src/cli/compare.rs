@@ -4,7 +4,7 @@ use std::fmt::Write as _;
 use std::path::PathBuf;
 
 use super::train::train_to_end;
-use super::{CliError, DataDir, parse_config};
+use super::{BackendKind, CliError, DataDir, parse_config};
 use crate::sparse::{Distribution, Method};
 
 #[derive(clap::Args)]
@@ -102,7 +102,14 @@ pub fn run(args: CompareArgs) -> Result<(), CliError> {
             (c.method, c.dist, c.sparsity, c.seed) = (method, dist, sparsity, base.seed + s);
             done += 1;
             eprintln!("[{done}/{total}] {}", c.to_query());
-            let r = train_to_end(&c, train.clone(), test.clone(), |_| {})?;
+            let r = train_to_end(
+                &c,
+                train.clone(),
+                test.clone(),
+                BackendKind::Cpu,
+                |_| {},
+                |_| {},
+            )?;
             accs.push(r.eval.test_accuracy);
             (train_frac, inf_frac) = (r.train_flops_fraction, r.inference_flops_fraction);
             let _ = writeln!(

@@ -37,7 +37,7 @@ enum Commands {
     Train(train::TrainArgs),
     /// Train a grid of methods x sparsities x seeds and print a markdown table.
     Compare(compare::CompareArgs),
-    /// Print training speed (steps/s) of the CPU backend, dense vs sparse (a benchmark).
+    /// Print training speed (steps/s) of the CPU or GPU backend, dense vs sparse (a benchmark).
     Bench(bench::BenchArgs),
 }
 
@@ -76,6 +76,23 @@ fn parse_config(query: &str) -> Result<Config, CliError> {
         let lines: Vec<String> = errors.iter().map(|e| format!("  {e}")).collect();
         CliError::Usage(format!("invalid configuration:\n{}", lines.join("\n")))
     })
+}
+
+/// Which compute backend runs the training steps.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BackendKind {
+    /// The CPU reference (and real sparse) backend.
+    Cpu,
+    /// wgpu: Vulkan natively (Mesa lavapipe where there is no GPU).
+    Gpu,
+}
+
+/// A GPU backend that cannot start is a failure; a bad configuration, a usage error.
+fn gpu_error(e: crate::gpu::GpuError) -> CliError {
+    match e {
+        crate::gpu::GpuError::InvalidSetup(m) => CliError::Usage(m),
+        other => CliError::Failed(other.to_string()),
+    }
 }
 
 /// Data-set folder option shared by the training commands.

@@ -5,8 +5,8 @@ use std::time::Instant;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
 
-use super::{CliError, DataDir, parse_config};
-use crate::backend::block_on;
+use super::{BackendKind, CliError, DataDir, gpu_error, parse_config};
+use crate::backend::{Backend, block_on};
 use crate::config::Config;
 use crate::data::Dataset;
 use crate::train::{EvalMetrics, Event, Trainer, plan};
@@ -19,6 +19,9 @@ pub struct TrainArgs {
     /// Print JSON lines (steps, evaluations, mask updates as counts, a summary).
     #[arg(long)]
     json: bool,
+    /// Compute backend.
+    #[arg(long, value_enum, default_value = "cpu")]
+    backend: BackendKind,
     #[command(flatten)]
     data: DataDir,
 }
@@ -31,15 +34,37 @@ pub struct Summary {
     pub wall_s: f64,
 }
 
-/// Trains to the end, calling `on_event` for every event.
+/// Trains to the end on `backend`, calling `on_event` first with the backend's description,
+/// then for every event.
 pub fn train_to_end(
     config: &Config,
     train: Dataset,
     test: Dataset,
-    mut on_event: impl FnMut(&Event),
+    backend: BackendKind,
+    on_backend: impl FnOnce(&str),
+    on_event: impl FnMut(&Event),
 ) -> Result<Summary, CliError> {
     let started = Instant::now();
-    let mut trainer = Trainer::cpu(config, train, test).map_err(CliError::Usage)?;
+    match backend {
+        BackendKind::Cpu => {
+            let t = Trainer::cpu(config, train, test).map_err(CliError::Usage)?;
+            on_backend(&t.backend.describe());
+            run_to_end(t, config, started, on_event)
+        }
+        BackendKind::Gpu => {
+            let t = block_on(Trainer::gpu(config, train, test, None)).map_err(gpu_error)?;
+            on_backend(&t.backend.describe());
+            run_to_end(t, config, started, on_event)
+        }
+    }
+}
+
+fn run_to_end<B: Backend>(
+    mut trainer: Trainer<B>,
+    config: &Config,
+    started: Instant,
+    mut on_event: impl FnMut(&Event),
+) -> Result<Summary, CliError> {
     let mut events = Vec::new();
     let mut last_eval = None;
     while !trainer.done() {
@@ -75,11 +100,13 @@ pub fn run(args: TrainArgs) -> Result<(), CliError> {
         ProgressStyle::with_template("{bar:30} {pos}/{len} steps {per_sec} {msg}")
             .expect("valid template"),
     );
-    if !args.json {
-        eprintln!("training {}", config.to_query_full());
-    }
     let mut last_loss = f64::NAN;
-    let summary = train_to_end(&config, train, test, |e| {
+    let on_backend = |name: &str| {
+        if !args.json {
+            eprintln!("training {} on {name}", config.to_query_full());
+        }
+    };
+    let summary = train_to_end(&config, train, test, args.backend, on_backend, |e| {
         if args.json {
             let line = match e {
                 Event::MaskUpdate(m) => json!({

@@ -5,7 +5,7 @@
 
 use std::sync::{Arc, Mutex};
 
-use super::buffers::{Alloc, read_f32};
+use super::buffers::{Alloc, Staging};
 use super::context::GpuContext;
 use super::error::GpuError;
 use super::kernels::{Builder, Dispatch, Kernels, grid, record_all};
@@ -61,7 +61,7 @@ pub struct GpuBackend {
     eval_batch: usize,
     losses: LossRing,
     /// Read-back staging for tensors and evaluation sums.
-    staging: wgpu::Buffer,
+    staging: Staging,
     scratch_f32: Vec<f32>,
     scratch_u32: Vec<u32>,
     lost: Arc<Mutex<Option<String>>>,
@@ -135,7 +135,11 @@ impl GpuBackend {
         let eval_out = alloc.storage("evaluation sums", 2 * max_eval_batches)?;
         let largest = layers.iter().map(|l| l.len).max().unwrap_or(1);
         let resets = alloc.storage("mask resets", 1 + largest)?;
-        let staging = alloc.staging("read-back", 4 * largest.max(2 * max_eval_batches) as u64);
+        let staging = Staging::new(
+            &alloc,
+            "read-back",
+            4 * largest.max(2 * max_eval_batches) as u64,
+        );
 
         let b = Builder::new(device, &kernels);
         let train_ws = Workspace::new(&alloc, &net, c.batch, true)?;
@@ -214,7 +218,12 @@ impl GpuBackend {
         self.lost_reason().is_some()
     }
 
-    pub fn lost_reason(&self) -> Option<String> {
+    /// Why the device was lost, if it was.
+    pub fn lost(&self) -> Option<GpuError> {
+        self.lost_reason().map(GpuError::DeviceLost)
+    }
+
+    fn lost_reason(&self) -> Option<String> {
         self.lost.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
@@ -230,7 +239,8 @@ impl GpuBackend {
     /// `len` floats of `src` after all submitted work; zeros (and `is_lost`) if the device
     /// is gone, so callers keep their shapes.
     async fn read_buffer(&self, src: &wgpu::Buffer, len: usize) -> Vec<f32> {
-        match read_f32(&self.ctx.device, &self.ctx.queue, &self.staging, src, len).await {
+        let (device, queue) = (&self.ctx.device, &self.ctx.queue);
+        match self.staging.read_f32(device, queue, src, len).await {
             Some(v) => v,
             None => {
                 self.mark_lost("a read-back failed");

@@ -104,37 +104,56 @@ pub fn poll(device: &wgpu::Device) {
 
 /// Copies the first `len` floats of a mapped staging buffer out and unmaps it.
 pub fn take_mapped(staging: &wgpu::Buffer, len: usize, out: &mut Vec<f32>) {
-    if len > 0 {
-        if let Ok(view) = staging.get_mapped_range(..4 * len as u64) {
-            out.extend_from_slice(bytemuck::cast_slice(&view));
-        }
+    if len > 0
+        && let Ok(view) = staging.get_mapped_range(..4 * len as u64)
+    {
+        out.extend_from_slice(bytemuck::cast_slice(&view));
     }
     staging.unmap();
 }
 
-/// Reads `len` floats of `src` through `staging` (at least as large), after all submitted
-/// work. Returns `None` when the read-back failed (device lost).
-pub async fn read_f32(
-    device: &wgpu::Device,
-    queue: &wgpu::Queue,
-    staging: &wgpu::Buffer,
-    src: &wgpu::Buffer,
-    len: usize,
-) -> Option<Vec<f32>> {
-    let bytes = 4 * len.max(1) as u64;
-    let mut encoder = device.create_command_encoder(&wgpu::CommandEncoderDescriptor {
-        label: Some("read back"),
-    });
-    encoder.copy_buffer_to_buffer(src, 0, staging, 0, bytes);
-    queue.submit([encoder.finish()]);
-    let mapped = map_read(staging, bytes);
-    if !wait(device) {
-        return None;
+/// A host-readable buffer for read-backs, one at a time. It remembers whether it is mapped
+/// or waiting for a mapping, so that a read whose future was dropped half-way (a page that
+/// moved on) does not leave it unusable for the next.
+pub struct Staging {
+    buffer: wgpu::Buffer,
+    busy: std::cell::Cell<bool>,
+}
+
+impl Staging {
+    pub fn new(alloc: &Alloc, what: &str, bytes: u64) -> Self {
+        Self {
+            buffer: alloc.staging(what, bytes),
+            busy: std::cell::Cell::new(false),
+        }
     }
-    if mapped.await != Some(true) {
-        return None;
+
+    /// Reads `len` floats of `src` after all submitted work. `None` when the read-back
+    /// failed (device lost).
+    pub async fn read_f32(
+        &self,
+        device: &wgpu::Device,
+        queue: &wgpu::Queue,
+        src: &wgpu::Buffer,
+        len: usize,
+    ) -> Option<Vec<f32>> {
+        if self.busy.replace(true) {
+            // An earlier read never finished: abort its mapping (or drop its view).
+            self.buffer.unmap();
+        }
+        let bytes = 4 * len.max(1) as u64;
+        let mut encoder = device.create_command_encoder(&wgpu::CommandEncoderDescriptor {
+            label: Some("read back"),
+        });
+        encoder.copy_buffer_to_buffer(src, 0, &self.buffer, 0, bytes);
+        queue.submit([encoder.finish()]);
+        let mapped = map_read(&self.buffer, bytes);
+        if !wait(device) || mapped.await != Some(true) {
+            return None;
+        }
+        let mut out = Vec::with_capacity(len);
+        take_mapped(&self.buffer, len, &mut out);
+        self.busy.set(false);
+        (out.len() == len).then_some(out)
     }
-    let mut out = Vec::with_capacity(len);
-    take_mapped(staging, len, &mut out);
-    (out.len() == len).then_some(out)
 }

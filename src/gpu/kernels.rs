@@ -15,9 +15,11 @@ const MASK: &str = include_str!("../../shaders/mask.wgsl");
 
 /// Invocations per workgroup of every kernel (within WebGPU's default limit of 256).
 pub const THREADS: u32 = 256;
-/// The output tile of a matrix product (gemm.wgsl TILE_M, TILE_N) and its K slice.
-pub const TILE: u32 = 64;
+/// The largest K slice of a matrix-product tile (gemm.wgsl): K chunks are multiples of it.
 pub const TILE_K: u32 = 16;
+/// gemm.wgsl's ROWS (invocations along M) of each compiled variant, smallest tile first:
+/// 16 x 256, 32 x 128 and 64 x 64 outputs.
+const GEMM_ROWS: [u32; 3] = [4, 8, 16];
 /// Workgroups of a grid-stride kernel: enough to fill any device, few enough to stay far
 /// below the per-dimension limit.
 const MAX_GRID: u32 = 4096;
@@ -70,17 +72,41 @@ pub struct Layouts {
     pub mask_reset: wgpu::BindGroupLayout,
 }
 
+/// A matrix-product entry point compiled once per tile shape.
+pub struct Gemm {
+    variants: [wgpu::ComputePipeline; 3],
+}
+
+impl Gemm {
+    /// The variant for an m x n product that computes the fewest padding outputs (a
+    /// convolution has only 16 or 32 channels), 64 x 64 on ties; and its tile (rows, columns).
+    fn pick(&self, m: usize, n: usize) -> (&wgpu::ComputePipeline, u64, u64) {
+        let tile = |r: u32| (4 * u64::from(r), 4 * u64::from(THREADS / r));
+        let padded = |r: u32| {
+            let (tm, tn) = tile(r);
+            (m as u64).div_ceil(tm) * tm * (n as u64).div_ceil(tn) * tn
+        };
+        let v = (0..GEMM_ROWS.len())
+            .rev()
+            .min_by_key(|&v| padded(GEMM_ROWS[v]))
+            .expect("variants");
+        let (rows, cols) = tile(GEMM_ROWS[v]);
+        (&self.variants[v], rows, cols)
+    }
+}
+
 /// One compiled entry point of shaders/, named like the CPU function it mirrors.
 pub struct Kernels {
     pub layouts: Layouts,
-    pub dense_forward: wgpu::ComputePipeline,
-    pub dense_backward_weights: wgpu::ComputePipeline,
-    pub dense_backward_input: wgpu::ComputePipeline,
+    pub dense_forward: Gemm,
+    pub dense_backward_weights: Gemm,
+    pub dense_backward_input: Gemm,
     pub dense_backward_bias: wgpu::ComputePipeline,
-    pub conv_forward: wgpu::ComputePipeline,
-    pub conv_backward_weights: wgpu::ComputePipeline,
+    pub conv_forward: Gemm,
+    pub conv_backward_weights: Gemm,
+    pub conv_backward_weights_small: wgpu::ComputePipeline,
     pub conv_backward_weights_sum: wgpu::ComputePipeline,
-    pub conv_backward_input: wgpu::ComputePipeline,
+    pub conv_backward_input: Gemm,
     pub conv_backward_bias: wgpu::ComputePipeline,
     pub relu_forward: wgpu::ComputePipeline,
     pub relu_backward: wgpu::ComputePipeline,
@@ -122,9 +148,10 @@ impl Kernels {
         let gather = module("gather.wgsl", GATHER.into());
         let sgd = module("sgd.wgsl", SGD.into());
         let mask = module("mask.wgsl", MASK.into());
-        let pipeline = |module: &wgpu::ShaderModule,
-                        layout: &wgpu::BindGroupLayout,
-                        entry: &str| {
+        let variant = |module: &wgpu::ShaderModule,
+                       layout: &wgpu::BindGroupLayout,
+                       entry: &str,
+                       constants: &[(&str, f64)]| {
             let pipeline_layout = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
                 label: Some(entry),
                 bind_group_layouts: &[Some(layout)],
@@ -136,23 +163,30 @@ impl Kernels {
                 module,
                 entry_point: Some(entry),
                 compilation_options: wgpu::PipelineCompilationOptions {
-                    constants: &[],
+                    constants,
                     // Every kernel writes its workgroup memory before reading it.
                     zero_initialize_workgroup_memory: false,
                 },
                 cache: None,
             })
         };
+        let pipeline = |module: &wgpu::ShaderModule,
+                        layout: &wgpu::BindGroupLayout,
+                        entry: &str| { variant(module, layout, entry, &[]) };
         let l = &layouts;
+        let gemm = |module: &wgpu::ShaderModule, entry: &str| Gemm {
+            variants: GEMM_ROWS.map(|r| variant(module, &l.gemm, entry, &[("ROWS", f64::from(r))])),
+        };
         Self {
-            dense_forward: pipeline(&dense, &l.gemm, "dense_forward"),
-            dense_backward_weights: pipeline(&dense, &l.gemm, "dense_backward_weights"),
-            dense_backward_input: pipeline(&dense, &l.gemm, "dense_backward_input"),
+            dense_forward: gemm(&dense, "dense_forward"),
+            dense_backward_weights: gemm(&dense, "dense_backward_weights"),
+            dense_backward_input: gemm(&dense, "dense_backward_input"),
             dense_backward_bias: pipeline(&dense, &l.gemm, "dense_backward_bias"),
-            conv_forward: pipeline(&conv, &l.gemm, "conv_forward"),
-            conv_backward_weights: pipeline(&conv, &l.gemm, "conv_backward_weights"),
+            conv_forward: gemm(&conv, "conv_forward"),
+            conv_backward_weights: gemm(&conv, "conv_backward_weights"),
+            conv_backward_weights_small: pipeline(&conv, &l.gemm, "conv_backward_weights_small"),
             conv_backward_weights_sum: pipeline(&conv, &l.gemm, "conv_backward_weights_sum"),
-            conv_backward_input: pipeline(&conv, &l.gemm, "conv_backward_input"),
+            conv_backward_input: gemm(&conv, "conv_backward_input"),
             conv_backward_bias: pipeline(&conv, &l.gemm, "conv_backward_bias"),
             relu_forward: pipeline(&relu, &l.activation, "relu_forward"),
             relu_backward: pipeline(&relu, &l.activation, "relu_backward"),
@@ -235,6 +269,24 @@ impl<'a> Builder<'a> {
         })
     }
 
+    /// A matrix product with an m x n output and `splits` K chunks, on the tile shape that
+    /// fits m.
+    pub fn gemm(
+        &self,
+        what: &str,
+        gemm: &Gemm,
+        bind_group: wgpu::BindGroup,
+        (m, n, splits): (usize, usize, usize),
+    ) -> Result<Dispatch, GpuError> {
+        let (pipeline, rows, cols) = gemm.pick(m, n);
+        let groups = [
+            (n as u64).div_ceil(cols),
+            (m as u64).div_ceil(rows),
+            splits as u64,
+        ];
+        self.dispatch(what, pipeline, bind_group, groups)
+    }
+
     pub fn dispatch(
         &self,
         what: &str,
@@ -266,13 +318,4 @@ pub fn grid(n: usize) -> u64 {
     (n as u64)
         .div_ceil(u64::from(THREADS))
         .clamp(1, u64::from(MAX_GRID))
-}
-
-/// Workgroups of a matrix product with an m x n output and `splits` K chunks.
-pub fn gemm_groups(m: usize, n: usize, splits: usize) -> [u64; 3] {
-    [
-        (n as u64).div_ceil(u64::from(TILE)),
-        (m as u64).div_ceil(u64::from(TILE)),
-        splits as u64,
-    ]
 }

@@ -3,7 +3,7 @@
 
 use super::buffers::Alloc;
 use super::error::GpuError;
-use super::kernels::{Builder, Dispatch, TILE_K, gemm_groups, grid};
+use super::kernels::{Builder, Dispatch, THREADS, TILE_K, grid};
 use super::uniforms::{GemmDims, LossShape, Shape};
 use crate::cpu::conv::ConvGeom;
 use crate::cpu::pool::PoolGeom;
@@ -11,7 +11,11 @@ use crate::cpu::pool::PoolGeom;
 /// Positions per K chunk of a convolution's weight gradient (a multiple of TILE_K): the
 /// reduction over batch * H * W is split so that many workgroups share it.
 const CONV_K_CHUNK: usize = 2048;
-const _: () = assert!(CONV_K_CHUNK % TILE_K as usize == 0);
+const _: () = assert!(CONV_K_CHUNK.is_multiple_of(TILE_K as usize));
+
+/// Up to this many weights, a convolution's weight gradient is one invocation per weight
+/// (conv_backward_weights_small) rather than a matrix product of mostly padding.
+const SMALL_CONV_WEIGHTS: usize = 1024;
 
 type B = wgpu::Buffer;
 
@@ -88,15 +92,16 @@ pub fn dense_forward(
 ) -> Result<Dispatch, GpuError> {
     let dims = a.uniform("dims", &dense_dims(n_out, batch, n_in));
     let bg = b.bind(&b.kernels.layouts.gemm, &[&dims, w, x, y, bias, c.step]);
-    b.dispatch(
+    b.gemm(
         "dense_forward",
         &b.kernels.dense_forward,
         bg,
-        gemm_groups(n_out, batch, 1),
+        (n_out, batch, 1),
     )
 }
 
 /// dW (through the mask unless dense_grad), db, and dx when asked.
+#[allow(clippy::too_many_arguments)]
 pub fn dense_backward(
     b: &Builder,
     a: &Alloc,
@@ -111,11 +116,11 @@ pub fn dense_backward(
     let mut out = Vec::new();
     let dims = a.uniform("dims", &dense_dims(n_out, n_in, batch));
     let bg = b.bind(l, &[&dims, dy, x, p.grad, p.mask, c.step]);
-    out.push(b.dispatch(
+    out.push(b.gemm(
         "dense_backward_weights",
         &k.dense_backward_weights,
         bg,
-        gemm_groups(n_out, n_in, 1),
+        (n_out, n_in, 1),
     )?);
     let dims = a.uniform("dims", &dense_dims(n_out, batch, 0));
     let bg = b.bind(
@@ -131,11 +136,11 @@ pub fn dense_backward(
     if let Some(dx) = dx {
         let dims = a.uniform("dims", &dense_dims(n_in, batch, n_out));
         let bg = b.bind(l, &[&dims, p.weights, dy, dx, c.dummy_read, c.step]);
-        out.push(b.dispatch(
+        out.push(b.gemm(
             "dense_backward_input",
             &k.dense_backward_input,
             bg,
-            gemm_groups(n_in, batch, 1),
+            (n_in, batch, 1),
         )?);
     }
     Ok(out)
@@ -157,12 +162,7 @@ pub fn conv_forward(
     let (m, n, kk) = (g.c_out, batch * g.h * g.w, g.c_in * 9);
     let dims = a.uniform("dims", &conv_dims(g, batch, m, n, kk, kk));
     let bg = b.bind(&b.kernels.layouts.gemm, &[&dims, w, x, y, bias, c.step]);
-    b.dispatch(
-        "conv_forward",
-        &b.kernels.conv_forward,
-        bg,
-        gemm_groups(m, n, 1),
-    )
+    b.gemm("conv_forward", &b.kernels.conv_forward, bg, (m, n, 1))
 }
 
 /// Floats of the partial weight-gradient buffer `conv_backward` needs.
@@ -187,6 +187,13 @@ pub fn conv_backward(
     let (k, l) = (b.kernels, &b.kernels.layouts.gemm);
     let cols = g.c_in * 9;
     let positions = batch * g.h * g.w;
+    if positions >= 1 << 24 {
+        // conv.wgsl splits positions with `div_small`, exact below 2^24.
+        return Err(GpuError::InvalidSetup(format!(
+            "a convolution over {positions} positions per batch (at most {})",
+            (1 << 24) - 1
+        )));
+    }
     let splits = positions.div_ceil(CONV_K_CHUNK);
     let mut out = Vec::new();
     let dims = a.uniform(
@@ -194,12 +201,26 @@ pub fn conv_backward(
         &conv_dims(g, batch, g.c_out, cols, positions, CONV_K_CHUNK),
     );
     let bg = b.bind(l, &[&dims, dy, x, partials, c.dummy_read, c.step]);
-    out.push(b.dispatch(
-        "conv_backward_weights",
-        &k.conv_backward_weights,
-        bg,
-        gemm_groups(g.c_out, cols, splits),
-    )?);
+    out.push(if g.c_out * cols <= SMALL_CONV_WEIGHTS {
+        let groups = [
+            (g.c_out * cols).div_ceil(THREADS as usize) as u64,
+            1,
+            splits as u64,
+        ];
+        b.dispatch(
+            "conv_backward_weights_small",
+            &k.conv_backward_weights_small,
+            bg,
+            groups,
+        )?
+    } else {
+        b.gemm(
+            "conv_backward_weights",
+            &k.conv_backward_weights,
+            bg,
+            (g.c_out, cols, splits),
+        )?
+    });
     let bg = b.bind(l, &[&dims, partials, c.dummy_read, p.grad, p.mask, c.step]);
     out.push(b.dispatch(
         "conv_backward_weights_sum",
@@ -222,11 +243,11 @@ pub fn conv_backward(
         let kk = g.c_out * 9;
         let dims = a.uniform("dims", &conv_dims(g, batch, g.c_in, positions, kk, kk));
         let bg = b.bind(l, &[&dims, p.weights, dy, dx, c.dummy_read, c.step]);
-        out.push(b.dispatch(
+        out.push(b.gemm(
             "conv_backward_input",
             &k.conv_backward_input,
             bg,
-            gemm_groups(g.c_in, positions, 1),
+            (g.c_in, positions, 1),
         )?);
     }
     Ok(out)
@@ -306,7 +327,6 @@ pub fn pool_backward(
 }
 
 /// `[C][batch][HW]` -> `[C * HW][batch]`.
-#[allow(clippy::too_many_arguments)]
 pub fn flatten_forward(
     b: &Builder,
     a: &Alloc,

@@ -447,6 +447,12 @@ impl<B: Backend> Trainer<B> {
         }
     }
 
+    /// Waits until the backend has finished every recorded step and reports their losses (a
+    /// GPU runs steps asynchronously: a benchmark times up to here).
+    pub async fn wait_for_losses(&mut self, events: &mut Vec<Event>) {
+        self.flush_losses(true, events).await;
+    }
+
     /// Loss and accuracy on the first EVAL_TRAIN_SAMPLES training images and the test set.
     pub async fn evaluate(&mut self) -> EvalMetrics {
         let (train_loss, train_accuracy) = self

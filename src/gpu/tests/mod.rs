@@ -2,13 +2,14 @@
 //! not multiples of the tiles, on whatever adapter `context_for_tests` finds (Mesa lavapipe
 //! in CI). Whole training steps and runs are compared in tests/gpu_parity.rs.
 
+mod kernel_timings;
 mod layers;
 mod loss_sgd;
 
 use rand::{Rng, SeedableRng};
 use rand_pcg::Pcg64;
 
-use super::buffers::{Alloc, read_f32};
+use super::buffers::{Alloc, Staging};
 use super::context::{GpuContext, context_for_tests};
 use super::kernels::{Builder, Dispatch, Kernels, record_all};
 use super::ops::Common;
@@ -57,7 +58,7 @@ pub struct Harness {
     pub step: wgpu::Buffer,
     dummy_read: wgpu::Buffer,
     dummy_write: wgpu::Buffer,
-    staging: wgpu::Buffer,
+    staging: Staging,
 }
 
 impl Harness {
@@ -70,7 +71,7 @@ impl Harness {
             step: a.uniform("step", &StepInfo::default()),
             dummy_read: a.storage("unused", 1).unwrap(),
             dummy_write: a.storage("unused", 1).unwrap(),
-            staging: a.staging("read-back", 1 << 24),
+            staging: Staging::new(&a, "read-back", 1 << 24),
             kernels,
             ctx,
         })
@@ -123,15 +124,18 @@ impl Harness {
         self.ctx.queue.submit([encoder.finish()]);
     }
 
+    pub fn run_refs(&self, dispatches: &[&Dispatch]) {
+        let mut encoder = self.ctx.device.create_command_encoder(&Default::default());
+        {
+            let mut pass = encoder.begin_compute_pass(&Default::default());
+            record_all(&mut pass, dispatches.iter().copied());
+        }
+        self.ctx.queue.submit([encoder.finish()]);
+    }
+
     pub fn read(&self, b: &wgpu::Buffer, n: usize) -> Vec<f32> {
-        pollster::block_on(read_f32(
-            &self.ctx.device,
-            &self.ctx.queue,
-            &self.staging,
-            b,
-            n,
-        ))
-        .expect("a read-back")
+        let (device, queue) = (&self.ctx.device, &self.ctx.queue);
+        pollster::block_on(self.staging.read_f32(device, queue, b, n)).expect("a read-back")
     }
 
     pub fn read_u32(&self, b: &wgpu::Buffer, n: usize) -> Vec<u32> {
