@@ -137,13 +137,23 @@ mod tests {
 
     #[test]
     fn reads_versus_and_the_configuration() {
-        let (c, page, notices) = read("http://h/?method=rigl&sparsity=0.95&vs=static,uniform&backend=cpu");
+        let (c, page, notices) =
+            read("http://h/?method=rigl&sparsity=0.95&vs=static,uniform&backend=cpu");
         assert_eq!((c.method, c.sparsity), (Method::Rigl, 0.95));
         let vs = &page.versus;
-        assert_eq!(vs, &[Variant::Method(Method::Static), Variant::Dist(Distribution::Uniform)]);
+        assert_eq!(
+            vs,
+            &[
+                Variant::Method(Method::Static),
+                Variant::Dist(Distribution::Uniform)
+            ]
+        );
         assert_eq!(page.backend, BackendChoice::Cpu);
         assert!(notices.is_empty(), "{notices:?}");
-        assert_eq!(query(&c, &page), "sparsity=0.95&vs=static,uniform&backend=cpu");
+        assert_eq!(
+            query(&c, &page),
+            "sparsity=0.95&vs=static,uniform&backend=cpu"
+        );
         assert_eq!(vs[1].apply(&c).dist, Distribution::Uniform);
     }
 

@@ -87,14 +87,22 @@ pub async fn probe() -> Backend {
 pub async fn open_gpu(ctx: Ctx) {
     let state = match probe().await {
         Backend::Cpu { why } => GpuState::Unavailable(why),
-        Backend::WebGpu { adapter, fallback_adapter } => {
+        Backend::WebGpu {
+            adapter,
+            fallback_adapter,
+        } => {
             if ctx.backend_choice.get_untracked() == BackendChoice::Cpu {
-                GpuState::Unavailable(format!("the link asks for the CPU (backend=cpu); WebGPU has {adapter}"))
+                GpuState::Unavailable(format!(
+                    "the link asks for the CPU (backend=cpu); WebGPU has {adapter}"
+                ))
             } else {
                 match GpuContext::new().await {
                     Ok(gpu) => {
                         ctx.gpu.set_value(Some(gpu));
-                        GpuState::Ready { adapter, fallback_adapter }
+                        GpuState::Ready {
+                            adapter,
+                            fallback_adapter,
+                        }
                     }
                     Err(e) => GpuState::Unavailable(e.to_string()),
                 }
@@ -107,7 +115,8 @@ pub async fn open_gpu(ctx: Ctx) {
 /// The badge in the header: "WebGPU · <adapter>" or "CPU fallback: <why>".
 #[component]
 pub fn BackendBadge(ctx: Ctx) -> impl IntoView {
-    move || match ctx.gpu_state.get() {
+    move || {
+        match ctx.gpu_state.get() {
         GpuState::Probing => view! { <span id="backend-badge" class="badge" data-backend="probing">"probing WebGPU…"</span> }.into_any(),
         GpuState::Ready { adapter, fallback_adapter } => {
             let title = if fallback_adapter { "a software (fallback) adapter: correct but slow" } else { "hardware adapter" };
@@ -126,5 +135,6 @@ pub fn BackendBadge(ctx: Ctx) -> impl IntoView {
             <span id="backend-badge" class="badge cpu" data-backend="cpu">"CPU fallback: the GPU device was lost (" {why} ")"</span>
         }
         .into_any(),
+    }
     }
 }

@@ -162,9 +162,7 @@ pub fn RunBar(ctx: Ctx, reset: Callback<()>) -> impl IntoView {
     };
     let (copied, set_copied) = signal(String::new());
     let share = move || {
-        let link = ctx
-            .config
-            .with(|c| url::share_url(c, &ctx.page_params()));
+        let link = ctx.config.with(|c| url::share_url(c, &ctx.page_params()));
         if let Some(w) = web_sys::window() {
             let _ = w.navigator().clipboard().write_text(&link);
         }

@@ -51,7 +51,10 @@ impl Speed {
 #[derive(Clone, Debug, PartialEq)]
 pub enum GpuState {
     Probing,
-    Ready { adapter: String, fallback_adapter: bool },
+    Ready {
+        adapter: String,
+        fallback_adapter: bool,
+    },
     /// No WebGPU, or no usable device: why.
     Unavailable(String),
     /// The device was lost during a run: why.

@@ -107,13 +107,16 @@ async fn drive(ctx: Ctx) {
                     .update_value(|lab| lab.runs[*i].record(&mut evs, now));
                 events = evs;
             }
-            let lost: Vec<(usize, String)> =
-                trainers.iter().filter_map(|(i, t)| t.backend.lost_reason().map(|why| (*i, why))).collect();
+            let lost: Vec<(usize, String)> = trainers
+                .iter()
+                .filter_map(|(i, t)| t.backend.lost_reason().map(|why| (*i, why)))
+                .collect();
             let sync_due = now_ms() - last_sync > SYNC_EVERY_MS;
             if sync_due && lost.is_empty() {
                 for (i, t) in trainers.iter_mut().filter(|(_, t)| t.backend.is_gpu()) {
                     let state = sync_state(t).await;
-                    ctx.lab.update_value(|lab| lab.runs[*i].synced = Some(state));
+                    ctx.lab
+                        .update_value(|lab| lab.runs[*i].synced = Some(state));
                 }
                 last_sync = now_ms();
             }
@@ -182,7 +185,9 @@ fn fall_back(ctx: Ctx, lost: &[(usize, String)]) {
     let why = lost[0].1.clone();
     let notes = ctx.lab.try_update_value(|lab| {
         let name = lab.runs[0].config.data.name();
-        let Some((train, test)) = lab.data.get(name).cloned() else { return Vec::new() };
+        let Some((train, test)) = lab.data.get(name).cloned() else {
+            return Vec::new();
+        };
         let notes: Vec<String> = lab
             .runs
             .iter_mut()
@@ -194,5 +199,8 @@ fn fall_back(ctx: Ctx, lost: &[(usize, String)]) {
     });
     ctx.gpu.set_value(None);
     ctx.gpu_state.set(GpuState::Lost(why.clone()));
-    ctx.fallback_note.set(Some(format!("The GPU device was lost ({why}). {}", notes.unwrap_or_default().join("; "))));
+    ctx.fallback_note.set(Some(format!(
+        "The GPU device was lost ({why}). {}",
+        notes.unwrap_or_default().join("; ")
+    )));
 }

@@ -56,11 +56,18 @@ pub struct Run {
 impl Run {
     /// A run on the GPU when `gpu` is given and works, else on the CPU; the second value says
     /// why a GPU run was not possible.
-    fn new(config: Config, train: &Dataset, test: &Dataset, gpu: Option<&GpuContext>) -> Result<(Self, Option<String>), String> {
+    fn new(
+        config: Config,
+        train: &Dataset,
+        test: &Dataset,
+        gpu: Option<&GpuContext>,
+    ) -> Result<(Self, Option<String>), String> {
         let setup = Setup::new(&config)?;
         let setup_weights = setup.weights.clone();
         let mut why_not_gpu = None;
-        let backend = match gpu.map(|g| GpuBackend::with_context(g.clone(), &setup, train.clone(), test.clone())) {
+        let backend = match gpu
+            .map(|g| GpuBackend::with_context(g.clone(), &setup, train.clone(), test.clone()))
+        {
             Some(Ok(g)) => AnyBackend::Gpu(Box::new(g)),
             other => {
                 if let Some(Err(e)) = other {
@@ -141,13 +148,23 @@ pub struct Lab {
 
 impl Lab {
     /// Rebuilds every run (on `gpu` when given). Returns why the GPU could not be used, if so.
-    pub fn reset(&mut self, config: &Config, versus: &[Variant], gpu: Option<&GpuContext>) -> Result<Option<String>, String> {
+    pub fn reset(
+        &mut self,
+        config: &Config,
+        versus: &[Variant],
+        gpu: Option<&GpuContext>,
+    ) -> Result<Option<String>, String> {
         let (train, test) = self
             .data
             .get(config.data.name())
             .ok_or_else(|| format!("data set {} is not loaded", config.data.name()))?;
         let mut configs = vec![config.clone()];
-        configs.extend(versus.iter().map(|v| v.apply(config)).filter(|c| c != config));
+        configs.extend(
+            versus
+                .iter()
+                .map(|v| v.apply(config))
+                .filter(|c| c != config),
+        );
         let mut runs = Vec::new();
         let mut why_not_gpu = None;
         for c in configs {
@@ -161,7 +178,11 @@ impl Lab {
     }
 
     pub fn refresh_backend_name(&mut self) {
-        self.backend = self.primary().and_then(|r| r.trainer.as_ref()).map(|t| t.backend.describe()).unwrap_or_default();
+        self.backend = self
+            .primary()
+            .and_then(|r| r.trainer.as_ref())
+            .map(|t| t.backend.describe())
+            .unwrap_or_default();
     }
 
     pub fn primary(&self) -> Option<&Run> {
@@ -199,18 +220,30 @@ pub async fn sync_state(trainer: &mut Trainer<AnyBackend>) -> Synced {
         momentum.push(trainer.backend.read(l, Tensor::Momentum).await);
     }
     let biases = trainer.backend.read_biases(n).await;
-    Synced { step: trainer.step, weights, biases, momentum }
+    Synced {
+        step: trainer.step,
+        weights,
+        biases,
+        momentum,
+    }
 }
 
 impl Run {
     /// After a lost GPU device: a CPU backend from the last synchronised state (or from the
     /// initial weights if none), with the trainer's masks; steps since then are lost.
     pub fn fall_back_to_cpu(&mut self, train: &Dataset, test: &Dataset) -> Result<String, String> {
-        let Some(trainer) = self.trainer.as_mut() else { return Err("the run is busy".into()) };
+        let Some(trainer) = self.trainer.as_mut() else {
+            return Err("the run is busy".into());
+        };
         let mut setup = Setup::new(&self.config)?;
         setup.masks = trainer.masks.clone();
         let (from_step, biases, momentum) = match self.synced.take() {
-            Some(Synced { step, weights, biases, momentum }) => {
+            Some(Synced {
+                step,
+                weights,
+                biases,
+                momentum,
+            }) => {
                 setup.weights = weights;
                 (step, Some(biases), Some(momentum))
             }

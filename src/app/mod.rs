@@ -46,15 +46,23 @@ async fn reset(ctx: Ctx) {
     }
     let config = ctx.config.get_untracked();
     let versus = ctx.versus.get_untracked();
-    let gpu = ctx.gpu.get_value().filter(|_| matches!(ctx.gpu_state.get_untracked(), GpuState::Ready { .. }));
+    let gpu = ctx
+        .gpu
+        .get_value()
+        .filter(|_| matches!(ctx.gpu_state.get_untracked(), GpuState::Ready { .. }));
     let result = match data::ensure(ctx, config.data.name()).await {
-        Ok(()) => ctx.lab.try_update_value(|l| l.reset(&config, &versus, gpu.as_ref())).unwrap_or(Ok(None)),
+        Ok(()) => ctx
+            .lab
+            .try_update_value(|l| l.reset(&config, &versus, gpu.as_ref()))
+            .unwrap_or(Ok(None)),
         Err(e) => Err(e),
     };
     ctx.status.set(match result {
         Ok(why_not_gpu) => {
             if let Some(why) = why_not_gpu {
-                ctx.fallback_note.set(Some(format!("These runs train on the CPU: the GPU backend could not start ({why}).")));
+                ctx.fallback_note.set(Some(format!(
+                    "These runs train on the CPU: the GPU backend could not start ({why})."
+                )));
             }
             Status::Ready
         }

@@ -223,7 +223,7 @@ impl GpuBackend {
         self.lost_reason().map(GpuError::DeviceLost)
     }
 
-    fn lost_reason(&self) -> Option<String> {
+    pub fn lost_reason(&self) -> Option<String> {
         self.lost.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
