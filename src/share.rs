@@ -48,10 +48,13 @@ pub const LOSE_GPU_KEY: &str = "lose_gpu_at";
 /// Where the page trains.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum BackendChoice {
-    /// WebGPU when available, else the CPU.
+    /// WebGPU on a hardware adapter; the CPU without one, or on a software (fallback)
+    /// adapter such as SwiftShader, where the CPU backend is much faster.
     #[default]
     Auto,
     Cpu,
+    /// WebGPU whenever there is an adapter, even a software one.
+    Gpu,
 }
 
 /// What a link holds besides the engine's configuration.
@@ -91,8 +94,9 @@ pub fn read(href: &str) -> (Config, PageParams, Vec<String>) {
             }
             Some((BACKEND_KEY, v)) => match v {
                 "cpu" => page.backend = BackendChoice::Cpu,
-                "auto" | "gpu" => page.backend = BackendChoice::Auto,
-                _ => notices.push(format!("backend={v} must be auto or cpu; using auto")),
+                "gpu" => page.backend = BackendChoice::Gpu,
+                "auto" => page.backend = BackendChoice::Auto,
+                _ => notices.push(format!("backend={v} must be auto, gpu or cpu; using auto")),
             },
             Some((LOSE_GPU_KEY, v)) => match v.parse() {
                 Ok(n) => page.lose_gpu_at = Some(n),
@@ -121,8 +125,10 @@ pub fn query(config: &Config, page: &PageParams) -> String {
         let names: Vec<&str> = page.versus.iter().map(|v| v.name()).collect();
         parts.push(format!("{VERSUS_KEY}={}", names.join(",")));
     }
-    if page.backend == BackendChoice::Cpu {
-        parts.push(format!("{BACKEND_KEY}=cpu"));
+    match page.backend {
+        BackendChoice::Auto => {}
+        BackendChoice::Cpu => parts.push(format!("{BACKEND_KEY}=cpu")),
+        BackendChoice::Gpu => parts.push(format!("{BACKEND_KEY}=gpu")),
     }
     if let Some(n) = page.lose_gpu_at {
         parts.push(format!("{LOSE_GPU_KEY}={n}"));

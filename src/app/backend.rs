@@ -91,21 +91,27 @@ pub async fn open_gpu(ctx: Ctx) {
             adapter,
             fallback_adapter,
         } => {
-            if ctx.backend_choice.get_untracked() == BackendChoice::Cpu {
-                GpuState::Unavailable(format!(
-                    "the link asks for the CPU (backend=cpu); WebGPU has {adapter}"
-                ))
+            let choice = ctx.backend_choice.get_untracked();
+            if choice == BackendChoice::Cpu {
+                ctx.fallback_note.set(Some(
+                    "Training on the CPU: the link asks for it (backend=cpu).".into(),
+                ));
+            } else if choice == BackendChoice::Auto && fallback_adapter {
+                ctx.fallback_note.set(Some(format!(
+                    "WebGPU here is a software adapter ({adapter}): the CPU backend trains much faster, so it is used. \
+                     Add backend=gpu to the link to train on WebGPU anyway."
+                )));
             } else {
                 match GpuContext::new().await {
-                    Ok(gpu) => {
-                        ctx.gpu.set_value(Some(gpu));
-                        GpuState::Ready {
-                            adapter,
-                            fallback_adapter,
-                        }
-                    }
-                    Err(e) => GpuState::Unavailable(e.to_string()),
+                    Ok(gpu) => ctx.gpu.set_value(Some(gpu)),
+                    Err(e) => ctx
+                        .fallback_note
+                        .set(Some(format!("Training on the CPU: {e}."))),
                 }
+            }
+            GpuState::Ready {
+                adapter,
+                fallback_adapter,
             }
         }
     };

@@ -150,10 +150,10 @@ pub fn RunBar(ctx: Ctx, reset: Callback<()>) -> impl IntoView {
         driver::start(ctx);
     };
     let next_update = move || {
+        // From the configuration, so it works while a step is in flight too.
         let target = ctx.lab.with_value(|l| {
             l.primary()
-                .and_then(|r| r.trainer.as_ref())
-                .and_then(|t| t.next_update_step())
+                .and_then(|r| crate::train::next_update_step(&r.config, r.step()))
         });
         if let Some(t) = target {
             ctx.mode.set(Mode::Until(t + 1));

@@ -47,6 +47,28 @@ pub fn start(ctx: Ctx) {
 }
 
 async fn drive(ctx: Ctx) {
+    loop {
+        run_until_paused(ctx).await;
+        // Show where the runs stand at once; a GPU's last losses may take a moment.
+        ctx.view_tick.update(|t| *t += 1);
+        flush(ctx).await;
+        snapshot(ctx).await;
+        ctx.view_tick.update(|t| *t += 1);
+        // A click while the outstanding work was collected asked for more: go on.
+        if ctx.mode.get_untracked() == Mode::Paused {
+            break;
+        }
+    }
+    ctx.driving.set(false);
+    // Let the last mask update's flashes fade out.
+    let until = now_ms() + FLASH_MS;
+    while now_ms() < until && !ctx.driving.get_untracked() {
+        next_frame().await;
+        ctx.view_tick.update(|t| *t += 1);
+    }
+}
+
+async fn run_until_paused(ctx: Ctx) {
     let mut events: Vec<Event> = Vec::new();
     let mut last_view = 0.0;
     let mut rate_window = (now_ms(), 0usize);
@@ -122,7 +144,7 @@ async fn drive(ctx: Ctx) {
             }
             ctx.lab.update_value(|lab| {
                 for (i, t) in trainers.drain(..) {
-                    lab.runs[i].trainer = Some(t);
+                    lab.runs[i].put_back(t);
                 }
             });
             if !lost.is_empty() {
@@ -145,15 +167,6 @@ async fn drive(ctx: Ctx) {
         }
         next_frame().await;
     }
-    snapshot(ctx).await;
-    ctx.view_tick.update(|t| *t += 1);
-    ctx.driving.set(false);
-    // Let the last mask update's flashes fade out.
-    let until = now_ms() + FLASH_MS;
-    while now_ms() < until && !ctx.driving.get_untracked() {
-        next_frame().await;
-        ctx.view_tick.update(|t| *t += 1);
-    }
 }
 
 /// Reads the shown run's weights for the mask views.
@@ -175,7 +188,7 @@ pub async fn snapshot(ctx: Ctx) {
     }
     ctx.lab.update_value(|lab| {
         let r = &mut lab.runs[i];
-        r.trainer = Some(trainer);
+        r.put_back(trainer);
         r.weights = weights;
     });
 }
@@ -203,4 +216,25 @@ fn fall_back(ctx: Ctx, lost: &[(usize, String)]) {
         "The GPU device was lost ({why}). {}",
         notes.unwrap_or_default().join("; ")
     )));
+}
+
+/// Waits for every run's outstanding losses (a GPU's), so a paused page shows them all.
+async fn flush(ctx: Ctx) {
+    let n = ctx.lab.with_value(|l| l.runs.len());
+    for i in 0..n {
+        let Some(mut t) = ctx
+            .lab
+            .try_update_value(|l| l.runs[i].trainer.take())
+            .flatten()
+        else {
+            continue;
+        };
+        let mut events = Vec::new();
+        t.poll(true, &mut events).await;
+        let now = now_ms();
+        ctx.lab.update_value(|l| {
+            l.runs[i].record(&mut events, now);
+            l.runs[i].put_back(t);
+        });
+    }
 }

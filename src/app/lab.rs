@@ -48,6 +48,8 @@ pub struct Run {
     /// The last full copy of the GPU state (weights, biases, momentum, at `synced_step`),
     /// from which the CPU carries on if the device is lost.
     pub synced: Option<Synced>,
+    /// The trainer's step when it was last put back.
+    steps_done: usize,
     pub history: History,
     /// The weights as last read from the backend, for the mask views.
     pub weights: Vec<Vec<f32>>,
@@ -91,6 +93,7 @@ impl Run {
             label,
             trainer: Some(trainer),
             synced: None,
+            steps_done: 0,
             history: History {
                 updates: vec![(0, 0, 0); layers],
                 ..History::default()
@@ -128,8 +131,16 @@ impl Run {
         }
     }
 
+    /// Steps done (some of whose losses may still be on their way back from a GPU), also
+    /// while the trainer is out for a step.
     pub fn step(&self) -> usize {
-        self.history.losses.last().map_or(0, |&(s, _)| s + 1)
+        self.trainer.as_ref().map_or(self.steps_done, |t| t.step)
+    }
+
+    /// Returns a trainer taken out for a step.
+    pub fn put_back(&mut self, trainer: Trainer<AnyBackend>) {
+        self.steps_done = trainer.step;
+        self.trainer = Some(trainer);
     }
 
     pub fn done(&self) -> bool {

@@ -46,10 +46,7 @@ async fn reset(ctx: Ctx) {
     }
     let config = ctx.config.get_untracked();
     let versus = ctx.versus.get_untracked();
-    let gpu = ctx
-        .gpu
-        .get_value()
-        .filter(|_| matches!(ctx.gpu_state.get_untracked(), GpuState::Ready { .. }));
+    let gpu = ctx.gpu.get_value();
     let result = match data::ensure(ctx, config.data.name()).await {
         Ok(()) => ctx
             .lab

@@ -359,6 +359,7 @@ pub fn LabState(ctx: Ctx) -> impl IntoView {
                 h.updates.iter().fold((0, 0), |a, u| (a.0 + u.1, a.1 + u.2));
             serde_json::json!({
                 "step": r.step(),
+                "busy": ctx.driving.get_untracked(),
                 "runs": lab.runs.len(),
                 "first_loss": mean(&h.losses[..k]),
                 "last_loss": mean(&h.losses[h.losses.len() - k..]),

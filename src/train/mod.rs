@@ -119,6 +119,19 @@ struct PendingStep {
     train_flops_fraction: f64,
 }
 
+/// The first step at or after `step` that changes masks: a drop-and-grow update, or a
+/// pruning step; None for methods whose mask is fixed.
+pub fn next_update_step(config: &Config, step: usize) -> Option<usize> {
+    match config.method {
+        m if m.is_dynamic() => update_schedule(config).next_update(step),
+        Method::Prune => {
+            let p = plan::prune_schedule(config);
+            (step..=p.end).find(|&t| p.is_prune_step(t))
+        }
+        _ => None,
+    }
+}
+
 /// RIGL.md "Update schedule" for a configuration.
 pub fn update_schedule(config: &Config) -> UpdateSchedule {
     UpdateSchedule {
@@ -244,11 +257,7 @@ impl<B: Backend> Trainer<B> {
 
     /// The step of the next drop-and-grow (or prune) update at or after the current step.
     pub fn next_update_step(&self) -> Option<usize> {
-        match self.config.method {
-            m if m.is_dynamic() => self.schedule.next_update(self.step),
-            Method::Prune => (self.step..=self.prune.end).find(|&t| self.prune.is_prune_step(t)),
-            _ => None,
-        }
+        next_update_step(&self.config, self.step)
     }
 
     fn tie_seed(&self, t: usize, layer: usize) -> u64 {
