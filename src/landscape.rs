@@ -150,8 +150,9 @@ pub fn grid_coords(n: usize, span: f64) -> Vec<f64> {
         .collect()
 }
 
+/// Rounds away float noise (0.05 * 4 = 0.2, not 0.20000000000000004) and turns -0 into 0.
 fn round9(x: f64) -> f64 {
-    (x * 1e9).round() / 1e9
+    (x * 1e9).round() / 1e9 + 0.0
 }
 
 #[cfg(test)]

@@ -4,6 +4,7 @@
 mod bench;
 mod compare;
 mod data;
+mod landscape;
 mod plan;
 mod train;
 
@@ -39,6 +40,10 @@ enum Commands {
     Compare(compare::CompareArgs),
     /// Print training speed (steps/s) of the CPU or GPU backend, dense vs sparse (a benchmark).
     Bench(bench::BenchArgs),
+    /// Loss along a line between two snapshots, or on a 2D slice around a trained run.
+    Landscape(landscape::LandscapeArgs),
+    /// Train Static to a plateau, then continue with Static and with RigL from that state.
+    Escape(landscape::EscapeArgs),
 }
 
 pub fn main() -> ExitCode {
@@ -49,6 +54,8 @@ pub fn main() -> ExitCode {
         Commands::Train(a) => train::run(a),
         Commands::Compare(a) => compare::run(a),
         Commands::Bench(a) => bench::run(a),
+        Commands::Landscape(a) => landscape::run_landscape(a),
+        Commands::Escape(a) => landscape::run_escape(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -56,6 +56,30 @@ impl CpuBackend {
         })
     }
 
+    /// A copy of the whole training state (weights, masks, biases, momentum, SNFS average,
+    /// data), without the yielder: a forked run continues from it.
+    pub fn duplicate(&self) -> Self {
+        Self {
+            net: self.net.clone(),
+            yielder: None,
+            ws: self.ws.clone(),
+            eval_ws: self.eval_ws.clone(),
+            train: self.train.clone(),
+            test: self.test.clone(),
+            losses: Vec::new(),
+            snfs_ema: self.snfs_ema.clone(),
+            probe: None,
+        }
+    }
+
+    /// The current point in parameter space (every layer's weights and biases).
+    pub fn point(&self) -> crate::landscape::Point {
+        crate::landscape::Point {
+            weights: self.net.params.iter().map(|p| p.weights.clone()).collect(),
+            biases: self.net.params.iter().map(|p| p.bias.clone()).collect(),
+        }
+    }
+
     /// Mean loss on the first `n` training images at the given parameters (inactive weights
     /// zeroed by `masks` when given), without touching the training state: the loss
     /// landscape and interpolation views (DESIGN.md).

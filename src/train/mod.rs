@@ -1,6 +1,10 @@
 //! The training loop: one configuration, one network, the rules of RIGL.md, events out.
 
+#[cfg(not(target_arch = "wasm32"))]
+pub mod escape;
 pub mod events;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod landscape_run;
 pub mod plan;
 
 use rand::SeedableRng;
@@ -208,6 +212,31 @@ impl<B: Backend> Trainer<B> {
 
     pub fn done(&self) -> bool {
         self.step >= self.config.steps
+    }
+
+    /// A new run that starts from this run's current state (the weights and momentum held
+    /// by `backend`, a copy of this run's; the masks; the data order) under `config`, with
+    /// its own step counter, schedules and FLOPs from 0. RIGL.md "escape from a local
+    /// minimum": continue one Static solution with Static and with RigL.
+    pub fn fork<C: Backend>(&self, config: &Config, backend: C) -> Result<Trainer<C>, String> {
+        let c = &self.config;
+        if (
+            config.data,
+            &config.model,
+            config.batch,
+            config.dist,
+            config.sparsity,
+        ) != (c.data, &c.model, c.batch, c.dist, c.sparsity)
+        {
+            return Err(
+                "a fork keeps the data set, model, batch size, distribution and sparsity".into(),
+            );
+        }
+        let mut setup = Setup::new(config)?;
+        setup.masks = self.masks.clone();
+        let mut t = Trainer::new(setup, backend, self.order.len(), self.test_len);
+        (t.order, t.cursor, t.data_rng) = (self.order.clone(), self.cursor, self.data_rng.clone());
+        Ok(t)
     }
 
     /// Steps recorded whose loss has not come back yet (a GPU runs behind the host).
