@@ -93,7 +93,11 @@ fn write_out(csv: &Option<PathBuf>, text: &str) -> Result<(), CliError> {
 
 pub fn run_landscape(args: LandscapeArgs) -> Result<(), CliError> {
     let config = parse_config(&args.query)?;
-    if args.points < 2 || !(3..=101).contains(&args.grid) || args.samples == 0 || !(args.span > 0.0)
+    if args.points < 2
+        || !(3..=101).contains(&args.grid)
+        || args.samples == 0
+        || args.span.is_nan()
+        || args.span <= 0.0
     {
         return Err(CliError::Usage(
             "--points >= 2, --grid in [3, 101], --samples >= 1, --span > 0".into(),
