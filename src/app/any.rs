@@ -3,6 +3,7 @@
 use crate::backend::{Backend, Split, StepOptions, Tensor};
 use crate::cpu::CpuBackend;
 use crate::gpu::GpuBackend;
+use crate::landscape::Point;
 
 pub enum AnyBackend {
     Cpu(Box<CpuBackend>),
@@ -32,6 +33,29 @@ impl AnyBackend {
             });
         }
         out
+    }
+}
+
+impl AnyBackend {
+    /// Mean loss on the first `n` training images at arbitrary parameters (the training state
+    /// is untouched): the landscape views.
+    pub async fn loss_at(&mut self, p: &Point, masks: Option<&[Vec<bool>]>, n: usize) -> f64 {
+        match self {
+            AnyBackend::Cpu(c) => c.loss_at(&p.weights, &p.biases, masks, n).await,
+            AnyBackend::Gpu(g) => g.loss_at(&p.weights, &p.biases, masks, n).await,
+        }
+    }
+
+    /// The current weights and biases.
+    pub async fn point(&mut self, layers: usize) -> Point {
+        let mut weights = Vec::with_capacity(layers);
+        for l in 0..layers {
+            weights.push(self.read(l, Tensor::Weights).await);
+        }
+        Point {
+            weights,
+            biases: self.read_biases(layers).await,
+        }
     }
 }
 

@@ -209,7 +209,7 @@ pub fn RunBar(ctx: Ctx, reset: Callback<()>) -> impl IntoView {
             <span id="step-counter" class="counter">
                 {move || {
                     ctx.view_tick.track();
-                    let steps = ctx.config.with(|c| c.steps);
+                    let steps = ctx.lab.with_value(|l| l.primary().map(|r| r.config.steps)).unwrap_or(ctx.config.with(|c| c.steps));
                     format!("step {} / {steps}", ctx.step())
                 }}
             </span>

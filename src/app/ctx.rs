@@ -99,6 +99,8 @@ pub struct Ctx {
     pub gpu: StoredValue<Option<GpuContext>, LocalStorage>,
     /// Destroy the GPU device after this step (a demonstration of the CPU fallback).
     pub lose_gpu_at: Option<usize>,
+    /// The last landscape computed (or being computed).
+    pub landscape: RwSignal<Option<super::landscape::Landscape>>,
     /// Set when a run moved from the GPU to the CPU: what happened.
     pub fallback_note: RwSignal<Option<String>>,
 }
@@ -113,6 +115,7 @@ impl Ctx {
             gpu: StoredValue::new_local(None),
             lose_gpu_at: page.lose_gpu_at,
             fallback_note: RwSignal::new(None),
+            landscape: RwSignal::new(None),
             manifest: RwSignal::new(None),
             mode: RwSignal::new(Mode::Paused),
             speed: RwSignal::new(Speed::Max),
@@ -120,7 +123,7 @@ impl Ctx {
             notices: RwSignal::new(notices),
             view_tick: RwSignal::new(0),
             steps_per_s: RwSignal::new(0.0),
-            log_loss: RwSignal::new(true),
+            log_loss: RwSignal::new(false),
             shown: RwSignal::new(0),
             driving: RwSignal::new(false),
             lab: StoredValue::new_local(Lab::default()),

@@ -239,6 +239,33 @@ pub async fn sync_state(trainer: &mut Trainer<AnyBackend>) -> Synced {
     }
 }
 
+/// A CPU backend holding a copy of a run's state: weights, biases and momentum (or the
+/// initial weights when `state` is None) under the trainer's masks.
+pub fn cpu_from_state(
+    config: &Config,
+    masks: &[Vec<bool>],
+    state: Option<Synced>,
+    train: &Dataset,
+    test: &Dataset,
+) -> Result<(CpuBackend, usize), String> {
+    let mut setup = Setup::new(config)?;
+    setup.masks = masks.to_vec();
+    let mut from_step = 0;
+    let rest = state.map(|s| {
+        setup.weights = s.weights;
+        from_step = s.step;
+        (s.biases, s.momentum)
+    });
+    let mut cpu = cpu_backend(&setup, train, test)?;
+    if let Some((biases, momentum)) = rest {
+        for (l, p) in cpu.net.params.iter_mut().enumerate() {
+            p.bias.copy_from_slice(&biases[l]);
+            p.momentum.copy_from_slice(&momentum[l]);
+        }
+    }
+    Ok((cpu, from_step))
+}
+
 impl Run {
     /// After a lost GPU device: a CPU backend from the last synchronised state (or from the
     /// initial weights if none), with the trainer's masks; steps since then are lost.
@@ -246,29 +273,13 @@ impl Run {
         let Some(trainer) = self.trainer.as_mut() else {
             return Err("the run is busy".into());
         };
-        let mut setup = Setup::new(&self.config)?;
-        setup.masks = trainer.masks.clone();
-        let (from_step, biases, momentum) = match self.synced.take() {
-            Some(Synced {
-                step,
-                weights,
-                biases,
-                momentum,
-            }) => {
-                setup.weights = weights;
-                (step, Some(biases), Some(momentum))
-            }
-            None => (0, None, None),
-        };
-        let mut cpu = cpu_backend(&setup, train, test)?;
-        for (l, p) in cpu.net.params.iter_mut().enumerate() {
-            if let Some(b) = &biases {
-                p.bias.copy_from_slice(&b[l]);
-            }
-            if let Some(m) = &momentum {
-                p.momentum.copy_from_slice(&m[l]);
-            }
-        }
+        let (cpu, from_step) = cpu_from_state(
+            &self.config,
+            &trainer.masks,
+            self.synced.take(),
+            train,
+            test,
+        )?;
         let lost = trainer.drop_in_flight();
         let now = trainer.step;
         trainer.backend = AnyBackend::Cpu(Box::new(cpu));
@@ -276,5 +287,32 @@ impl Run {
             "{}: carried on at step {now} on the CPU from the weights synchronised at step {from_step} ({lost} recorded steps lost)",
             self.label
         ))
+    }
+
+    /// A run continuing this one's current state under `config` (on the CPU), labelled `label`.
+    pub async fn fork(
+        trainer: &mut Trainer<AnyBackend>,
+        config: Config,
+        label: String,
+        train: &Dataset,
+        test: &Dataset,
+    ) -> Result<Run, String> {
+        let state = sync_state(trainer).await;
+        let weights = state.weights.clone();
+        let (cpu, _) = cpu_from_state(&trainer.config, &trainer.masks, Some(state), train, test)?;
+        let forked = trainer.fork(&config, AnyBackend::Cpu(Box::new(cpu)))?;
+        let layers = forked.layers.len();
+        Ok(Run {
+            label,
+            history: History {
+                updates: vec![(0, 0, 0); layers],
+                ..History::default()
+            },
+            weights,
+            synced: None,
+            steps_done: 0,
+            trainer: Some(forked),
+            config,
+        })
     }
 }

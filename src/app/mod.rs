@@ -8,8 +8,11 @@ mod controls;
 mod ctx;
 mod data;
 mod driver;
+mod escape;
+mod export;
 mod fetch;
 mod lab;
+mod landscape;
 mod masks;
 mod url;
 mod views;
@@ -119,6 +122,8 @@ fn App() -> impl IntoView {
                     </div>
                 </div>
                 <MaskViews ctx/>
+                <escape::EscapeCard ctx/>
+                <landscape::LandscapeCard ctx/>
                 <DataPreview ctx/>
                 <HowRiglWorks/>
                 <LabState ctx/>

@@ -55,8 +55,14 @@ pub fn Charts(ctx: Ctx) -> impl IntoView {
         ctx.view_tick.track();
         let log = ctx.log_loss.get();
         let config = ctx.config.get();
-        let steps = config.steps;
         ctx.lab.with_value(|lab| {
+            // The runs' own lengths (the escape demo's continuations differ from the URL's).
+            let steps = lab
+                .runs
+                .iter()
+                .map(|r| r.config.steps)
+                .max()
+                .unwrap_or(config.steps);
             let series: Vec<Series> = lab
                 .runs
                 .iter()
@@ -71,9 +77,8 @@ pub fn Charts(ctx: Ctx) -> impl IntoView {
             if let Some(c) = acc.get() {
                 let _ = draw_accuracy(c, &series, steps);
             }
-            if let Some(c) = sched.get() {
-                let step = lab.primary().map_or(0, |r| r.step());
-                let _ = draw_schedule(c, &update_schedule(&config), steps, step);
+            if let (Some(c), Some(r)) = (sched.get(), lab.primary()) {
+                let _ = draw_schedule(c, &update_schedule(&r.config), r.config.steps, r.step());
             }
         });
     });
@@ -84,6 +89,7 @@ pub fn Charts(ctx: Ctx) -> impl IntoView {
                 <h2>"Loss"</h2>
                 <label class="toggle"><input id="log-loss" type="checkbox" prop:checked=move || ctx.log_loss.get()
                     on:change=move |ev| ctx.log_loss.set(event_target_checked(&ev))/>" log scale"</label>
+                <button id="export-curves" on:click=move |_| super::export::download("riglab-curves.csv", &curves_csv(ctx))>"Export CSV"</button>
             </div>
             <canvas id="loss-chart" node_ref=loss width="560" height="260"></canvas>
             <h2>"Accuracy"</h2>
@@ -404,4 +410,26 @@ fn RunPicker(ctx: Ctx) -> impl IntoView {
             }
         })
     }
+}
+
+/// Every run's step losses and evaluations as one CSV (one row per step or evaluation).
+fn curves_csv(ctx: Ctx) -> String {
+    ctx.lab.with_value(|lab| {
+        let mut out = String::from(
+            "run,config,kind,step,loss,train_loss,train_accuracy,test_loss,test_accuracy\n",
+        );
+        for r in &lab.runs {
+            let q = r.config.to_query();
+            for (s, l) in &r.history.losses {
+                out.push_str(&format!("{},{q},step,{s},{l:.6},,,,\n", r.label));
+            }
+            for e in &r.history.evals {
+                out.push_str(&format!(
+                    "{},{q},eval,{},,{:.6},{:.4},{:.6},{:.4}\n",
+                    r.label, e.step, e.train_loss, e.train_accuracy, e.test_loss, e.test_accuracy
+                ));
+            }
+        }
+        out
+    })
 }

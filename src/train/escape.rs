@@ -5,12 +5,21 @@
 
 use serde::Serialize;
 
+#[cfg(not(target_arch = "wasm32"))]
 use super::{Event, Trainer};
+#[cfg(not(target_arch = "wasm32"))]
 use crate::backend::block_on;
+#[cfg(not(target_arch = "wasm32"))]
 use crate::config::Config;
+#[cfg(not(target_arch = "wasm32"))]
 use crate::cpu::CpuBackend;
+#[cfg(not(target_arch = "wasm32"))]
 use crate::data::Dataset;
+#[cfg(not(target_arch = "wasm32"))]
 use crate::sparse::Method;
+
+/// Steps of each continuation in the demo.
+pub const ESCAPE_MORE_STEPS: usize = 1000;
 
 /// The demo's setup: 98% sparse LeNet-300-100 on MNIST, constant learning rate.
 pub const ESCAPE_PRESET: &str =
@@ -40,24 +49,31 @@ pub struct Escape {
 impl Escape {
     /// One sentence on what happened.
     pub fn summary(&self) -> String {
-        let (s, r) = (self.static_run.train_loss, self.rigl_run.train_loss);
-        let verdict = if r < 0.8 * s {
-            "RigL left the basin: its changing mask found a much lower training loss, while the fixed mask stayed stuck"
-        } else if r < s {
-            "RigL ended lower than Static, but not by much"
-        } else {
-            "RigL did not end lower than Static here"
-        };
-        format!(
-            "From a Static solution at training loss {:.4}, {} more steps gave {:.4} with Static and {:.4} with RigL: {verdict}.",
+        summarize(
             self.plateau_loss,
+            self.static_run.train_loss,
+            self.rigl_run.train_loss,
             self.rigl_run.losses.len(),
-            s,
-            r
         )
     }
 }
 
+/// One sentence on an escape: the Static solution's training loss, then each continuation's.
+pub fn summarize(plateau: f64, static_after: f64, rigl_after: f64, steps: usize) -> String {
+    let (s, r) = (static_after, rigl_after);
+    let verdict = if r < 0.8 * s {
+        "RigL left the basin: its changing mask found a much lower training loss, while the fixed mask stayed stuck"
+    } else if r < s {
+        "RigL ended lower than Static, but not by much"
+    } else {
+        "RigL did not end lower than Static here"
+    };
+    format!(
+        "From a Static solution at training loss {plateau:.4}, {steps} more steps gave {s:.4} with Static and {r:.4} with RigL: {verdict}."
+    )
+}
+
+#[cfg(not(target_arch = "wasm32"))]
 fn run_to_end(t: &mut Trainer<CpuBackend>, method: &'static str) -> Continuation {
     let mut events = Vec::new();
     let (mut losses, mut updates) = (Vec::new(), 0);
@@ -81,6 +97,7 @@ fn run_to_end(t: &mut Trainer<CpuBackend>, method: &'static str) -> Continuation
     }
 }
 
+#[cfg(not(target_arch = "wasm32"))]
 /// Trains `config` as Static for `config.steps` steps, then continues for `more` steps with
 /// Static and with RigL (the continuation's own schedule: updates every dt from its step 0).
 pub fn escape(

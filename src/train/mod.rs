@@ -1,6 +1,5 @@
 //! The training loop: one configuration, one network, the rules of RIGL.md, events out.
 
-#[cfg(not(target_arch = "wasm32"))]
 pub mod escape;
 pub mod events;
 #[cfg(not(target_arch = "wasm32"))]

@@ -114,6 +114,35 @@ const failed = await run([
       assert(s.evals === 2 && s.last_loss < s.first_loss, `state ${JSON.stringify(s)}`);
       await screenshot(page, 'gpu-lost');
     })],
+  ['escape demo: Static stalls, RigL gets lower; the line between them is drawn', () =>
+    withPage(false, '', async (page) => {
+      await page.click('#escape-start');
+      await page.waitForSelector('#escape[data-state="done"]', { timeout: 300_000 });
+      const [plateau, st, rigl] = await Promise.all(['#escape-plateau', '#escape-static', '#escape-rigl']
+        .map(async (id) => Number(await page.textContent(id))));
+      assert(rigl < 0.8 * st, `RigL ${rigl} not clearly below Static ${st} (plateau ${plateau})`);
+      assert((await page.textContent('#escape-summary')).includes('RigL left the basin'), 'summary');
+      assert(await page.getAttribute('#landscape', 'data-state') === 'done', 'no landscape line');
+      assert((await state(page)).runs === 2, 'two continuations');
+      await screenshot(page, 'escape-demo');
+    })],
+  ['landscape: a 21 x 21 plane fills in progressively and is exported', () =>
+    withPage(false, '?steps=200&eval_every=100', async (page) => {
+      await page.click('#play');
+      await waitFor(page, (s) => s.step === 200 && !s.busy, 'training');
+      const t0 = Date.now();
+      await page.click('#landscape-plane');
+      await page.waitForSelector('#landscape[data-state="computing"]', { timeout });
+      await page.waitForSelector('#landscape[data-state="done"]', { timeout });
+      const seconds = (Date.now() - t0) / 1000;
+      assert((await page.textContent('#landscape-title')).includes('21 / 21 rows'), await page.textContent('#landscape-title'));
+      const [download] = await Promise.all([page.waitForEvent('download'), page.click('#landscape-export')]);
+      const path = await download.path();
+      const lines = (await import('node:fs')).readFileSync(path, 'utf8').trim().split('\n');
+      assert(lines.length === 1 + 21 * 21 && lines[0] === 'x,y,loss', `csv: ${lines.length} lines`);
+      console.log(`      (21 x 21 plane on the CPU backend: ${seconds.toFixed(1)} s)`);
+      await screenshot(page, 'landscape-plane');
+    })],
   ['URL round trip: controls -> URL -> reload -> same controls', () => withPage(false, '', async (page) => {
     await page.selectOption('#param-method', 'set');
     await page.fill('#param-sparsity', '0.8');
