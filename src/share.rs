@@ -68,11 +68,23 @@ pub struct PageParams {
 /// Reads the configuration from a URL. Problems become notices naming the field and the
 /// default used; they never stop the page.
 pub fn read(href: &str) -> (Config, PageParams, Vec<String>) {
-    // `vs` belongs to the page, not to the engine's table: take it out first.
+    let (rest, page, mut notices) = split(href);
+    let (config, errors) = Config::from_query(&rest);
+    notices.extend(errors.iter().map(|e| e.to_string()));
+    (config, page, notices)
+}
+
+/// Separates the page's own parameters from the engine's: (the URL without them, the page
+/// parameters, problems with them).
+pub fn split(href: &str) -> (String, PageParams, Vec<String>) {
+    // `vs`, `backend` and `lose_gpu_at` belong to the page, not to the engine's table.
     let (query_part, hash) = href.split_once('#').map_or((href, ""), |(a, b)| (a, b));
-    let (base, query) = query_part
-        .split_once('?')
-        .map_or((query_part, ""), |(a, b)| (a, b));
+    let (base, query) = match query_part.split_once('?') {
+        Some(parts) => parts,
+        // A bare query string (the CLI's usual input) rather than a URL.
+        None if !query_part.contains('/') => ("", query_part),
+        None => (query_part, ""),
+    };
     let mut versus = Vec::new();
     let mut page = PageParams::default();
     let mut notices = Vec::new();
@@ -112,9 +124,7 @@ pub fn read(href: &str) -> (Config, PageParams, Vec<String>) {
         if hash.is_empty() { "" } else { "#" },
         hash
     );
-    let (config, errors) = Config::from_query(&rest);
-    notices.extend(errors.iter().map(|e| e.to_string()));
-    (config, page, notices)
+    (rest, page, notices)
 }
 
 /// The query string for a configuration (non-default values only) and the page's own
@@ -179,6 +189,16 @@ mod tests {
         let (c, _, notices) = read("http://h/#method=static&dt=50");
         assert_eq!((c.method, c.dt), (Method::Static, 50));
         assert!(notices.is_empty());
+    }
+
+    #[test]
+    fn bare_query_strings_are_split_too() {
+        let (rest, page, notices) = split("method=static&vs=rigl&dt=50");
+        assert_eq!(rest, "?method=static&dt=50");
+        assert_eq!(page.versus, [Variant::Method(Method::Rigl)]);
+        assert!(notices.is_empty());
+        let (c, _, _) = read("sparsity=0.8");
+        assert_eq!(c.sparsity, 0.8);
     }
 
     #[test]

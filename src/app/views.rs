@@ -375,6 +375,7 @@ pub fn LabState(ctx: Ctx) -> impl IntoView {
                 "grown": grown,
                 "evals": h.evals.len(),
                 "test_accuracy": h.evals.last().map(|e| e.test_accuracy),
+                "last_eval": h.evals.last(),
                 "config": r.config.to_query(),
             })
             .to_string()

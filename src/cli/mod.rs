@@ -77,9 +77,25 @@ pub enum CliError {
     Failed(String),
 }
 
-/// Parses a query string or share URL strictly: every problem is named.
+/// Parses a query string or share URL strictly: every problem is named. The page's own
+/// parameters (`vs`, `backend`, ...) are accepted and ignored with a note, so any share
+/// link runs headless.
 fn parse_config(query: &str) -> Result<Config, CliError> {
-    Config::parse_strict(query).map_err(|errors| {
+    let (rest, page, notices) = crate::share::split(query);
+    if !notices.is_empty() {
+        return Err(CliError::Usage(format!(
+            "invalid configuration:\n  {}",
+            notices.join("\n  ")
+        )));
+    }
+    if !page.versus.is_empty() {
+        let names: Vec<&str> = page.versus.iter().map(|v| v.name()).collect();
+        eprintln!(
+            "note: vs={} (comparison runs) is a page feature; this trains the main run (see `riglab compare`)",
+            names.join(",")
+        );
+    }
+    Config::parse_strict(&rest).map_err(|errors| {
         let lines: Vec<String> = errors.iter().map(|e| format!("  {e}")).collect();
         CliError::Usage(format!("invalid configuration:\n{}", lines.join("\n")))
     })

@@ -1,12 +1,13 @@
 //! Fully connected layer on feature-major activations: `x` is `[n_in][batch]`, `y` is
 //! `[n_out][batch]`, so each active weight does one contiguous multiply-add over the batch.
-//! Forward and backward side by side; sparse paths touch only active weights.
+//! Forward and backward side by side; the kernels touch only active weights (all of them in
+//! a dense layer), always in the same order, so results are identical on every target.
 
 use std::cell::RefCell;
 
 use rayon::prelude::*;
 
-use super::kernels::{dot, gather_axpy};
+use super::kernels::{ROWS, dense_rows, dot, dots, gather_axpy};
 use super::param::Param;
 
 thread_local! {
@@ -26,60 +27,26 @@ fn with_terms(terms: impl Iterator<Item = (f32, u32)>, f: impl FnOnce(&[(f32, u3
 /// Rows per rayon task: enough work per task to amortise scheduling.
 const MIN_ROWS: usize = 8;
 
-/// C = A B (+ C when `accumulate`), row-major with explicit strides, via matrixmultiply.
-#[allow(clippy::too_many_arguments)]
-fn gemm(
-    m: usize,
-    k: usize,
-    n: usize,
-    a: &[f32],
-    (rsa, csa): (usize, usize),
-    b: &[f32],
-    (rsb, csb): (usize, usize),
-    c: &mut [f32],
-    accumulate: bool,
-) {
-    assert!(c.len() >= m * n && m * n > 0);
-    assert!(a.len() > (m - 1) * rsa + (k - 1) * csa && b.len() > (k - 1) * rsb + (n - 1) * csb);
-    // SAFETY: the asserts above keep every index of A, B and C in bounds.
-    unsafe {
-        matrixmultiply::sgemm(
-            m,
-            k,
-            n,
-            1.0,
-            a.as_ptr(),
-            rsa as isize,
-            csa as isize,
-            b.as_ptr(),
-            rsb as isize,
-            csb as isize,
-            if accumulate { 1.0 } else { 0.0 },
-            c.as_mut_ptr(),
-            n as isize,
-            1,
-        );
-    }
-}
-
 /// y = W x + b.
 pub fn dense_forward(p: &Param, x: &[f32], y: &mut [f32], batch: usize) {
-    let (n_in, n_out) = (p.cols(), p.shape.n_out);
+    let n_in = p.cols();
     for (o, row) in y.chunks_exact_mut(batch).enumerate() {
         row.fill(p.bias[o]);
     }
     if p.all_active {
-        gemm(
-            n_out,
-            n_in,
-            batch,
-            &p.weights,
-            (n_in, 1),
-            x,
-            (batch, 1),
-            y,
-            true,
-        );
+        // Every weight active: register-blocked over ROWS output rows (same sums, same order).
+        y.par_chunks_mut(ROWS * batch)
+            .enumerate()
+            .for_each(|(k, y_rows)| {
+                let rows = y_rows.len() / batch;
+                dense_rows(
+                    &p.weights[k * ROWS * n_in..(k * ROWS + rows) * n_in],
+                    n_in,
+                    x,
+                    batch,
+                    y_rows,
+                );
+            });
         return;
     }
     y.par_chunks_exact_mut(batch)
@@ -106,25 +73,35 @@ pub fn dense_backward(
     batch: usize,
     dense_grad: bool,
 ) {
-    let (n_in, n_out) = (p.cols(), p.shape.n_out);
+    let (n_in, all_active) = (p.cols(), p.all_active);
     for (o, row) in dy.chunks_exact(batch).enumerate() {
         p.bias_grad[o] = row.iter().sum();
     }
-    if dense_grad || p.all_active {
-        // dW = dY X^T: [n_out x batch] times [batch x n_in].
-        gemm(
-            n_out,
-            batch,
-            n_in,
-            dy,
-            (batch, 1),
-            x,
-            (1, batch),
-            &mut p.grad,
-            false,
-        );
+    // dW[o][i] = dY[o] . X[i] over the batch, for the active weights or (dense gradient)
+    // for every weight: the same dot product either way, so both agree exactly.
+    let index = &p.index;
+    if dense_grad || all_active {
+        p.grad
+            .par_chunks_mut(ROWS * n_in)
+            .enumerate()
+            .for_each(|(k, g_rows)| {
+                let rows = g_rows.len() / n_in;
+                let dy_rows = &dy[k * ROWS * batch..(k * ROWS + rows) * batch];
+                let mut out = [0f32; ROWS];
+                for i in 0..n_in {
+                    dots(
+                        dy_rows,
+                        rows,
+                        batch,
+                        &x[i * batch..(i + 1) * batch],
+                        &mut out,
+                    );
+                    for r in 0..rows {
+                        g_rows[r * n_in + i] = out[r];
+                    }
+                }
+            });
     } else {
-        let index = &p.index;
         p.grad
             .par_chunks_exact_mut(n_in)
             .with_min_len(MIN_ROWS)
@@ -138,19 +115,31 @@ pub fn dense_backward(
             });
     }
     let Some(dx) = dx else { return };
-    if p.all_active {
-        // dX = W^T dY: [n_in x n_out] (W read transposed) times [n_out x batch].
-        gemm(
-            n_in,
-            n_out,
-            batch,
-            &p.weights,
-            (1, n_in),
-            dy,
-            (batch, 1),
-            dx,
-            false,
-        );
+    if all_active {
+        // dX = W^T dY with W transposed once into scratch, then the same blocked kernel
+        // (sums over o ascending, as the column lists would give).
+        let n_out = p.shape.n_out;
+        let wt = &mut p.transposed;
+        wt.resize(p.weights.len(), 0.0);
+        for (o, row) in p.weights.chunks_exact(n_in).enumerate() {
+            for (i, &w) in row.iter().enumerate() {
+                wt[i * n_out + o] = w;
+            }
+        }
+        let wt = &p.transposed;
+        dx.par_chunks_mut(ROWS * batch)
+            .enumerate()
+            .for_each(|(k, dx_rows)| {
+                dx_rows.fill(0.0);
+                let rows = dx_rows.len() / batch;
+                dense_rows(
+                    &wt[k * ROWS * n_out..(k * ROWS + rows) * n_out],
+                    n_out,
+                    dy,
+                    batch,
+                    dx_rows,
+                );
+            });
         return;
     }
     dx.par_chunks_exact_mut(batch)

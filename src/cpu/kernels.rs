@@ -101,6 +101,81 @@ dispatch!(
     pub fn gather_axpy(terms: &[(f32, u32)], x: &[f32], stride: usize, y: &mut [f32]), gather_axpy_avx2, gather_axpy_impl
 );
 
+/// Output rows computed together by the dense kernels (register blocking).
+pub const ROWS: usize = 4;
+
+#[inline(always)]
+fn dense_rows_impl(w: &[f32], n_in: usize, x: &[f32], batch: usize, y: &mut [f32]) {
+    // y[r][b] += sum over i of w[r][i] * x[i][b], for ROWS rows at once (fewer if w is
+    // shorter), i ascending: the same order as `gather_axpy` over a full row, so a dense
+    // layer gives the same result through either kernel.
+    let rows = w.len() / n_in;
+    let mut b0 = 0;
+    while b0 + LANES <= batch {
+        let mut acc = [[0f32; LANES]; ROWS];
+        for r in 0..rows {
+            acc[r].copy_from_slice(&y[r * batch + b0..r * batch + b0 + LANES]);
+        }
+        for i in 0..n_in {
+            let xs = &x[i * batch + b0..i * batch + b0 + LANES];
+            for r in 0..rows {
+                let a = w[r * n_in + i];
+                for j in 0..LANES {
+                    acc[r][j] += a * xs[j];
+                }
+            }
+        }
+        for r in 0..rows {
+            y[r * batch + b0..r * batch + b0 + LANES].copy_from_slice(&acc[r]);
+        }
+        b0 += LANES;
+    }
+    for r in 0..rows {
+        for b in b0..batch {
+            let mut v = y[r * batch + b];
+            for i in 0..n_in {
+                v += w[r * n_in + i] * x[i * batch + b];
+            }
+            y[r * batch + b] = v;
+        }
+    }
+}
+
+dispatch!(
+    /// `y[r] += W[r] x` for up to `ROWS` consecutive rows of a dense weight matrix `w`
+    /// (`rows x n_in`) on feature-major `x` (`n_in x batch`).
+    pub fn dense_rows(w: &[f32], n_in: usize, x: &[f32], batch: usize, y: &mut [f32]), dense_rows_avx2, dense_rows_impl
+);
+
+#[inline(always)]
+fn dots_impl(a: &[f32], rows: usize, batch: usize, x: &[f32], out: &mut [f32]) {
+    // out[r] = dot(a[r], x) for up to ROWS rows of `a`, each with `dot`'s exact order.
+    let mut acc = [[0f32; LANES]; ROWS];
+    let full = batch / LANES * LANES;
+    for b0 in (0..full).step_by(LANES) {
+        let xs = &x[b0..b0 + LANES];
+        for r in 0..rows {
+            let ar = &a[r * batch + b0..r * batch + b0 + LANES];
+            for j in 0..LANES {
+                acc[r][j] += ar[j] * xs[j];
+            }
+        }
+    }
+    for r in 0..rows {
+        let mut tail = 0f32;
+        for b in full..batch {
+            tail += a[r * batch + b] * x[b];
+        }
+        out[r] = acc[r].iter().sum::<f32>() + tail;
+    }
+}
+
+dispatch!(
+    /// `out[r] = dot(a[r], x)` for up to `ROWS` rows of `a` (`rows x batch`), bit-identical
+    /// to `dot` row by row, reading `x` once.
+    pub fn dots(a: &[f32], rows: usize, batch: usize, x: &[f32], out: &mut [f32]), dots_avx2, dots_impl
+);
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -114,6 +189,43 @@ mod tests {
         let mut z = y.clone();
         axpy(2.0, &x, &mut z);
         assert_eq!(z[3], y[3] + 2.0 * x[3]);
+    }
+
+    #[test]
+    fn blocked_dense_kernels_match_the_plain_ones_exactly() {
+        let (n_in, batch) = (7, 37);
+        let w: Vec<f32> = (0..3 * n_in).map(|i| (i as f32 * 0.37).sin()).collect();
+        let x: Vec<f32> = (0..n_in * batch).map(|i| (i as f32 * 0.11).cos()).collect();
+        let mut y = vec![0.5f32; 3 * batch];
+        dense_rows(&w, n_in, &x, batch, &mut y);
+        for r in 0..3 {
+            let mut want = vec![0.5f32; batch];
+            let terms: Vec<(f32, u32)> = (0..n_in).map(|i| (w[r * n_in + i], i as u32)).collect();
+            gather_axpy(&terms, &x, batch, &mut want);
+            assert_eq!(&y[r * batch..(r + 1) * batch], &want[..], "row {r}");
+        }
+        let mut out = [0f32; 3];
+        dots(
+            &x[..3 * batch],
+            3,
+            batch,
+            &w[..batch.min(w.len())]
+                .iter()
+                .chain(std::iter::repeat(&1.0))
+                .take(batch)
+                .copied()
+                .collect::<Vec<_>>(),
+            &mut out,
+        );
+        let other: Vec<f32> = w[..batch.min(w.len())]
+            .iter()
+            .chain(std::iter::repeat(&1.0))
+            .take(batch)
+            .copied()
+            .collect();
+        for r in 0..3 {
+            assert_eq!(out[r], dot(&x[r * batch..(r + 1) * batch], &other));
+        }
     }
 
     #[test]

@@ -1,4 +1,5 @@
-//! Softmax cross-entropy on feature-major logits `[classes][batch]`.
+//! Softmax cross-entropy on feature-major logits `[classes][batch]`. exp and ln come from
+//! the `libm` crate, the same code on every target, so the page and the CLI agree bit for bit.
 
 pub const MAX_CLASSES: usize = 256;
 
@@ -25,11 +26,11 @@ pub fn softmax_cross_entropy(
         }
         let mut sum = 0f32;
         for (k, pk) in p.iter_mut().enumerate() {
-            *pk = (z(k) - max).exp();
+            *pk = libm::expf(z(k) - max);
             sum += *pk;
         }
         let label = usize::from(label);
-        loss += f64::from(sum.ln() - (z(label) - max));
+        loss += f64::from(libm::logf(sum) - (z(label) - max));
         correct += usize::from(best == label);
         if let Some(d) = dlogits.as_deref_mut() {
             for (k, pk) in p.iter().enumerate() {

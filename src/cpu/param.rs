@@ -17,8 +17,10 @@ pub struct Param {
     pub bias_momentum: Vec<f32>,
     /// Active weights by output row and by input column, rebuilt when the mask changes.
     pub index: SparseIndex,
-    /// True when every weight is active: the kernels then take their dense (GEMM) path.
+    /// True when every weight is active: the kernels then take their register-blocked path.
     pub all_active: bool,
+    /// Scratch for the transposed weights of a fully active layer's input gradient.
+    pub transposed: Vec<f32>,
 }
 
 impl Param {
@@ -36,6 +38,7 @@ impl Param {
             bias_momentum: vec![0.0; shape.n_out],
             index: SparseIndex::new(shape.n_out, cols),
             all_active: true,
+            transposed: Vec::new(),
             shape,
         };
         p.index.rebuild(&p.mask);

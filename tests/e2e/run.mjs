@@ -1,5 +1,8 @@
 // Browser end-to-end tests of the built page (dist/) in headless Chromium. Run by `./x test`.
-import { serve, browser, open, screenshot, assert, run } from './harness.mjs';
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { serve, browser, open, screenshot, assert, run, ROOT } from './harness.mjs';
 
 const server = await serve();
 const timeout = 120_000;
@@ -142,6 +145,19 @@ const failed = await run([
       assert(lines.length === 1 + 21 * 21 && lines[0] === 'x,y,loss', `csv: ${lines.length} lines`);
       console.log(`      (21 x 21 plane on the CPU backend: ${seconds.toFixed(1)} s)`);
       await screenshot(page, 'landscape-plane');
+    })],
+  ['the page and `riglab train` give bit-identical numbers for the same link', () =>
+    withPage(false, '?steps=300&eval_every=300&sparsity=0.95&vs=static', async (page) => {
+      const bin = ['target/debug/riglab', 'target/release/riglab'].map((b) => join(ROOT, b)).find(existsSync);
+      assert(bin, 'no riglab binary: run cargo build first');
+      await page.click('#play');
+      const s = await waitFor(page, (s) => s.step === 300 && !s.busy && s.evals === 1, 'the run');
+      const cli = spawnSync(bin, ['train', page.url(), '--json'], { cwd: ROOT, encoding: 'utf8' });
+      assert(cli.status === 0, `riglab train failed: ${cli.stderr}`);
+      const summary = JSON.parse(cli.stdout.trim().split('\n').pop());
+      for (const k of ['train_loss', 'test_loss', 'train_accuracy', 'test_accuracy']) {
+        assert(summary[k] === s.last_eval[k], `${k}: CLI ${summary[k]}, page ${s.last_eval[k]}`);
+      }
     })],
   ['URL round trip: controls -> URL -> reload -> same controls', () => withPage(false, '', async (page) => {
     await page.selectOption('#param-method', 'set');
