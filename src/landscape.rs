@@ -124,6 +124,12 @@ pub fn filter_normalized_direction<R: Rng + ?Sized>(
     Point { weights, biases }
 }
 
+/// The seed of a plane's random directions for a run at a step: the page and the CLI use the
+/// same one, so they draw the same plane.
+pub fn direction_seed(seed: u64, step: usize) -> u64 {
+    seed ^ (step as u64).rotate_left(32)
+}
+
 /// Elementwise OR of two sets of masks (the wider space of an interpolation).
 pub fn union_masks(a: &[Vec<bool>], b: &[Vec<bool>]) -> Vec<Vec<bool>> {
     a.iter()

@@ -16,7 +16,8 @@ use super::ctx::{Ctx, Mode};
 use super::driver::{next_frame, now_ms};
 use super::export::download;
 use crate::landscape::{
-    Point, filter_normalized_direction, grid_coords, interpolation_coefficients, union_masks,
+    Point, direction_seed, filter_normalized_direction, grid_coords, interpolation_coefficients,
+    union_masks,
 };
 use crate::train::Trainer;
 
@@ -114,7 +115,7 @@ pub async fn plane(ctx: Ctx, t: &mut Trainer<AnyBackend>, grid: usize, dense: bo
     let center = t.backend.point(layers).await;
     let masks = t.masks.clone();
     let rows: Vec<usize> = t.layers.iter().map(|l| l.n_out).collect();
-    let mut rng = rand_pcg::Pcg64::seed_from_u64(t.config.seed ^ t.step as u64);
+    let mut rng = rand_pcg::Pcg64::seed_from_u64(direction_seed(t.config.seed, t.step));
     let restrict = (!dense).then_some(&masks[..]);
     let d1 = filter_normalized_direction(&center, &rows, restrict, &mut rng);
     let d2 = filter_normalized_direction(&center, &rows, restrict, &mut rng);

@@ -163,7 +163,7 @@ pub fn run_landscape(args: LandscapeArgs) -> Result<(), CliError> {
                 args.span,
                 args.samples,
                 args.dense_directions,
-                config.seed,
+                crate::landscape::direction_seed(config.seed, run.step),
                 progress,
             );
             eprintln!(

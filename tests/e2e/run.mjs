@@ -141,8 +141,14 @@ const failed = await run([
       assert((await page.textContent('#landscape-title')).includes('21 / 21 rows'), await page.textContent('#landscape-title'));
       const [download] = await Promise.all([page.waitForEvent('download'), page.click('#landscape-export')]);
       const path = await download.path();
-      const lines = (await import('node:fs')).readFileSync(path, 'utf8').trim().split('\n');
+      const csv = (await import('node:fs')).readFileSync(path, 'utf8');
+      const lines = csv.trim().split('\n');
       assert(lines.length === 1 + 21 * 21 && lines[0] === 'x,y,loss', `csv: ${lines.length} lines`);
+      // `riglab landscape` computes the same plane for the same link.
+      const bin = ['target/debug/riglab', 'target/release/riglab'].map((b) => join(ROOT, b)).find(existsSync);
+      const cli = spawnSync(bin, ['landscape', page.url(), '--mode', 'plane', '--grid', '21'], { cwd: ROOT, encoding: 'utf8' });
+      assert(cli.status === 0, `riglab landscape failed: ${cli.stderr}`);
+      assert(cli.stdout === csv, 'the page and the CLI computed different planes');
       console.log(`      (21 x 21 plane on the CPU backend: ${seconds.toFixed(1)} s)`);
       await screenshot(page, 'landscape-plane');
     })],
