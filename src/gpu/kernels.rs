@@ -12,9 +12,14 @@ const LOSS: &str = include_str!("../../shaders/loss.wgsl");
 const GATHER: &str = include_str!("../../shaders/gather.wgsl");
 const SGD: &str = include_str!("../../shaders/sgd.wgsl");
 const MASK: &str = include_str!("../../shaders/mask.wgsl");
+const SPARSE: &str = include_str!("../../shaders/sparse.wgsl");
 
-/// Invocations per workgroup of every kernel (within WebGPU's default limit of 256).
+/// Invocations per workgroup of every kernel (within WebGPU's default limit of 256) but the
+/// sparse ones.
 pub const THREADS: u32 = 256;
+/// Samples per workgroup of sparse.wgsl's forward and input gradient (THREADS * SAMPLES
+/// there): a whole batch of 128 in one.
+pub const SPARSE_SAMPLES: u32 = 128;
 /// The largest K slice of a matrix-product tile (gemm.wgsl): K chunks are multiples of it.
 pub const TILE_K: u32 = 16;
 /// gemm.wgsl's ROWS (invocations along M) of each compiled variant, smallest tile first:
@@ -70,6 +75,8 @@ pub struct Layouts {
     pub sgd: wgpu::BindGroupLayout,
     /// resets, weights, momentum.
     pub mask_reset: wgpu::BindGroupLayout,
+    /// dims, lists of active weights, lhs, rhs, out, bias: a sparse fully connected layer.
+    pub sparse: wgpu::BindGroupLayout,
 }
 
 /// A matrix-product entry point compiled once per tile shape.
@@ -121,6 +128,9 @@ pub struct Kernels {
     pub sgd_step_bias: wgpu::ComputePipeline,
     pub snfs_ema: wgpu::ComputePipeline,
     pub set_mask: wgpu::ComputePipeline,
+    pub dense_forward_sparse: wgpu::ComputePipeline,
+    pub dense_backward_input_sparse: wgpu::ComputePipeline,
+    pub dense_backward_weights_sparse: wgpu::ComputePipeline,
 }
 
 impl Kernels {
@@ -133,6 +143,7 @@ impl Kernels {
             gather: layout(device, "gather", &[U, R, R, R, W, W, U]),
             sgd: layout(device, "sgd", &[U, R, R, W, W, W]),
             mask_reset: layout(device, "mask_reset", &[R, W, W]),
+            sparse: layout(device, "sparse", &[U, R, R, R, W, R]),
         };
         let module = |label: &str, source: String| {
             device.create_shader_module(wgpu::ShaderModuleDescriptor {
@@ -148,6 +159,7 @@ impl Kernels {
         let gather = module("gather.wgsl", GATHER.into());
         let sgd = module("sgd.wgsl", SGD.into());
         let mask = module("mask.wgsl", MASK.into());
+        let sparse = module("sparse.wgsl", SPARSE.into());
         let variant = |module: &wgpu::ShaderModule,
                        layout: &wgpu::BindGroupLayout,
                        entry: &str,
@@ -201,6 +213,17 @@ impl Kernels {
             sgd_step_bias: pipeline(&sgd, &l.sgd, "sgd_step_bias"),
             snfs_ema: pipeline(&sgd, &l.sgd, "snfs_ema"),
             set_mask: pipeline(&mask, &l.mask_reset, "set_mask"),
+            dense_forward_sparse: pipeline(&sparse, &l.sparse, "dense_forward_sparse"),
+            dense_backward_input_sparse: pipeline(
+                &sparse,
+                &l.sparse,
+                "dense_backward_input_sparse",
+            ),
+            dense_backward_weights_sparse: pipeline(
+                &sparse,
+                &l.sparse,
+                "dense_backward_weights_sparse",
+            ),
             layouts,
         }
     }
@@ -212,6 +235,9 @@ pub struct Dispatch {
     pub pipeline: wgpu::ComputePipeline,
     pub bind_group: wgpu::BindGroup,
     pub groups: [u32; 3],
+    /// The kernel's name, for per-kernel timings (native only: they block on the device).
+    #[cfg_attr(target_arch = "wasm32", allow(dead_code))]
+    pub what: String,
 }
 
 impl Dispatch {
@@ -309,6 +335,7 @@ impl<'a> Builder<'a> {
             pipeline: pipeline.clone(),
             bind_group,
             groups: g,
+            what: what.into(),
         })
     }
 }

@@ -5,6 +5,7 @@ use super::buffers::Alloc;
 use super::error::GpuError;
 use super::kernels::{Builder, Dispatch, grid};
 use super::ops::{self, Common, LayerRefs, SgdRefs, u};
+use super::sparse::{self, Planned, SparseLists};
 use super::uniforms::GatherShape;
 use crate::cpu::pool::PoolGeom;
 use crate::cpu::{Net, Op};
@@ -207,15 +208,18 @@ pub fn gather(
     )
 }
 
-/// Every op's forward pass (Net::forward), with layer l's (weights, bias) from `params[l]`.
+/// Every op's forward pass (Net::forward), with layer l's (weights, bias) from `params[l]`;
+/// fully connected layers with lists of active weights (`lists[l]`) also get their sparse
+/// twin.
 pub fn forward(
     b: &Builder,
     a: &Alloc,
     net: &Net,
     ws: &Workspace,
     params: &[(&wgpu::Buffer, &wgpu::Buffer)],
+    lists: &[Option<SparseLists>],
     c: &Common,
-) -> Result<Vec<Dispatch>, GpuError> {
+) -> Result<Vec<Planned>, GpuError> {
     let batch = ws.batch;
     let sizes = net.activation_sizes();
     let mut out = Vec::new();
@@ -225,22 +229,32 @@ pub fn forward(
             Op::Dense(p) => {
                 let s = &net.params[p].shape;
                 let (w, bias) = params[p];
-                ops::dense_forward(b, a, (s.n_in, s.n_out, batch), w, bias, x, y, c)?
+                let dense = ops::dense_forward(b, a, (s.n_in, s.n_out, batch), w, bias, x, y, c)?;
+                match lists.get(p).and_then(Option::as_ref) {
+                    Some(l) => Planned::Layer {
+                        layer: p,
+                        dense,
+                        sparse: sparse::dense_forward_sparse(b, a, l, batch, w, bias, x, y)?,
+                    },
+                    None => dense.into(),
+                }
             }
             Op::Conv(p, g) => {
                 let (w, bias) = params[p];
-                ops::conv_forward(b, a, g, batch, w, bias, x, y, c)?
+                ops::conv_forward(b, a, g, batch, w, bias, x, y, c)?.into()
             }
-            Op::Relu => ops::relu_forward(b, a, sizes[i] * batch, x, y, c)?,
+            Op::Relu => ops::relu_forward(b, a, sizes[i] * batch, x, y, c)?.into(),
             Op::Pool { c: ch, h, w } => {
                 let g = PoolGeom {
                     planes: ch * batch,
                     h,
                     w,
                 };
-                ops::pool_forward(b, a, g, x, y, ws.argmax(i))?
+                ops::pool_forward(b, a, g, x, y, ws.argmax(i))?.into()
             }
-            Op::Flatten { c: ch, hw } => ops::flatten_forward(b, a, (ch, batch, hw), x, y, c)?,
+            Op::Flatten { c: ch, hw } => {
+                ops::flatten_forward(b, a, (ch, batch, hw), x, y, c)?.into()
+            }
         });
     }
     Ok(out)
@@ -248,15 +262,17 @@ pub fn forward(
 
 /// Every op's backward pass in reverse order (Net::backward): weight gradients through the
 /// mask unless the step asks for the dense gradient, bias gradients, and input gradients
-/// except the network input's.
+/// except the network input's; fully connected layers with lists of active weights also get
+/// the sparse twins of their weight and input gradients.
 pub fn backward(
     b: &Builder,
     a: &Alloc,
     net: &Net,
     ws: &Workspace,
     layers: &[LayerBuffers],
+    lists: &[Option<SparseLists>],
     c: &Common,
-) -> Result<Vec<Dispatch>, GpuError> {
+) -> Result<Vec<Planned>, GpuError> {
     let batch = ws.batch;
     let sizes = net.activation_sizes();
     let mut out = Vec::new();
@@ -266,35 +282,54 @@ pub fn backward(
         match *op {
             Op::Dense(p) => {
                 let s = &net.params[p].shape;
-                let refs = layers[p].refs();
-                out.extend(ops::dense_backward(
-                    b,
-                    a,
-                    (s.n_in, s.n_out, batch),
-                    &refs,
-                    x,
-                    dy,
-                    dx,
-                    c,
-                )?);
+                let l = &layers[p];
+                let dense =
+                    ops::dense_backward(b, a, (s.n_in, s.n_out, batch), &l.refs(), x, dy, dx, c)?;
+                let Some(lists) = &lists[p] else {
+                    out.extend(dense.into_iter().map(Planned::from));
+                    continue;
+                };
+                let mut dense = dense.into_iter();
+                let mut next = || dense.next().expect("weight, bias and input gradients");
+                out.push(Planned::WeightGrad {
+                    layer: p,
+                    dense: next(),
+                    sparse: sparse::dense_backward_weights_sparse(
+                        b,
+                        a,
+                        lists,
+                        batch,
+                        (dy, x, &l.grad),
+                        c,
+                    )?,
+                });
+                out.push(next().into());
+                if let Some(dx) = dx {
+                    out.push(Planned::Layer {
+                        layer: p,
+                        dense: next(),
+                        sparse: sparse::dense_backward_input_sparse(
+                            b,
+                            a,
+                            lists,
+                            batch,
+                            (&l.weights, dy, dx),
+                            c,
+                        )?,
+                    });
+                }
             }
             Op::Conv(p, g) => {
                 let partials = ws.partials[i].as_ref().expect("conv partial sums");
                 let refs = layers[p].refs();
-                out.extend(ops::conv_backward(
-                    b, a, g, batch, &refs, x, dy, dx, partials, c,
-                )?);
+                let d = ops::conv_backward(b, a, g, batch, &refs, x, dy, dx, partials, c)?;
+                out.extend(d.into_iter().map(Planned::from));
             }
             Op::Relu => {
                 if let Some(dx) = dx {
-                    out.push(ops::relu_backward(
-                        b,
-                        a,
-                        sizes[i] * batch,
-                        &ws.acts[i + 1],
-                        dy,
-                        dx,
-                    )?);
+                    out.push(
+                        ops::relu_backward(b, a, sizes[i] * batch, &ws.acts[i + 1], dy, dx)?.into(),
+                    );
                 }
             }
             Op::Pool { c: ch, h, w } => {
@@ -304,12 +339,12 @@ pub fn backward(
                         h,
                         w,
                     };
-                    out.push(ops::pool_backward(b, a, g, dy, ws.argmax(i), dx)?);
+                    out.push(ops::pool_backward(b, a, g, dy, ws.argmax(i), dx)?.into());
                 }
             }
             Op::Flatten { c: ch, hw } => {
                 if let Some(dx) = dx {
-                    out.push(ops::flatten_backward(b, a, (ch, batch, hw), dy, dx, c)?);
+                    out.push(ops::flatten_backward(b, a, (ch, batch, hw), dy, dx, c)?.into());
                 }
             }
         }

@@ -1,0 +1,233 @@
+//! The sparse path of fully connected layers (shaders/sparse.wgsl): the lists of active
+//! weights on the GPU, rebuilt on the host at each mask update with the CPU's `SparseIndex`;
+//! the dispatches that use them; and, per layer and step, the choice between them and the
+//! dense product (RIGL.md: only RigL's update steps, and SNFS on every step, need the
+//! gradient of every weight, which stays a dense product).
+
+use super::buffers::Alloc;
+use super::error::GpuError;
+use super::kernels::{Builder, Dispatch, SPARSE_SAMPLES};
+use super::ops::{Common, u};
+use super::uniforms::SparseDims;
+use crate::cpu::index::SparseIndex;
+
+/// A fully connected layer whose density is below this computes with its active weights
+/// only; at or above it, with the dense product (see docs/benchmarks.md for the measurement).
+pub const SPARSE_BELOW_DENSITY: f64 = 0.5;
+
+type B = wgpu::Buffer;
+
+/// A fully connected layer's active weights by row and by column, on the GPU (the layout
+/// sparse.wgsl reads: row pointers, column pointers, each weight's column row by row, each
+/// weight's row column by column). The buffer has room for every weight, so a mask update
+/// uploads and never allocates.
+pub struct SparseLists {
+    pub buffer: B,
+    index: SparseIndex,
+    offsets: [usize; 4],
+    scratch: Vec<u32>,
+}
+
+impl SparseLists {
+    pub fn new(
+        alloc: &Alloc,
+        name: &str,
+        (n_in, n_out): (usize, usize),
+        queue: &wgpu::Queue,
+        mask: &[bool],
+    ) -> Result<Self, GpuError> {
+        let n = n_in * n_out;
+        let row_ptr = 0;
+        let col_ptr = row_ptr + n_out + 1;
+        let cols = col_ptr + n_in + 1;
+        let rows = cols + n;
+        let mut lists = Self {
+            buffer: alloc.storage(&format!("{name} active weights"), rows + n)?,
+            index: SparseIndex::new(n_out, n_in),
+            offsets: [row_ptr, col_ptr, cols, rows],
+            scratch: Vec::new(),
+        };
+        lists.upload(queue, mask);
+        Ok(lists)
+    }
+
+    /// Rebuilds the lists from `mask` and writes them to the GPU.
+    pub fn upload(&mut self, queue: &wgpu::Queue, mask: &[bool]) {
+        let ix = &mut self.index;
+        ix.rebuild(mask);
+        let n_in = ix.cols as u32;
+        // The kernels index W by (row, column): the lists hold columns (CSR) and rows (CSC)
+        // rather than `SparseIndex`'s flat indices, so no kernel divides.
+        let s = &mut self.scratch;
+        s.clear();
+        s.extend_from_slice(&ix.row_ptr);
+        s.extend_from_slice(&ix.col_ptr);
+        s.extend(ix.by_row.iter().map(|&w| w % n_in));
+        queue.write_buffer(&self.buffer, 0, bytemuck::cast_slice(s));
+        s.clear();
+        s.extend(ix.by_col.iter().map(|&w| w / n_in));
+        if !s.is_empty() {
+            let at = 4 * self.offsets[3] as u64;
+            queue.write_buffer(&self.buffer, at, bytemuck::cast_slice(s));
+        }
+    }
+
+    pub fn density(&self) -> f64 {
+        self.index.active() as f64 / (self.index.rows * self.index.cols).max(1) as f64
+    }
+
+    /// Whether the layer computes with its active weights only (at its current density).
+    pub fn is_sparse(&self) -> bool {
+        self.density() < SPARSE_BELOW_DENSITY
+    }
+
+    fn dims(&self, a: &Alloc, batch: usize) -> B {
+        let [row_ptr, col_ptr, cols, rows] = self.offsets.map(u);
+        a.uniform(
+            "sparse dims",
+            &SparseDims {
+                n_in: u(self.index.cols),
+                n_out: u(self.index.rows),
+                batch: u(batch),
+                row_ptr,
+                col_ptr,
+                cols,
+                rows,
+                _pad: 0,
+            },
+        )
+    }
+}
+
+/// Workgroups along the batch of a sparse forward or input-gradient dispatch.
+fn batch_groups(batch: usize) -> u64 {
+    batch.div_ceil(SPARSE_SAMPLES as usize) as u64
+}
+
+/// y = W x + b over the active weights (src/cpu/dense.rs `dense_forward`).
+#[allow(clippy::too_many_arguments)]
+pub fn dense_forward_sparse(
+    b: &Builder,
+    a: &Alloc,
+    lists: &SparseLists,
+    batch: usize,
+    w: &B,
+    bias: &B,
+    x: &B,
+    y: &B,
+) -> Result<Dispatch, GpuError> {
+    let dims = lists.dims(a, batch);
+    let bg = b.bind(
+        &b.kernels.layouts.sparse,
+        &[&dims, &lists.buffer, w, x, y, bias],
+    );
+    let groups = [lists.index.rows as u64, batch_groups(batch), 1];
+    b.dispatch(
+        "dense_forward_sparse",
+        &b.kernels.dense_forward_sparse,
+        bg,
+        groups,
+    )
+}
+
+/// dx = W^T dy over the active weights (src/cpu/dense.rs `dense_backward`).
+pub fn dense_backward_input_sparse(
+    b: &Builder,
+    a: &Alloc,
+    lists: &SparseLists,
+    batch: usize,
+    (w, dy, dx): (&B, &B, &B),
+    c: &Common,
+) -> Result<Dispatch, GpuError> {
+    let dims = lists.dims(a, batch);
+    let bg = b.bind(
+        &b.kernels.layouts.sparse,
+        &[&dims, &lists.buffer, w, dy, dx, c.dummy_read],
+    );
+    let groups = [lists.index.cols as u64, batch_groups(batch), 1];
+    b.dispatch(
+        "dense_backward_input_sparse",
+        &b.kernels.dense_backward_input_sparse,
+        bg,
+        groups,
+    )
+}
+
+/// The gradient of the active weights (src/cpu/dense.rs `dense_backward` without
+/// `dense_grad`); the other entries of `grad` are left alone.
+pub fn dense_backward_weights_sparse(
+    b: &Builder,
+    a: &Alloc,
+    lists: &SparseLists,
+    batch: usize,
+    (dy, x, grad): (&B, &B, &B),
+    c: &Common,
+) -> Result<Dispatch, GpuError> {
+    let dims = lists.dims(a, batch);
+    let bg = b.bind(
+        &b.kernels.layouts.sparse,
+        &[&dims, &lists.buffer, dy, x, grad, c.dummy_read],
+    );
+    b.dispatch(
+        "dense_backward_weights_sparse",
+        &b.kernels.dense_backward_weights_sparse,
+        bg,
+        [lists.index.rows as u64, 1, 1],
+    )
+}
+
+/// A dispatch of a recorded program, or a fully connected layer's choice between its dense
+/// product and its sparse twin, made each time a step is recorded (no per-step building).
+pub enum Planned {
+    Fixed(Dispatch),
+    /// Forward or input gradient: sparse whenever the layer is.
+    Layer {
+        layer: usize,
+        dense: Dispatch,
+        sparse: Dispatch,
+    },
+    /// Weight gradient: sparse when the layer is and the step needs active weights only.
+    WeightGrad {
+        layer: usize,
+        dense: Dispatch,
+        sparse: Dispatch,
+    },
+}
+
+impl Planned {
+    /// The dispatch to record, given which layers are on the sparse path and whether the step
+    /// asks for the gradient of every weight.
+    pub fn pick(&self, is_sparse: &[bool], dense_grad: bool) -> &Dispatch {
+        match self {
+            Self::Fixed(d) => d,
+            Self::Layer {
+                layer,
+                dense,
+                sparse,
+            } => {
+                if is_sparse[*layer] {
+                    sparse
+                } else {
+                    dense
+                }
+            }
+            Self::WeightGrad {
+                layer,
+                dense,
+                sparse,
+            } => {
+                if is_sparse[*layer] && !dense_grad {
+                    sparse
+                } else {
+                    dense
+                }
+            }
+        }
+    }
+}
+
+impl From<Dispatch> for Planned {
+    fn from(d: Dispatch) -> Self {
+        Self::Fixed(d)
+    }
+}
