@@ -5,7 +5,8 @@
 // uploaded by src/gpu/sparse.rs at each mask update) in `lists`:
 //   row_ptr [n_out + 1], col_ptr [n_in + 1]: where each row's (column's) list starts;
 //   cols: the column of each active weight, row by row (CSR);
-//   rows: the row of each active weight, column by column (CSC).
+//   rows: the row of each active weight, column by column (CSC);
+//   active_list: the flat index of each active weight, row by row (for SGD).
 //
 // Laid out for GPUs emulated on a CPU (SwiftShader, lavapipe), which run invocations as the
 // SIMD lanes of a CPU vector: a workgroup owns one row (or column) of W, so list entries and
@@ -22,7 +23,19 @@ struct SparseDims {
     col_ptr: u32,
     cols: u32,
     rows: u32,
-    _pad: u32,
+    active_list: u32,
+}
+
+// Per-step values written by the host (src/gpu/uniforms.rs `StepInfo`).
+struct StepInfo {
+    lr: f32,
+    momentum: f32,
+    wd: f32,
+    snfs_decay: f32,
+    dense_grad: u32,
+    loss_slot: u32,
+    base: u32,
+    valid: u32,
 }
 
 @group(0) @binding(0) var<uniform> dims: SparseDims;
@@ -32,6 +45,9 @@ struct SparseDims {
 @group(0) @binding(4) var<storage, read_write> out: array<f32>;
 // The bias (forward only).
 @group(0) @binding(5) var<storage, read> bias: array<f32>;
+// SGD only: the momentum, and the step's learning rate, momentum and weight decay.
+@group(0) @binding(6) var<storage, read_write> momentum: array<f32>;
+@group(0) @binding(7) var<uniform> step_info: StepInfo;
 
 // Invocations per workgroup; each computes SAMPLES samples of one row (forward) or column
 // (input gradient), or the gradient of SAMPLES consecutive active weights of one row. On an
@@ -126,5 +142,20 @@ fn dense_backward_weights_sparse(@builtin(workgroup_id) group: vec3<u32>, @built
         if j.w < end {
             out[g_row + col.w] = acc.w;
         }
+    }
+}
+
+// SGD of the active weights only (src/cpu/sgd.rs `sgd_step` on a masked layer): lhs = the
+// gradient, out = W. m = momentum * m + (g + wd * w); w -= lr * m. A grid-stride loop over
+// the active list (its length is row_ptr[n_out]), so the dispatch, recorded once, fits any
+// density.
+@compute @workgroup_size(32)
+fn sgd_step_sparse(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+    let count = lists[dims.row_ptr + dims.n_out];
+    for (var t = gid.x; t < count; t += groups.x * THREADS) {
+        let i = lists[dims.active_list + t];
+        let m = step_info.momentum * momentum[i] + lhs[i] + step_info.wd * out[i];
+        momentum[i] = m;
+        out[i] = out[i] - step_info.lr * m;
     }
 }

@@ -31,7 +31,7 @@ struct TrainProgram {
     loss: Dispatch,
     backward: Vec<Planned>,
     snfs_ema: Vec<Dispatch>,
-    sgd: Vec<Dispatch>,
+    sgd: Vec<Planned>,
 }
 
 /// Forward-only passes over the evaluation workspace: with the training parameters, or with
@@ -193,7 +193,7 @@ impl GpuBackend {
             loss: program::loss(&b, &alloc, &net, &train_ws, &losses.ring, true, &tc)?,
             backward: program::backward(&b, &alloc, &net, &train_ws, &layers, &lists, &tc)?,
             snfs_ema: program::snfs_ema(&b, &layers, &tc)?,
-            sgd: program::sgd(&b, &layers, &tc)?,
+            sgd: program::sgd(&b, &alloc, &layers, &lists, &tc)?,
         };
         let ec = Common {
             step: &eval_info,
@@ -387,7 +387,7 @@ impl GpuBackend {
             all.extend(&p.snfs_ema);
         }
         if o.sgd {
-            all.extend(&p.sgd);
+            all.extend(pick(&p.sgd, &self.is_sparse, o.dense_grad));
         }
         let run = |d: &Dispatch, n: usize| {
             for _ in 0..n {
@@ -507,7 +507,7 @@ impl Backend for GpuBackend {
                 record_all(&mut pass, &p.snfs_ema);
             }
             if o.sgd {
-                record_all(&mut pass, &p.sgd);
+                record_all(&mut pass, pick(&p.sgd, &self.is_sparse, dense_grad));
             }
         }
         queue.submit([encoder.finish()]);

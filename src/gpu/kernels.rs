@@ -75,7 +75,8 @@ pub struct Layouts {
     pub sgd: wgpu::BindGroupLayout,
     /// resets, weights, momentum.
     pub mask_reset: wgpu::BindGroupLayout,
-    /// dims, lists of active weights, lhs, rhs, out, bias: a sparse fully connected layer.
+    /// dims, lists of active weights, lhs, rhs, out, bias, momentum, step: a sparse fully
+    /// connected layer and its SGD.
     pub sparse: wgpu::BindGroupLayout,
 }
 
@@ -131,6 +132,7 @@ pub struct Kernels {
     pub dense_forward_sparse: wgpu::ComputePipeline,
     pub dense_backward_input_sparse: wgpu::ComputePipeline,
     pub dense_backward_weights_sparse: wgpu::ComputePipeline,
+    pub sgd_step_sparse: wgpu::ComputePipeline,
 }
 
 impl Kernels {
@@ -143,7 +145,7 @@ impl Kernels {
             gather: layout(device, "gather", &[U, R, R, R, W, W, U]),
             sgd: layout(device, "sgd", &[U, R, R, W, W, W]),
             mask_reset: layout(device, "mask_reset", &[R, W, W]),
-            sparse: layout(device, "sparse", &[U, R, R, R, W, R]),
+            sparse: layout(device, "sparse", &[U, R, R, R, W, R, W, U]),
         };
         let module = |label: &str, source: String| {
             device.create_shader_module(wgpu::ShaderModuleDescriptor {
@@ -224,6 +226,7 @@ impl Kernels {
                 &l.sparse,
                 "dense_backward_weights_sparse",
             ),
+            sgd_step_sparse: pipeline(&sparse, &l.sparse, "sgd_step_sparse"),
             layouts,
         }
     }

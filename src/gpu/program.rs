@@ -234,7 +234,7 @@ pub fn forward(
                     Some(l) => Planned::Layer {
                         layer: p,
                         dense,
-                        sparse: sparse::dense_forward_sparse(b, a, l, batch, w, bias, x, y)?,
+                        sparse: sparse::dense_forward_sparse(b, a, l, batch, w, bias, x, y, c)?,
                     },
                     None => dense.into(),
                 }
@@ -376,11 +376,33 @@ pub fn loss(
     )
 }
 
-/// SGD through the mask for every layer (src/cpu/sgd.rs).
-pub fn sgd(b: &Builder, layers: &[LayerBuffers], c: &Common) -> Result<Vec<Dispatch>, GpuError> {
+/// SGD for every layer (src/cpu/sgd.rs): through the mask, or over the active list when the
+/// layer is on the sparse path.
+pub fn sgd(
+    b: &Builder,
+    a: &Alloc,
+    layers: &[LayerBuffers],
+    lists: &[Option<SparseLists>],
+    c: &Common,
+) -> Result<Vec<Planned>, GpuError> {
     let mut out = Vec::new();
-    for l in layers {
-        out.extend(ops::sgd_step(b, &l.sgd_refs(), c)?);
+    for (p, (l, lists)) in layers.iter().zip(lists).enumerate() {
+        let [weights, bias] = ops::sgd_step(b, &l.sgd_refs(), c)?;
+        out.push(match lists {
+            Some(lists) => Planned::Layer {
+                layer: p,
+                dense: weights,
+                sparse: sparse::sgd_step_sparse(
+                    b,
+                    a,
+                    lists,
+                    (&l.grad, &l.weights, &l.momentum),
+                    c,
+                )?,
+            },
+            None => weights.into(),
+        });
+        out.push(bias.into());
     }
     Ok(out)
 }

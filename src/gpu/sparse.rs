@@ -17,14 +17,19 @@ pub const SPARSE_BELOW_DENSITY: f64 = 0.5;
 
 type B = wgpu::Buffer;
 
+/// Workgroups of `sgd_step_sparse`'s grid-stride loop (32 invocations each): a few
+/// iterations each at 90% sparsity, and no workgroup started only to find nothing to do.
+const SGD_GROUPS: u64 = 256;
+
 /// A fully connected layer's active weights by row and by column, on the GPU (the layout
 /// sparse.wgsl reads: row pointers, column pointers, each weight's column row by row, each
-/// weight's row column by column). The buffer has room for every weight, so a mask update
-/// uploads and never allocates.
+/// weight's row column by column, each weight's flat index row by row). The buffer has room
+/// for every weight, so a mask update uploads and never allocates.
 pub struct SparseLists {
     pub buffer: B,
     index: SparseIndex,
-    offsets: [usize; 4],
+    /// Where row_ptr, col_ptr, cols, rows and active_list start in `buffer`.
+    offsets: [usize; 5],
     scratch: Vec<u32>,
 }
 
@@ -41,10 +46,11 @@ impl SparseLists {
         let col_ptr = row_ptr + n_out + 1;
         let cols = col_ptr + n_in + 1;
         let rows = cols + n;
+        let active = rows + n;
         let mut lists = Self {
-            buffer: alloc.storage(&format!("{name} active weights"), rows + n)?,
+            buffer: alloc.storage(&format!("{name} active weights"), active + n)?,
             index: SparseIndex::new(n_out, n_in),
-            offsets: [row_ptr, col_ptr, cols, rows],
+            offsets: [row_ptr, col_ptr, cols, rows, active],
             scratch: Vec::new(),
         };
         lists.upload(queue, mask);
@@ -64,12 +70,14 @@ impl SparseLists {
         s.extend_from_slice(&ix.col_ptr);
         s.extend(ix.by_row.iter().map(|&w| w % n_in));
         queue.write_buffer(&self.buffer, 0, bytemuck::cast_slice(s));
+        if ix.by_row.is_empty() {
+            return;
+        }
         s.clear();
         s.extend(ix.by_col.iter().map(|&w| w / n_in));
-        if !s.is_empty() {
-            let at = 4 * self.offsets[3] as u64;
-            queue.write_buffer(&self.buffer, at, bytemuck::cast_slice(s));
-        }
+        let at = |k: usize| 4 * self.offsets[k] as u64;
+        queue.write_buffer(&self.buffer, at(3), bytemuck::cast_slice(s));
+        queue.write_buffer(&self.buffer, at(4), bytemuck::cast_slice(&ix.by_row));
     }
 
     pub fn density(&self) -> f64 {
@@ -82,7 +90,7 @@ impl SparseLists {
     }
 
     fn dims(&self, a: &Alloc, batch: usize) -> B {
-        let [row_ptr, col_ptr, cols, rows] = self.offsets.map(u);
+        let [row_ptr, col_ptr, cols, rows, active_list] = self.offsets.map(u);
         a.uniform(
             "sparse dims",
             &SparseDims {
@@ -93,7 +101,7 @@ impl SparseLists {
                 col_ptr,
                 cols,
                 rows,
-                _pad: 0,
+                active_list,
             },
         )
     }
@@ -115,11 +123,12 @@ pub fn dense_forward_sparse(
     bias: &B,
     x: &B,
     y: &B,
+    c: &Common,
 ) -> Result<Dispatch, GpuError> {
     let dims = lists.dims(a, batch);
     let bg = b.bind(
         &b.kernels.layouts.sparse,
-        &[&dims, &lists.buffer, w, x, y, bias],
+        &[&dims, &lists.buffer, w, x, y, bias, c.dummy_write, c.step],
     );
     let groups = [lists.index.rows as u64, batch_groups(batch), 1];
     b.dispatch(
@@ -142,7 +151,16 @@ pub fn dense_backward_input_sparse(
     let dims = lists.dims(a, batch);
     let bg = b.bind(
         &b.kernels.layouts.sparse,
-        &[&dims, &lists.buffer, w, dy, dx, c.dummy_read],
+        &[
+            &dims,
+            &lists.buffer,
+            w,
+            dy,
+            dx,
+            c.dummy_read,
+            c.dummy_write,
+            c.step,
+        ],
     );
     let groups = [lists.index.cols as u64, batch_groups(batch), 1];
     b.dispatch(
@@ -166,13 +184,54 @@ pub fn dense_backward_weights_sparse(
     let dims = lists.dims(a, batch);
     let bg = b.bind(
         &b.kernels.layouts.sparse,
-        &[&dims, &lists.buffer, dy, x, grad, c.dummy_read],
+        &[
+            &dims,
+            &lists.buffer,
+            dy,
+            x,
+            grad,
+            c.dummy_read,
+            c.dummy_write,
+            c.step,
+        ],
     );
     b.dispatch(
         "dense_backward_weights_sparse",
         &b.kernels.dense_backward_weights_sparse,
         bg,
         [lists.index.rows as u64, 1, 1],
+    )
+}
+
+/// SGD of the active weights only (src/cpu/sgd.rs `sgd_step` on a masked layer).
+pub fn sgd_step_sparse(
+    b: &Builder,
+    a: &Alloc,
+    lists: &SparseLists,
+    (grad, weights, momentum): (&B, &B, &B),
+    c: &Common,
+) -> Result<Dispatch, GpuError> {
+    let dims = lists.dims(a, 0);
+    let bg = b.bind(
+        &b.kernels.layouts.sparse,
+        &[
+            &dims,
+            &lists.buffer,
+            grad,
+            c.dummy_read,
+            weights,
+            c.dummy_read,
+            momentum,
+            c.step,
+        ],
+    );
+    let n = (lists.index.rows * lists.index.cols) as u64;
+    let groups = n.div_ceil(32).clamp(1, SGD_GROUPS);
+    b.dispatch(
+        "sgd_step_sparse",
+        &b.kernels.sgd_step_sparse,
+        bg,
+        [groups, 1, 1],
     )
 }
 

@@ -83,5 +83,5 @@ pub struct SparseDims {
     pub col_ptr: u32,
     pub cols: u32,
     pub rows: u32,
-    pub _pad: u32,
+    pub active_list: u32,
 }

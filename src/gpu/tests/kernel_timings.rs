@@ -183,9 +183,10 @@ fn kernel_timings_sparse() {
             let dims = (n_in, n_out, batch);
             let fwd = ops::dense_forward(&b, &a, dims, &l.weights, &l.bias, &x, &y, &c).unwrap();
             let bwd = ops::dense_backward(&b, &a, dims, &l.refs(), &x, &dy, Some(&dx), &c).unwrap();
-            let fwd_s =
-                sparse::dense_forward_sparse(&b, &a, &lists, batch, &l.weights, &l.bias, &x, &y)
-                    .unwrap();
+            let fwd_s = sparse::dense_forward_sparse(
+                &b, &a, &lists, batch, &l.weights, &l.bias, &x, &y, &c,
+            )
+            .unwrap();
             let wgrad_s = sparse::dense_backward_weights_sparse(
                 &b,
                 &a,

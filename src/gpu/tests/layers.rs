@@ -278,7 +278,7 @@ fn sparse_dense_kernels_match_the_cpu_at_several_densities() {
             );
             let (w, bias) = (&l.weights, &l.bias);
             h.run(&[
-                sparse::dense_forward_sparse(&b, &a, &lists, batch, w, bias, &gx, &gy).unwrap(),
+                sparse::dense_forward_sparse(&b, &a, &lists, batch, w, bias, &gx, &gy, &c).unwrap(),
                 sparse::dense_backward_weights_sparse(
                     &b,
                     &a,
