@@ -50,7 +50,7 @@ struct StepInfo {
 @group(0) @binding(7) var<uniform> step_info: StepInfo;
 
 // Invocations per workgroup; each computes SAMPLES samples of one row (forward) or column
-// (input gradient), or the gradient of SAMPLES consecutive active weights of one row. On an
+// (input gradient), or the gradient of SAMPLES consecutive weights of one row. On an
 // emulated GPU every load (even one the same for all invocations) costs about the same, and
 // this amortises the loads of a list entry and its weight over several multiply-adds.
 // src/gpu/sparse.rs dispatches accordingly.
@@ -109,39 +109,63 @@ fn dense_backward_input_sparse(@builtin(workgroup_id) group: vec3<u32>, @builtin
     store_samples(i * dims.batch, b, acc);
 }
 
+// Sums over the batch of dy[o][b] x[col[k]][b] for four columns of row o: each dy load
+// serves four weights. lhs = dy, rhs = x.
+fn batch_dots(o: u32, col: vec4<u32>) -> vec4<f32> {
+    let batch = dims.batch;
+    let dy = o * batch;
+    let x = col * batch;
+    var acc = vec4(0.0);
+    for (var b = 0u; b < batch; b++) {
+        acc += lhs[dy + b] * vec4(rhs[x.x + b], rhs[x.y + b], rhs[x.z + b], rhs[x.w + b]);
+    }
+    return acc;
+}
+
+// out[o][col[k]] = g[k] where valid[k] (the first is always valid).
+fn store_weights(o: u32, col: vec4<u32>, valid: vec4<bool>, g: vec4<f32>) {
+    let row = o * dims.n_in;
+    out[row + col.x] = g.x;
+    if valid.y {
+        out[row + col.y] = g.y;
+    }
+    if valid.z {
+        out[row + col.z] = g.z;
+    }
+    if valid.w {
+        out[row + col.w] = g.w;
+    }
+}
+
 // g[w] = sum over the batch of dy[row(w)][b] x[col(w)][b] for the active weights of row o
-// (workgroup o): lhs = dy, rhs = x. Invocation t takes list entries SAMPLES * t + k (k < 4)
-// of each block of THREADS * SAMPLES, so each dy[o][b] it loads serves four weights.
-// Inactive entries of the gradient are left as they are (the host clears them when they may
-// hold an older gradient).
+// (workgroup o). Invocation t takes list entries SAMPLES * t + k (k < 4) of each block of
+// THREADS * SAMPLES. Inactive entries of the gradient are left as they are (the host clears
+// them when they may hold an older gradient).
 @compute @workgroup_size(32)
 fn dense_backward_weights_sparse(@builtin(workgroup_id) group: vec3<u32>, @builtin(local_invocation_index) local: u32) {
     let o = group.x;
-    let batch = dims.batch;
-    let dy_row = o * batch;
-    let g_row = o * dims.n_in;
-    let begin = lists[dims.row_ptr + o];
     let end = lists[dims.row_ptr + o + 1u];
-    for (var j0 = begin + SAMPLES * local; j0 < end; j0 += THREADS * SAMPLES) {
+    for (var j0 = lists[dims.row_ptr + o] + SAMPLES * local; j0 < end; j0 += THREADS * SAMPLES) {
         let j = j0 + vec4(0u, 1u, 2u, 3u);
         // Past the row's list, repeat its last entry and store nothing.
         let e = min(j, vec4(end - 1u));
         let col = vec4(lists[dims.cols + e.x], lists[dims.cols + e.y], lists[dims.cols + e.z], lists[dims.cols + e.w]);
-        let x = col * batch;
-        var acc = vec4(0.0);
-        for (var b = 0u; b < batch; b++) {
-            acc += lhs[dy_row + b] * vec4(rhs[x.x + b], rhs[x.y + b], rhs[x.z + b], rhs[x.w + b]);
-        }
-        out[g_row + col.x] = acc.x;
-        if j.y < end {
-            out[g_row + col.y] = acc.y;
-        }
-        if j.z < end {
-            out[g_row + col.z] = acc.z;
-        }
-        if j.w < end {
-            out[g_row + col.w] = acc.w;
-        }
+        store_weights(o, col, j < vec4(end), batch_dots(o, col));
+    }
+}
+
+// The gradient of every weight of row o, active or not (RIGL.md "Grow": the dense gradient
+// of a RigL update step), with the same loop over all columns. A layer on the sparse path
+// needs it once per mask update; unlike a tiled matrix product (gemm.wgsl), it compiles in
+// milliseconds on SwiftShader.
+@compute @workgroup_size(32)
+fn dense_backward_weights_all(@builtin(workgroup_id) group: vec3<u32>, @builtin(local_invocation_index) local: u32) {
+    let o = group.x;
+    let n = dims.n_in;
+    for (var c0 = SAMPLES * local; c0 < n; c0 += THREADS * SAMPLES) {
+        let c = c0 + vec4(0u, 1u, 2u, 3u);
+        let col = min(c, vec4(n - 1u));
+        store_weights(o, col, c < vec4(n), batch_dots(o, col));
     }
 }
 

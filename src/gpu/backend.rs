@@ -12,7 +12,7 @@ use super::kernels::{Builder, Dispatch, Kernels, grid, record_all};
 use super::losses::LossRing;
 use super::ops::Common;
 use super::program::{self, DataBuffers, LayerBuffers, Workspace, mask_values};
-use super::sparse::{Planned, SparseLists};
+use super::sparse::{Planned, SparseLists, has_lists};
 use super::uniforms::StepInfo;
 use crate::backend::{Backend, Split, StepOptions, Tensor, check_data};
 use crate::config::Config;
@@ -48,7 +48,8 @@ pub struct GpuBackend {
     ctx: GpuContext,
     kernels: Kernels,
     layers: Vec<LayerBuffers>,
-    /// Lists of active weights of the fully connected layers that may be masked.
+    /// Lists of active weights of the fully connected layers that may be masked or are small
+    /// (`sparse::has_lists`).
     lists: Vec<Option<SparseLists>>,
     /// Per layer: computes with its active weights only (decided at each mask update).
     is_sparse: Vec<bool>,
@@ -129,7 +130,7 @@ impl GpuBackend {
             .iter()
             .enumerate()
             .map(|(l, s)| {
-                (s.kind == LayerKind::Dense && setup.densities[l] < 1.0)
+                (s.kind == LayerKind::Dense && has_lists(s.n_in * s.n_out, setup.densities[l]))
                     .then(|| {
                         let dims = (s.n_in, s.n_out);
                         SparseLists::new(&alloc, &s.name, dims, &ctx.queue, &setup.masks[l])
@@ -246,7 +247,8 @@ impl GpuBackend {
     }
 
     /// Whether layer `layer` currently computes with its active weights only (a fully
-    /// connected layer below `SPARSE_BELOW_DENSITY`), rather than with dense products.
+    /// connected layer below `SPARSE_BELOW_DENSITY`, or small: `SMALL_LAYER_WEIGHTS`), rather
+    /// than with dense products.
     pub fn computes_sparse(&self, layer: usize) -> bool {
         self.is_sparse[layer]
     }
@@ -456,7 +458,7 @@ impl Backend for GpuBackend {
                 label: Some("set_mask"),
                 timestamp_writes: None,
             });
-            pass.set_pipeline(&self.kernels.set_mask);
+            pass.set_pipeline(self.kernels.set_mask.get());
             pass.set_bind_group(0, &self.mask_reset[layer], &[]);
             pass.dispatch_workgroups(grid(reset.len()) as u32, 1, 1);
         }

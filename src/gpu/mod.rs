@@ -3,11 +3,12 @@
 //! natively on Vulkan (Mesa lavapipe where there is no GPU), in the browser on WebGPU.
 //!
 //! Masked weights are dense arrays with zeros. A fully connected layer below a density
-//! threshold computes with its active weights only (sparse.rs, shaders/sparse.wgsl, like
-//! src/cpu/dense.rs); other layers use the zero-filled weights in dense products (exact,
-//! since inactive weights are exactly 0). The weight gradient covers active weights only
-//! unless a step asks for the dense gradient (RIGL.md "Grow"), which is always a dense
-//! product; SGD moves active weights only (src/cpu/sgd.rs).
+//! threshold (or a small one) computes with its active weights only (sparse.rs,
+//! shaders/sparse.wgsl, like src/cpu/dense.rs); other layers use the zero-filled weights in
+//! tiled dense products (exact, since inactive weights are exactly 0). The weight gradient
+//! covers active weights only unless a step asks for the dense gradient (RIGL.md "Grow");
+//! SGD moves active weights only (src/cpu/sgd.rs). Pipelines are compiled on first use
+//! (kernels.rs): a software adapter takes about a second per tiled product.
 
 mod backend;
 mod buffers;
@@ -29,4 +30,4 @@ pub use backend::GpuBackend;
 pub use context::context_for_tests;
 pub use context::{GpuContext, request_adapter, required_limits};
 pub use error::GpuError;
-pub use sparse::SPARSE_BELOW_DENSITY;
+pub use sparse::{SMALL_LAYER_WEIGHTS, SPARSE_BELOW_DENSITY};

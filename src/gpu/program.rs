@@ -291,17 +291,12 @@ pub fn backward(
                 };
                 let mut dense = dense.into_iter();
                 let mut next = || dense.next().expect("weight, bias and input gradients");
+                let bufs = (dy, x, &l.grad);
                 out.push(Planned::WeightGrad {
                     layer: p,
                     dense: next(),
-                    sparse: sparse::dense_backward_weights_sparse(
-                        b,
-                        a,
-                        lists,
-                        batch,
-                        (dy, x, &l.grad),
-                        c,
-                    )?,
+                    sparse: sparse::dense_backward_weights_sparse(b, a, lists, batch, bufs, c)?,
+                    all: sparse::dense_backward_weights_all(b, a, lists, batch, bufs, c)?,
                 });
                 out.push(next().into());
                 if let Some(dx) = dx {

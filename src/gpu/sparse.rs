@@ -1,8 +1,9 @@
 //! The sparse path of fully connected layers (shaders/sparse.wgsl): the lists of active
 //! weights on the GPU, rebuilt on the host at each mask update with the CPU's `SparseIndex`;
 //! the dispatches that use them; and, per layer and step, the choice between them and the
-//! dense product (RIGL.md: only RigL's update steps, and SNFS on every step, need the
-//! gradient of every weight, which stays a dense product).
+//! dense products of gemm.wgsl (RIGL.md: only RigL's update steps, and SNFS on every step,
+//! need the gradient of every weight, which a layer on the sparse path computes row by row
+//! without a matrix-product tile).
 
 use super::buffers::Alloc;
 use super::error::GpuError;
@@ -12,8 +13,22 @@ use super::uniforms::SparseDims;
 use crate::cpu::index::SparseIndex;
 
 /// A fully connected layer whose density is below this computes with its active weights
-/// only; at or above it, with the dense product (see docs/benchmarks.md for the measurement).
+/// only; at or above it, with dense products. Measured at batch 128 (784 x 300 and 300 x 100,
+/// random masks; `kernel_timings_sparse`): the sparse kernels are faster below a density of
+/// about 0.5 to 0.6 on SwiftShader and 0.7 to 0.8 on lavapipe.
 pub const SPARSE_BELOW_DENSITY: f64 = 0.5;
+
+/// A fully connected layer with at most this many weights takes the sparse path at any
+/// density (its lists then hold every weight): a dense product saves it well under a
+/// millisecond, while each tiled-product pipeline costs about a second to compile on
+/// SwiftShader (e.g. the 100 x 10 output layer of the MLP, which is never masked).
+pub const SMALL_LAYER_WEIGHTS: usize = 16_384;
+
+/// Whether a fully connected layer of `weights` weights gets lists of active weights: it
+/// may be masked (`density` below 1), or it is small.
+pub fn has_lists(weights: usize, density: f64) -> bool {
+    density < 1.0 || weights <= SMALL_LAYER_WEIGHTS
+}
 
 type B = wgpu::Buffer;
 
@@ -81,12 +96,16 @@ impl SparseLists {
     }
 
     pub fn density(&self) -> f64 {
-        self.index.active() as f64 / (self.index.rows * self.index.cols).max(1) as f64
+        self.index.active() as f64 / self.weights().max(1) as f64
+    }
+
+    fn weights(&self) -> usize {
+        self.index.rows * self.index.cols
     }
 
     /// Whether the layer computes with its active weights only (at its current density).
     pub fn is_sparse(&self) -> bool {
-        self.density() < SPARSE_BELOW_DENSITY
+        self.density() < SPARSE_BELOW_DENSITY || self.weights() <= SMALL_LAYER_WEIGHTS
     }
 
     fn dims(&self, a: &Alloc, batch: usize) -> B {
@@ -203,6 +222,38 @@ pub fn dense_backward_weights_sparse(
     )
 }
 
+/// The gradient of every weight, row by row (a layer on the sparse path, on a step that asks
+/// for the dense gradient).
+pub fn dense_backward_weights_all(
+    b: &Builder,
+    a: &Alloc,
+    lists: &SparseLists,
+    batch: usize,
+    (dy, x, grad): (&B, &B, &B),
+    c: &Common,
+) -> Result<Dispatch, GpuError> {
+    let dims = lists.dims(a, batch);
+    let bg = b.bind(
+        &b.kernels.layouts.sparse,
+        &[
+            &dims,
+            &lists.buffer,
+            dy,
+            x,
+            grad,
+            c.dummy_read,
+            c.dummy_write,
+            c.step,
+        ],
+    );
+    b.dispatch(
+        "dense_backward_weights_all",
+        &b.kernels.dense_backward_weights_all,
+        bg,
+        [lists.index.rows as u64, 1, 1],
+    )
+}
+
 /// SGD of the active weights only (src/cpu/sgd.rs `sgd_step` on a masked layer).
 pub fn sgd_step_sparse(
     b: &Builder,
@@ -245,11 +296,14 @@ pub enum Planned {
         dense: Dispatch,
         sparse: Dispatch,
     },
-    /// Weight gradient: sparse when the layer is and the step needs active weights only.
+    /// Weight gradient: on the sparse path, of the active weights only or, when the step
+    /// asks for the dense gradient, of all weights row by row; else a dense product (masked
+    /// or not, by the step's uniform).
     WeightGrad {
         layer: usize,
         dense: Dispatch,
         sparse: Dispatch,
+        all: Dispatch,
     },
 }
 
@@ -274,13 +328,12 @@ impl Planned {
                 layer,
                 dense,
                 sparse,
-            } => {
-                if is_sparse[*layer] && !dense_grad {
-                    sparse
-                } else {
-                    dense
-                }
-            }
+                all,
+            } => match (is_sparse[*layer], dense_grad) {
+                (false, _) => dense,
+                (true, false) => sparse,
+                (true, true) => all,
+            },
         }
     }
 }

@@ -265,6 +265,8 @@ fn sparse_dense_kernels_match_the_cpu_at_several_densities() {
             let mut y = vec![0.0; n_out * batch];
             let mut dx = vec![0.0; n_in * batch];
             dense_forward(&p, &x, &mut y, batch);
+            dense_backward(&mut p, &x, &dy, None, batch, true);
+            let dense_grad = p.grad.clone();
             dense_backward(&mut p, &x, &dy, Some(&mut dx), batch, false);
             let grad = masked_values(&p.grad, &p.mask);
 
@@ -276,6 +278,7 @@ fn sparse_dense_kernels_match_the_cpu_at_several_densities() {
                 h.upload(&dy),
                 h.zeros(dx.len()),
             );
+            let g_all = h.zeros(dense_grad.len());
             let (w, bias) = (&l.weights, &l.bias);
             h.run(&[
                 sparse::dense_forward_sparse(&b, &a, &lists, batch, w, bias, &gx, &gy, &c).unwrap(),
@@ -290,11 +293,18 @@ fn sparse_dense_kernels_match_the_cpu_at_several_densities() {
                 .unwrap(),
                 sparse::dense_backward_input_sparse(&b, &a, &lists, batch, (w, &gdy, &gdx), &c)
                     .unwrap(),
+                sparse::dense_backward_weights_all(&b, &a, &lists, batch, (&gdy, &gx, &g_all), &c)
+                    .unwrap(),
             ]);
             assert_close(&format!("{what}: y"), &h.read(&gy, y.len()), &y);
             // Inactive entries stay as they were (0 here).
             assert_close(&format!("{what}: dW"), &h.read(&l.grad, grad.len()), &grad);
             assert_close(&format!("{what}: dx"), &h.read(&gdx, dx.len()), &dx);
+            assert_close(
+                &format!("{what}: dense dW"),
+                &h.read(&g_all, dense_grad.len()),
+                &dense_grad,
+            );
         }
     }
 }
