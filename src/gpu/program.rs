@@ -3,7 +3,7 @@
 
 use super::buffers::Alloc;
 use super::error::GpuError;
-use super::kernels::{Builder, Dispatch, grid};
+use super::kernels::{Builder, Dispatch};
 use super::ops::{self, Common, LayerRefs, SgdRefs, u};
 use super::sparse::{self, Planned, SparseLists};
 use super::uniforms::GatherShape;
@@ -200,12 +200,13 @@ pub fn gather(
             c.step,
         ],
     );
-    b.dispatch(
-        "load_batch",
-        &b.kernels.load_batch,
-        bg,
-        [grid(ws.batch * input.len()), 1, 1],
-    )
+    // gather.wgsl: 32 samples by 4 pixels per workgroup.
+    let groups = [
+        ws.batch.div_ceil(32) as u64,
+        input.len().div_ceil(4) as u64,
+        1,
+    ];
+    b.dispatch("load_batch", &b.kernels.load_batch, bg, groups)
 }
 
 /// Every op's forward pass (Net::forward), with layer l's (weights, bias) from `params[l]`;
