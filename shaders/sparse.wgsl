@@ -49,35 +49,41 @@ struct StepInfo {
 @group(0) @binding(6) var<storage, read_write> momentum: array<f32>;
 @group(0) @binding(7) var<uniform> step_info: StepInfo;
 
-// Invocations per workgroup; each computes SAMPLES samples of one row (forward) or column
-// (input gradient), or the gradient of SAMPLES consecutive weights of one row. On an
-// emulated GPU every load (even one the same for all invocations) costs about the same, and
-// this amortises the loads of a list entry and its weight over several multiply-adds.
-// src/gpu/sparse.rs dispatches accordingly.
-const THREADS: u32 = 32u;
-const SAMPLES: u32 = 4u;
+// Each invocation computes 8 samples of one row (forward) or column (input gradient), or
+// the gradient of 8 consecutive weights of one row: on an emulated GPU every load (even one
+// the same for all invocations) costs about the same, and this spreads the loads of a list
+// entry and its weight, or of dy[o][b], over 8 multiply-adds (4 per invocation: 20% to 25%
+// slower on SwiftShader and lavapipe). A workgroup of 16 covers 128 samples (or list
+// entries); src/gpu/sparse.rs dispatches accordingly.
+const THREADS: u32 = 16u;
+const PER_INVOCATION: u32 = 8u;
 
-// y[o][b] = bias[o] + sum over active w in row o of W[w] x[col(w)][b]: lhs = W, rhs = x.
-// Workgroup (o, a block of THREADS * SAMPLES samples); samples b + THREADS * s.
-@compute @workgroup_size(32)
-fn dense_forward_sparse(@builtin(workgroup_id) group: vec3<u32>, @builtin(local_invocation_index) local: u32) {
-    let o = group.x;
-    let b = vec4(0u, 1u, 2u, 3u) * THREADS + group.y * THREADS * SAMPLES + local;
-    // Past the batch, read a valid sample and store nothing: no invocation diverges.
-    let sample = min(b, vec4(dims.batch - 1u));
-    let w_row = o * dims.n_in;
-    var acc = vec4(bias[o]);
-    let end = lists[dims.row_ptr + o + 1u];
-    for (var j = lists[dims.row_ptr + o]; j < end; j++) {
-        let col = lists[dims.cols + j];
-        let x = col * dims.batch + sample;
-        acc += lhs[w_row + col] * vec4(rhs[x.x], rhs[x.y], rhs[x.z], rhs[x.w]);
-    }
-    store_samples(o * dims.batch, b, acc);
+// Samples (or list entries) base + (local, local + 16, ..., local + 112), as two vectors.
+struct Eight {
+    lo: vec4<u32>,
+    hi: vec4<u32>,
 }
 
-// out[row + b[s]] = v[s] for the samples within the batch.
-fn store_samples(row: u32, b: vec4<u32>, v: vec4<f32>) {
+fn eight(base: u32) -> Eight {
+    let lo = base + vec4(0u, 1u, 2u, 3u) * THREADS;
+    return Eight(lo, lo + 4u * THREADS);
+}
+
+// base, base + 1, ..., base + 7.
+fn consecutive(base: u32) -> Eight {
+    let lo = base + vec4(0u, 1u, 2u, 3u);
+    return Eight(lo, lo + 4u);
+}
+
+// rhs[row + s] for the 8 samples s.
+fn load8(row: u32, s: Eight) -> array<vec4<f32>, 2> {
+    let a = row + s.lo;
+    let b = row + s.hi;
+    return array(vec4(rhs[a.x], rhs[a.y], rhs[a.z], rhs[a.w]), vec4(rhs[b.x], rhs[b.y], rhs[b.z], rhs[b.w]));
+}
+
+// out[row + b[k]] = v[k] for the samples within the batch.
+fn store4(row: u32, b: vec4<u32>, v: vec4<f32>) {
     if b.x < dims.batch {
         out[row + b.x] = v.x;
     }
@@ -92,40 +98,75 @@ fn store_samples(row: u32, b: vec4<u32>, v: vec4<f32>) {
     }
 }
 
+// y[o][b] = bias[o] + sum over active w in row o of W[w] x[col(w)][b]: lhs = W, rhs = x.
+// Workgroup (o, a block of 128 samples).
+@compute @workgroup_size(16)
+fn dense_forward_sparse(@builtin(workgroup_id) group: vec3<u32>, @builtin(local_invocation_index) local: u32) {
+    let o = group.x;
+    let b = eight(group.y * THREADS * PER_INVOCATION + local);
+    // Past the batch, read a valid sample and store nothing: no invocation diverges.
+    let last = vec4(dims.batch - 1u);
+    let s = Eight(min(b.lo, last), min(b.hi, last));
+    let w_row = o * dims.n_in;
+    var lo = vec4(bias[o]);
+    var hi = lo;
+    let end = lists[dims.row_ptr + o + 1u];
+    for (var j = lists[dims.row_ptr + o]; j < end; j++) {
+        let col = lists[dims.cols + j];
+        let w = lhs[w_row + col];
+        let x = load8(col * dims.batch, s);
+        lo += w * x[0];
+        hi += w * x[1];
+    }
+    store4(o * dims.batch, b.lo, lo);
+    store4(o * dims.batch, b.hi, hi);
+}
+
 // dx[i][b] = sum over active w in column i of W[w] dy[row(w)][b]: lhs = W, rhs = dy.
-// Workgroup (i, a block of THREADS * SAMPLES samples), as the forward pass.
-@compute @workgroup_size(32)
+// Workgroup (i, a block of 128 samples), as the forward pass.
+@compute @workgroup_size(16)
 fn dense_backward_input_sparse(@builtin(workgroup_id) group: vec3<u32>, @builtin(local_invocation_index) local: u32) {
     let i = group.x;
-    let b = vec4(0u, 1u, 2u, 3u) * THREADS + group.y * THREADS * SAMPLES + local;
-    let sample = min(b, vec4(dims.batch - 1u));
-    var acc = vec4(0.0);
+    let b = eight(group.y * THREADS * PER_INVOCATION + local);
+    let last = vec4(dims.batch - 1u);
+    let s = Eight(min(b.lo, last), min(b.hi, last));
+    var lo = vec4(0.0);
+    var hi = lo;
     let end = lists[dims.col_ptr + i + 1u];
     for (var j = lists[dims.col_ptr + i]; j < end; j++) {
         let row = lists[dims.rows + j];
-        let dy = row * dims.batch + sample;
-        acc += lhs[row * dims.n_in + i] * vec4(rhs[dy.x], rhs[dy.y], rhs[dy.z], rhs[dy.w]);
+        let w = lhs[row * dims.n_in + i];
+        let dy = load8(row * dims.batch, s);
+        lo += w * dy[0];
+        hi += w * dy[1];
     }
-    store_samples(i * dims.batch, b, acc);
+    store4(i * dims.batch, b.lo, lo);
+    store4(i * dims.batch, b.hi, hi);
 }
 
-// Sums over the batch of dy[o][b] x[col[k]][b] for four columns of row o: each dy load
-// serves four weights. lhs = dy, rhs = x.
-fn batch_dots(o: u32, col: vec4<u32>) -> vec4<f32> {
+// Sums over the batch of dy[o][b] x[col[k]][b] for 8 columns of row o: each dy load serves
+// 8 weights. lhs = dy, rhs = x.
+fn batch_dots(o: u32, col: Eight) -> array<vec4<f32>, 2> {
     let batch = dims.batch;
     let dy = o * batch;
-    let x = col * batch;
-    var acc = vec4(0.0);
+    let a = col.lo * batch;
+    let c = col.hi * batch;
+    var lo = vec4(0.0);
+    var hi = vec4(0.0);
     for (var b = 0u; b < batch; b++) {
-        acc += lhs[dy + b] * vec4(rhs[x.x + b], rhs[x.y + b], rhs[x.z + b], rhs[x.w + b]);
+        let d = lhs[dy + b];
+        lo += d * vec4(rhs[a.x + b], rhs[a.y + b], rhs[a.z + b], rhs[a.w + b]);
+        hi += d * vec4(rhs[c.x + b], rhs[c.y + b], rhs[c.z + b], rhs[c.w + b]);
     }
-    return acc;
+    return array(lo, hi);
 }
 
-// out[o][col[k]] = g[k] where valid[k] (the first is always valid).
-fn store_weights(o: u32, col: vec4<u32>, valid: vec4<bool>, g: vec4<f32>) {
+// out[o][col[k]] = g[k] where valid[k].
+fn store_weights4(o: u32, col: vec4<u32>, valid: vec4<bool>, g: vec4<f32>) {
     let row = o * dims.n_in;
-    out[row + col.x] = g.x;
+    if valid.x {
+        out[row + col.x] = g.x;
+    }
     if valid.y {
         out[row + col.y] = g.y;
     }
@@ -138,19 +179,28 @@ fn store_weights(o: u32, col: vec4<u32>, valid: vec4<bool>, g: vec4<f32>) {
 }
 
 // g[w] = sum over the batch of dy[row(w)][b] x[col(w)][b] for the active weights of row o
-// (workgroup o). Invocation t takes list entries SAMPLES * t + k (k < 4) of each block of
-// THREADS * SAMPLES. Inactive entries of the gradient are left as they are (the host clears
-// them when they may hold an older gradient).
-@compute @workgroup_size(32)
+// (workgroup o). Invocation t takes list entries 8t .. 8t + 7 of each block of 128: a short
+// row (60 entries at 8% of 784 columns) leaves whole invocations idle, which an emulated GPU
+// skips, rather than every invocation half idle. Inactive entries of the gradient are left
+// as they are (the host clears them when they may hold an older gradient).
+@compute @workgroup_size(16)
 fn dense_backward_weights_sparse(@builtin(workgroup_id) group: vec3<u32>, @builtin(local_invocation_index) local: u32) {
     let o = group.x;
     let end = lists[dims.row_ptr + o + 1u];
-    for (var j0 = lists[dims.row_ptr + o] + SAMPLES * local; j0 < end; j0 += THREADS * SAMPLES) {
-        let j = j0 + vec4(0u, 1u, 2u, 3u);
+    let step = THREADS * PER_INVOCATION;
+    for (var j0 = lists[dims.row_ptr + o] + PER_INVOCATION * local; j0 < end; j0 += step) {
+        let j = consecutive(j0);
         // Past the row's list, repeat its last entry and store nothing.
-        let e = min(j, vec4(end - 1u));
-        let col = vec4(lists[dims.cols + e.x], lists[dims.cols + e.y], lists[dims.cols + e.z], lists[dims.cols + e.w]);
-        store_weights(o, col, j < vec4(end), batch_dots(o, col));
+        let last = vec4(end - 1u);
+        let e = Eight(min(j.lo, last), min(j.hi, last));
+        let c = dims.cols;
+        let col = Eight(
+            vec4(lists[c + e.lo.x], lists[c + e.lo.y], lists[c + e.lo.z], lists[c + e.lo.w]),
+            vec4(lists[c + e.hi.x], lists[c + e.hi.y], lists[c + e.hi.z], lists[c + e.hi.w]),
+        );
+        let g = batch_dots(o, col);
+        store_weights4(o, col.lo, j.lo < vec4(end), g[0]);
+        store_weights4(o, col.hi, j.hi < vec4(end), g[1]);
     }
 }
 
@@ -158,14 +208,17 @@ fn dense_backward_weights_sparse(@builtin(workgroup_id) group: vec3<u32>, @built
 // of a RigL update step), with the same loop over all columns. A layer on the sparse path
 // needs it once per mask update; unlike a tiled matrix product (gemm.wgsl), it compiles in
 // milliseconds on SwiftShader.
-@compute @workgroup_size(32)
+@compute @workgroup_size(16)
 fn dense_backward_weights_all(@builtin(workgroup_id) group: vec3<u32>, @builtin(local_invocation_index) local: u32) {
     let o = group.x;
     let n = dims.n_in;
-    for (var c0 = SAMPLES * local; c0 < n; c0 += THREADS * SAMPLES) {
-        let c = c0 + vec4(0u, 1u, 2u, 3u);
-        let col = min(c, vec4(n - 1u));
-        store_weights(o, col, c < vec4(n), batch_dots(o, col));
+    for (var c0 = PER_INVOCATION * local; c0 < n; c0 += THREADS * PER_INVOCATION) {
+        let c = consecutive(c0);
+        let last = vec4(n - 1u);
+        let col = Eight(min(c.lo, last), min(c.hi, last));
+        let g = batch_dots(o, col);
+        store_weights4(o, col.lo, c.lo < vec4(n), g[0]);
+        store_weights4(o, col.hi, c.hi < vec4(n), g[1]);
     }
 }
 
@@ -173,7 +226,7 @@ fn dense_backward_weights_all(@builtin(workgroup_id) group: vec3<u32>, @builtin(
 // gradient, out = W. m = momentum * m + (g + wd * w); w -= lr * m. A grid-stride loop over
 // the active list (its length is row_ptr[n_out]), so the dispatch, recorded once, fits any
 // density.
-@compute @workgroup_size(32)
+@compute @workgroup_size(16)
 fn sgd_step_sparse(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
     let count = lists[dims.row_ptr + dims.n_out];
     for (var t = gid.x; t < count; t += groups.x * THREADS) {

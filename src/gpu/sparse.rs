@@ -14,8 +14,10 @@ use crate::cpu::index::SparseIndex;
 
 /// A fully connected layer whose density is below this computes with its active weights
 /// only; at or above it, with dense products. Measured at batch 128 (784 x 300 and 300 x 100,
-/// random masks; `kernel_timings_sparse`): the sparse kernels are faster below a density of
-/// about 0.5 to 0.6 on SwiftShader and 0.7 to 0.8 on lavapipe.
+/// random masks; `kernel_timings_sparse`), the sparse kernels are faster up to a density of
+/// about 0.65 on SwiftShader and beyond 0.7 on lavapipe; a hardware GPU runs the tiled
+/// products far more efficiently than these software adapters (unmeasured here), hence the
+/// margin.
 pub const SPARSE_BELOW_DENSITY: f64 = 0.5;
 
 /// A fully connected layer with at most this many weights takes the sparse path at any
@@ -32,9 +34,9 @@ pub fn has_lists(weights: usize, density: f64) -> bool {
 
 type B = wgpu::Buffer;
 
-/// Workgroups of `sgd_step_sparse`'s grid-stride loop (32 invocations each): a few
+/// Workgroups of `sgd_step_sparse`'s grid-stride loop (16 invocations each): a few
 /// iterations each at 90% sparsity, and no workgroup started only to find nothing to do.
-const SGD_GROUPS: u64 = 256;
+const SGD_GROUPS: u64 = 512;
 
 /// A fully connected layer's active weights by row and by column, on the GPU (the layout
 /// sparse.wgsl reads: row pointers, column pointers, each weight's column row by row, each
@@ -277,7 +279,7 @@ pub fn sgd_step_sparse(
         ],
     );
     let n = (lists.index.rows * lists.index.cols) as u64;
-    let groups = n.div_ceil(32).clamp(1, SGD_GROUPS);
+    let groups = n.div_ceil(16).clamp(1, SGD_GROUPS);
     b.dispatch(
         "sgd_step_sparse",
         &b.kernels.sgd_step_sparse,

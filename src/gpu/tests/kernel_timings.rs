@@ -222,3 +222,31 @@ fn kernel_timings_sparse() {
         }
     }
 }
+
+#[test]
+#[ignore]
+fn kernel_timings_loss() {
+    let Some(h) = Harness::new() else { return };
+    let (b, a, c) = (h.builder(), h.alloc(), h.common());
+    let mut rng = rng(1);
+    let (classes, batch) = (10, 128);
+    let logits = h.upload(&rand_vec(&mut rng, classes * batch));
+    let labels: Vec<u32> = (0..batch as u32).map(|i| i % 10).collect();
+    let labels = h.upload_u32(&labels);
+    let (d, ring) = (h.zeros(classes * batch), h.zeros(1024));
+    let loss = ops::softmax_cross_entropy(
+        &b,
+        &a,
+        (classes, batch),
+        &logits,
+        &labels,
+        Some(&d),
+        &ring,
+        &c,
+    )
+    .unwrap();
+    eprintln!(
+        "softmax_cross_entropy 10 x 128: {:.2} ms",
+        time_ms(&h, &[&loss], 10)
+    );
+}
