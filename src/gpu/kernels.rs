@@ -19,8 +19,8 @@ const SPARSE: &str = include_str!("../../shaders/sparse.wgsl");
 /// Invocations per workgroup of every kernel (within WebGPU's default limit of 256) but the
 /// sparse ones.
 pub const THREADS: u32 = 256;
-/// Samples per workgroup of sparse.wgsl's forward and input gradient (THREADS * SAMPLES
-/// there): a whole batch of 128 in one.
+/// Samples per workgroup of sparse.wgsl's forward and input gradient (16 invocations of 8
+/// samples there): a whole batch of 128 in one.
 pub const SPARSE_SAMPLES: u32 = 128;
 /// The largest K slice of a matrix-product tile (gemm.wgsl): K chunks are multiples of it.
 pub const TILE_K: u32 = 16;
