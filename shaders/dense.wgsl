@@ -65,8 +65,18 @@ fn dense_backward_input(@builtin(workgroup_id) group: vec3<u32>, @builtin(local_
     gemm_run(DENSE_BACKWARD_INPUT, group, local);
 }
 
-// db[o] = sum over the batch of dy[o]: m = n_out rows of n = batch.
+// db[o] = sum over the batch of dy[o]: m = n_out rows of n = batch. One invocation per row
+// adds its samples in order, as the CPU does: a batch is short, and a workgroup reduction's
+// barriers cost far more than the sum on an emulated GPU (SwiftShader, lavapipe).
 @compute @workgroup_size(256)
-fn dense_backward_bias(@builtin(workgroup_id) group: vec3<u32>, @builtin(local_invocation_index) local: u32) {
-    row_sum(group.x, local);
+fn dense_backward_bias(@builtin(global_invocation_id) gid: vec3<u32>) {
+    let o = gid.x;
+    if o >= dims.m {
+        return;
+    }
+    var s = 0.0;
+    for (var b = 0u; b < dims.n; b++) {
+        s += lhs[o * dims.n + b];
+    }
+    out[o] = s;
 }

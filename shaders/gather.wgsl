@@ -34,33 +34,53 @@ struct StepInfo {
 @group(0) @binding(5) var<storage, read_write> batch_labels: array<u32>;
 @group(0) @binding(6) var<uniform> step_info: StepInfo;
 
-const THREADS: u32 = 256u;
-
-@compute @workgroup_size(256)
-fn load_batch(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
-    let total = shape.batch * shape.image_len;
-    for (var t = gid.x; t < total; t += groups.x * THREADS) {
-        var b: u32;
-        var j: u32;
+// Invocation (b, q) loads pixels 4q .. 4q + 3 of sample b: two word loads (the four bytes
+// may straddle two words) and one image index serve four pixels, and no division runs per
+// pixel (an emulated GPU cannot vectorise one). Dispatched as
+// (ceil(batch / 32), ceil(image_len / 4)) workgroups.
+@compute @workgroup_size(32)
+fn load_batch(@builtin(global_invocation_id) gid: vec3<u32>) {
+    let b = gid.x;
+    let j0 = 4u * gid.y;
+    if b >= shape.batch || j0 >= shape.image_len {
+        return;
+    }
+    var image: u32;
+    if shape.use_indices != 0u {
+        image = indices[b];
+    } else {
+        image = min(step_info.base + b, shape.count - 1u);
+    }
+    if j0 == 0u {
+        batch_labels[b] = labels[image];
+    }
+    let offset = image * shape.image_len + j0;
+    let q = offset / 4u;
+    let lo = images[q];
+    let hi = images[min(q + 1u, arrayLength(&images) - 1u)];
+    // Where pixel j0 + k goes: [pixel][batch], or [C][batch][H][W] (channel c, position p).
+    var c = 0u;
+    var p = 0u;
+    if shape.planar != 0u {
+        c = j0 / shape.plane;
+        p = j0 - c * shape.plane;
+    }
+    for (var k = 0u; k < 4u; k++) {
+        let j = j0 + k;
+        if j >= shape.image_len {
+            break;
+        }
+        let bit = (offset % 4u + k) * 8u;
+        let byte = select(hi >> (bit - 32u), lo >> bit, bit < 32u) & 0xffu;
+        var t = j * shape.batch + b;
         if shape.planar != 0u {
-            let cb = t / shape.plane;
-            b = cb % shape.batch;
-            j = (cb / shape.batch) * shape.plane + t % shape.plane;
-        } else {
-            b = t % shape.batch;
-            j = t / shape.batch;
+            t = (c * shape.batch + b) * shape.plane + p;
+            p += 1u;
+            if p == shape.plane {
+                p = 0u;
+                c += 1u;
+            }
         }
-        var image: u32;
-        if shape.use_indices != 0u {
-            image = indices[b];
-        } else {
-            image = min(step_info.base + b, shape.count - 1u);
-        }
-        let offset = image * shape.image_len + j;
-        let byte = (images[offset / 4u] >> ((offset % 4u) * 8u)) & 0xffu;
         x[t] = f32(byte) / 255.0;
-        if j == 0u {
-            batch_labels[b] = labels[image];
-        }
     }
 }

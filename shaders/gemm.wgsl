@@ -155,7 +155,8 @@ fn gemm_run(op: u32, group: vec3<u32>, local: u32) {
     gemm_store_row(op, m + 3u * ROWS, n, t.cols, group.z, acc.r3);
 }
 
-// out[row] = sum of lhs[row * n .. (row + 1) * n]: a bias gradient (one workgroup per row).
+// out[row] = sum of lhs[row * n .. (row + 1) * n]: a convolution's bias gradient, over rows of
+// batch * H * W positions (one workgroup per row).
 fn row_sum(row: u32, local: u32) {
     var s = 0.0;
     for (var i = local; i < dims.n; i += THREADS) {

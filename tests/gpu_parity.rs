@@ -1,8 +1,11 @@
 //! The GPU backend against the CPU backend (the reference), natively on whatever adapter wgpu
 //! finds (Mesa lavapipe where there is no GPU): whole training steps (forward, loss, backward
 //! with masked and dense gradients, the SNFS average, SGD, mask resets) for the MLP and a
-//! small CNN; evaluation and `loss_at`; loss read-back; and a 200-step RigL run with
-//! `Trainer<GpuBackend>` and `Trainer<CpuBackend>` from the same `Setup`.
+//! small CNN, with fully connected layers on the sparse path (active weights only) and on
+//! the dense one; evaluation and `loss_at`; loss read-back; a 200-step RigL run and a pruning
+//! run (which moves layers from the dense to the sparse path) with `Trainer<GpuBackend>` and
+//! `Trainer<CpuBackend>` from the same `Setup`. The sparse kernels alone are compared with
+//! the CPU in src/gpu/tests/layers.rs.
 //!
 //! Without an adapter these tests fail and say how to install one, unless RIGLAB_SKIP_GPU=1.
 
@@ -12,7 +15,7 @@ use riglab::backend::{Backend, StepOptions, Tensor, block_on};
 use riglab::config::Config;
 use riglab::cpu::CpuBackend;
 use riglab::data::Dataset;
-use riglab::gpu::{GpuBackend, context_for_tests};
+use riglab::gpu::{GpuBackend, SMALL_LAYER_WEIGHTS, SPARSE_BELOW_DENSITY, context_for_tests};
 use riglab::train::{Event, MaskUpdate, Setup, Trainer};
 
 /// Largest |gpu - cpu| over the largest |cpu| of a tensor, for one step (kernels alone agree
@@ -57,6 +60,18 @@ fn step_parity(query: &str, n_train: usize) {
     };
     let mut cpu = CpuBackend::new(&setup, train, test).unwrap();
     let mut masks = setup.masks.clone();
+    // Fully connected layers below the threshold, or small, take the sparse path, the
+    // others the dense one (the CNN's convolutions: always dense).
+    for (l, (shape, mask)) in setup.layers.iter().zip(&masks).enumerate() {
+        let density = mask.iter().filter(|&&m| m).count() as f64 / mask.len() as f64;
+        let fc = shape.kind == riglab::sparse::LayerKind::Dense;
+        let small = mask.len() <= SMALL_LAYER_WEIGHTS;
+        assert_eq!(
+            g.computes_sparse(l),
+            fc && (density < SPARSE_BELOW_DENSITY || small),
+            "{query}: layer {l} at density {density}"
+        );
+    }
     let sgd = |dense_grad, sgd, snfs_decay| StepOptions {
         lr: 0.1,
         momentum: 0.9,
@@ -192,6 +207,23 @@ fn training_steps_match_the_cpu_on_a_cnn() {
         "model=cnn:4,8,16&method=rigl&dist=uniform&sparsity=0.8&batch=12",
         60,
     );
+}
+
+/// Odd sizes (no multiple of a workgroup) at densities from nearly empty to just below the
+/// threshold, every fully connected layer on the sparse path; batch 13 leaves most of a
+/// workgroup's samples idle, batch 130 needs two workgroups along the batch.
+#[test]
+fn sparse_training_steps_match_the_cpu_at_several_densities() {
+    for sparsity in [0.97, 0.8, 0.55] {
+        for batch in [13, 130] {
+            step_parity(
+                &format!(
+                    "model=mlp:37,23&method=static&dist=uniform&sparsity={sparsity}&batch={batch}"
+                ),
+                300,
+            );
+        }
+    }
 }
 
 #[test]
@@ -362,6 +394,17 @@ fn a_rigl_run_matches_the_cpu() {
     let Some(g) = gpu(&setup, train.clone(), test.clone()) else {
         return;
     };
+    // ERK at 90%: fc1 ~8% dense and fc2 ~23% on the sparse path, and fc3 too (never masked,
+    // but small: all its weights in the lists).
+    let sparse: Vec<bool> = (0..setup.layers.len())
+        .map(|l| g.computes_sparse(l))
+        .collect();
+    assert_eq!(
+        sparse,
+        [true, true, true],
+        "densities {:?}",
+        setup.densities
+    );
     let (n_train, n_test) = (train.len(), test.len());
     let mut tg = Trainer::new(setup.clone(), g, n_train, n_test);
     let mut tc = Trainer::new(
@@ -420,5 +463,51 @@ fn a_rigl_run_matches_the_cpu() {
             (lg - lc).abs() <= LOSS_TOLERANCE && (ag - ac).abs() <= 0.002,
             "test loss {lg} vs {lc}, accuracy {ag} vs {ac}"
         );
+    }
+}
+
+/// Gradual magnitude pruning starts dense (dense products for fc1, which is not small) and
+/// crosses the threshold mid-run: fc1 moves to the sparse path at a mask update, and the run
+/// still matches the CPU.
+#[test]
+fn a_pruning_run_moves_to_the_sparse_path_and_matches_the_cpu() {
+    let (train, test) = common::mnist(1000, 200);
+    let c = Config::parse_strict(
+        "model=mlp:64,32&method=prune&dist=uniform&sparsity=0.9&steps=60&prune_start=0.1&prune_end=0.6&prune_every=5&batch=32&eval_every=60&seed=3",
+    )
+    .unwrap();
+    let setup = Setup::new(&c).unwrap();
+    let Some(g) = gpu(&setup, train.clone(), test.clone()) else {
+        return;
+    };
+    let layers = setup.layers.len();
+    let (n_train, n_test) = (train.len(), test.len());
+    let mut tg = Trainer::new(setup.clone(), g, n_train, n_test);
+    let mut tc = Trainer::new(
+        setup.clone(),
+        CpuBackend::new(&setup, train, test).unwrap(),
+        n_train,
+        n_test,
+    );
+    assert!(!tg.backend.computes_sparse(0), "fc1 dense at first");
+    let (eg, ec) = (run(&mut tg), run(&mut tc));
+    assert!(
+        (0..layers).all(|l| tg.backend.computes_sparse(l)),
+        "sparse at 90%"
+    );
+    let (lg, lc) = (losses(&eg), losses(&ec));
+    assert_eq!((lg.len(), lc.len()), (60, 60));
+    for (t, (a, b)) in lg.iter().zip(&lc).enumerate() {
+        assert!(
+            (a - b).abs() <= LOSS_TOLERANCE,
+            "step {t}: loss {a} (GPU) vs {b} (CPU)"
+        );
+    }
+    for l in 0..layers {
+        let (wg, wc) = (
+            block_on(tg.backend.read(l, Tensor::Weights)),
+            block_on(tc.backend.read(l, Tensor::Weights)),
+        );
+        assert_close(&format!("layer {l} weights"), &wg, &wc, STEP_TOLERANCE);
     }
 }

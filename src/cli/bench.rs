@@ -26,6 +26,19 @@ pub struct BenchArgs {
     /// Compute backend.
     #[arg(long, value_enum, default_value = "cpu")]
     backend: BackendKind,
+    /// Which models to time.
+    #[arg(long, value_enum, default_value = "all")]
+    models: Models,
+    /// GPU: also print the time of each kernel of a regular step.
+    #[arg(long)]
+    kernels: bool,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum Models {
+    All,
+    Mlp,
+    Cnn,
 }
 
 /// Random images: speed does not depend on pixel values.
@@ -36,8 +49,10 @@ fn random_data(config: &Config, n: usize, rng: &mut Pcg64) -> Dataset {
     Dataset::new(shape, classes, images, labels).expect("consistent data")
 }
 
-/// Seconds per regular step, per update step, and of the host's drop-and-grow alone.
+/// Seconds of the first step (from creating the backend: a GPU compiles its pipelines), per
+/// regular step, per update step, and of the host's drop-and-grow alone.
 struct Timing {
+    first: f64,
     step: f64,
     update_step: Option<f64>,
     mask_update: Option<f64>,
@@ -46,10 +61,18 @@ struct Timing {
 /// Times `steps` regular steps, then one update step (RigL: dense gradient, read-back of
 /// weights and gradients, drop and grow, new masks). Each timing ends when the backend has
 /// finished (a GPU runs steps asynchronously).
-fn time_steps<B: Backend>(trainer: &mut Trainer<B>, steps: usize, update: bool) -> Timing {
+fn time_steps<B: Backend>(
+    trainer: &mut Trainer<B>,
+    created: Instant,
+    steps: usize,
+    update: bool,
+) -> Timing {
     let mut events = Vec::new();
     // Step 0 (a mask update for RigL) and a few more: pipelines, caches, allocations warm up.
-    for _ in 0..3 {
+    block_on(trainer.step(&mut events));
+    block_on(trainer.wait_for_losses(&mut events));
+    let first = created.elapsed().as_secs_f64();
+    for _ in 0..2 {
         block_on(trainer.step(&mut events));
     }
     block_on(trainer.wait_for_losses(&mut events));
@@ -62,6 +85,7 @@ fn time_steps<B: Backend>(trainer: &mut Trainer<B>, steps: usize, update: bool) 
     let step = t0.elapsed().as_secs_f64() / steps as f64;
     if !update {
         return Timing {
+            first,
             step,
             update_step: None,
             mask_update: None,
@@ -71,10 +95,36 @@ fn time_steps<B: Backend>(trainer: &mut Trainer<B>, steps: usize, update: bool) 
     block_on(trainer.step(&mut events));
     block_on(trainer.wait_for_losses(&mut events));
     Timing {
+        first,
         step,
         update_step: Some(t1.elapsed().as_secs_f64()),
         mask_update: Some(block_on(trainer.time_mask_update(7))),
     }
+}
+
+/// The time of each kernel of a regular step (sparse gradients, SGD), one line per model.
+fn print_kernels(t: &Trainer<crate::gpu::GpuBackend>, config: &Config) {
+    let o = crate::backend::StepOptions {
+        lr: 0.0,
+        momentum: 0.0,
+        wd: 0.0,
+        dense_grad: false,
+        sgd: true,
+        snfs_decay: None,
+    };
+    let times = t.backend.time_step_dispatches(&o, 5);
+    let total: f64 = times.iter().map(|(_, ms)| ms).sum();
+    let list: Vec<String> = times
+        .iter()
+        .map(|(what, ms)| format!("{what} {ms:.2}"))
+        .collect();
+    println!(
+        "  kernels of {} {} {} (ms, {total:.1} in all): {}",
+        config.model,
+        config.method.name(),
+        config.sparsity,
+        list.join(", ")
+    );
 }
 
 pub fn run(args: BenchArgs) -> Result<(), CliError> {
@@ -101,11 +151,16 @@ pub fn run(args: BenchArgs) -> Result<(), CliError> {
         (args.steps / 10).max(5)
     );
     println!(
-        "| model | method | sparsity | steps/s | ms/step | update step ms | mask update ms (host) | update share at dT=100 |"
+        "| model | method | sparsity | steps/s | ms/step | update step ms | mask update ms (host) | update share at dT=100 | first step s |"
     );
-    println!("|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|");
     let mut rng = Pcg64::seed_from_u64(0);
-    for model in [ModelSpec::default(), ModelSpec::default_cnn()] {
+    let models = match args.models {
+        Models::All => vec![ModelSpec::default(), ModelSpec::default_cnn()],
+        Models::Mlp => vec![ModelSpec::default()],
+        Models::Cnn => vec![ModelSpec::default_cnn()],
+    };
+    for model in models {
         let steps = if matches!(model, ModelSpec::Cnn { .. }) {
             (args.steps / 10).max(5)
         } else {
@@ -130,17 +185,22 @@ pub fn run(args: BenchArgs) -> Result<(), CliError> {
             };
             let data = random_data(&config, 4 * args.batch, &mut rng);
             let update = method == Method::Rigl;
+            let created = Instant::now();
             let t = match &gpu {
                 None => {
                     let mut t =
                         Trainer::cpu(&config, data.clone(), data).map_err(CliError::Failed)?;
-                    time_steps(&mut t, steps, update)
+                    time_steps(&mut t, created, steps, update)
                 }
                 Some(ctx) => {
                     let mut t =
                         block_on(Trainer::gpu(&config, data.clone(), data, Some(ctx.clone())))
                             .map_err(gpu_error)?;
-                    time_steps(&mut t, steps, update)
+                    let timing = time_steps(&mut t, created, steps, update);
+                    if args.kernels {
+                        print_kernels(&t, &config);
+                    }
+                    timing
                 }
             };
             let ms = |s: Option<f64>| s.map_or("-".into(), |s| format!("{:.2}", s * 1e3));
@@ -150,12 +210,13 @@ pub fn run(args: BenchArgs) -> Result<(), CliError> {
                 format!("{:.1}%", 100.0 * extra / (100.0 * t.step + extra))
             });
             println!(
-                "| {model} | {} | {sparsity} | {:.1} | {:.2} | {} | {} | {share} |",
+                "| {model} | {} | {sparsity} | {:.1} | {:.2} | {} | {} | {share} | {:.2} |",
                 method.name(),
                 1.0 / t.step,
                 t.step * 1e3,
                 ms(t.update_step),
                 ms(t.mask_update),
+                t.first,
             );
         }
     }

@@ -12,11 +12,13 @@ use super::kernels::{Builder, Dispatch, Kernels, grid, record_all};
 use super::losses::LossRing;
 use super::ops::Common;
 use super::program::{self, DataBuffers, LayerBuffers, Workspace, mask_values};
+use super::sparse::{Planned, SparseLists, has_lists};
 use super::uniforms::StepInfo;
 use crate::backend::{Backend, Split, StepOptions, Tensor, check_data};
 use crate::config::Config;
 use crate::cpu::Net;
 use crate::data::Dataset;
+use crate::sparse::LayerKind;
 use crate::train::{Setup, Trainer};
 
 /// Images per evaluation batch, as on the CPU (src/cpu/backend.rs).
@@ -25,11 +27,11 @@ const EVAL_BATCH: usize = 500;
 /// gather, forward, loss, backward; then the SNFS average and SGD when a step asks for them.
 struct TrainProgram {
     gather: Dispatch,
-    forward: Vec<Dispatch>,
+    forward: Vec<Planned>,
     loss: Dispatch,
-    backward: Vec<Dispatch>,
+    backward: Vec<Planned>,
     snfs_ema: Vec<Dispatch>,
-    sgd: Vec<Dispatch>,
+    sgd: Vec<Planned>,
 }
 
 /// Forward-only passes over the evaluation workspace: with the training parameters, or with
@@ -37,8 +39,8 @@ struct TrainProgram {
 struct EvalProgram {
     gather_train: Dispatch,
     gather_test: Dispatch,
-    forward: Vec<Dispatch>,
-    forward_probe: Vec<Dispatch>,
+    forward: Vec<Planned>,
+    forward_probe: Vec<Planned>,
     loss: Dispatch,
 }
 
@@ -46,6 +48,16 @@ pub struct GpuBackend {
     ctx: GpuContext,
     kernels: Kernels,
     layers: Vec<LayerBuffers>,
+    /// Lists of active weights of the fully connected layers that may be masked or are small
+    /// (`sparse::has_lists`).
+    lists: Vec<Option<SparseLists>>,
+    /// Per layer: computes with its active weights only (decided at each mask update).
+    is_sparse: Vec<bool>,
+    /// Per layer: the gradient buffer may hold values of inactive weights (after a dense
+    /// gradient or a mask update), which the sparse weight gradient does not overwrite: it is
+    /// cleared before the next step that takes the sparse path, so that inactive entries
+    /// read 0 as on the dense path.
+    grad_stale: Vec<bool>,
     /// Weights and biases for `loss_at`, apart from the training state.
     probe: Vec<(wgpu::Buffer, wgpu::Buffer)>,
     step_info: wgpu::Buffer,
@@ -113,6 +125,23 @@ impl GpuBackend {
                 LayerBuffers::new(&alloc, &s.name, &w, s.n_out, &setup.masks[l])
             })
             .collect::<Result<Vec<_>, _>>()?;
+        let lists = setup
+            .layers
+            .iter()
+            .enumerate()
+            .map(|(l, s)| {
+                (s.kind == LayerKind::Dense && has_lists(s.n_in * s.n_out, setup.densities[l]))
+                    .then(|| {
+                        let dims = (s.n_in, s.n_out);
+                        SparseLists::new(&alloc, &s.name, dims, &ctx.queue, &setup.masks[l])
+                    })
+                    .transpose()
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let is_sparse: Vec<bool> = lists
+            .iter()
+            .map(|l| l.as_ref().is_some_and(SparseLists::is_sparse))
+            .collect();
         let probe = layers
             .iter()
             .map(|l| {
@@ -161,11 +190,11 @@ impl GpuBackend {
                 Some(&indices),
                 &tc,
             )?,
-            forward: program::forward(&b, &alloc, &net, &train_ws, &params, &tc)?,
+            forward: program::forward(&b, &alloc, &net, &train_ws, &params, &lists, &tc)?,
             loss: program::loss(&b, &alloc, &net, &train_ws, &losses.ring, true, &tc)?,
-            backward: program::backward(&b, &alloc, &net, &train_ws, &layers, &tc)?,
+            backward: program::backward(&b, &alloc, &net, &train_ws, &layers, &lists, &tc)?,
             snfs_ema: program::snfs_ema(&b, &layers, &tc)?,
-            sgd: program::sgd(&b, &layers, &tc)?,
+            sgd: program::sgd(&b, &alloc, &layers, &lists, &tc)?,
         };
         let ec = Common {
             step: &eval_info,
@@ -174,8 +203,9 @@ impl GpuBackend {
         let eval_program = EvalProgram {
             gather_train: program::gather(&b, &alloc, &net, &eval_ws, &train_data, None, &ec)?,
             gather_test: program::gather(&b, &alloc, &net, &eval_ws, &test_data, None, &ec)?,
-            forward: program::forward(&b, &alloc, &net, &eval_ws, &params, &ec)?,
-            forward_probe: program::forward(&b, &alloc, &net, &eval_ws, &probe_params, &ec)?,
+            forward: program::forward(&b, &alloc, &net, &eval_ws, &params, &lists, &ec)?,
+            // loss_at's masks are not the training masks: dense products only.
+            forward_probe: program::forward(&b, &alloc, &net, &eval_ws, &probe_params, &[], &ec)?,
             loss: program::loss(&b, &alloc, &net, &eval_ws, &eval_out, false, &ec)?,
         };
         let mask_reset = layers
@@ -191,7 +221,10 @@ impl GpuBackend {
             name: format!("GPU ({})", ctx.describe()),
             ctx,
             kernels,
+            grad_stale: vec![false; layers.len()],
             layers,
+            lists,
+            is_sparse,
             probe,
             step_info,
             eval_info,
@@ -211,6 +244,13 @@ impl GpuBackend {
             train_len: train.len(),
             test_len: test.len(),
         })
+    }
+
+    /// Whether layer `layer` currently computes with its active weights only (a fully
+    /// connected layer below `SPARSE_BELOW_DENSITY`, or small: `SMALL_LAYER_WEIGHTS`), rather
+    /// than with dense products.
+    pub fn computes_sparse(&self, layer: usize) -> bool {
+        self.is_sparse[layer]
     }
 
     /// Whether the device was lost (the page then falls back to the CPU).
@@ -257,7 +297,7 @@ impl GpuBackend {
 
     /// Sums of (loss, correct) over the first `n` images that `gather` reads, in evaluation
     /// batches of one submission each.
-    async fn run_eval(&self, gather: &Dispatch, forward: &[Dispatch], n: usize) -> (f64, f64) {
+    async fn run_eval(&self, gather: &Dispatch, forward: &[Planned], n: usize) -> (f64, f64) {
         if n == 0 {
             return (0.0, 0.0);
         }
@@ -281,7 +321,7 @@ impl GpuBackend {
                     timestamp_writes: None,
                 });
                 gather.record(&mut pass);
-                record_all(&mut pass, forward);
+                record_all(&mut pass, pick(forward, &self.is_sparse, false));
                 self.eval.loss.record(&mut pass);
             }
             queue.submit([encoder.finish()]);
@@ -332,6 +372,59 @@ impl GpuBackend {
     }
 }
 
+impl GpuBackend {
+    /// Milliseconds of each dispatch that a training step with options `o` records, each
+    /// submitted alone `runs` times after one warm-up run (`riglab bench --kernels`). Steps
+    /// must have been recorded before, so the buffers hold real values; the training state
+    /// changes as if a few more steps had run.
+    #[cfg(not(target_arch = "wasm32"))]
+    pub fn time_step_dispatches(&self, o: &StepOptions, runs: usize) -> Vec<(String, f64)> {
+        let (device, queue) = (&self.ctx.device, &self.ctx.queue);
+        let p = &self.train;
+        let mut all: Vec<&Dispatch> = vec![&p.gather];
+        all.extend(pick(&p.forward, &self.is_sparse, o.dense_grad));
+        all.push(&p.loss);
+        all.extend(pick(&p.backward, &self.is_sparse, o.dense_grad));
+        if o.snfs_decay.is_some() {
+            all.extend(&p.snfs_ema);
+        }
+        if o.sgd {
+            all.extend(pick(&p.sgd, &self.is_sparse, o.dense_grad));
+        }
+        let run = |d: &Dispatch, n: usize| {
+            for _ in 0..n {
+                let mut encoder = device.create_command_encoder(&Default::default());
+                {
+                    let mut pass = encoder.begin_compute_pass(&Default::default());
+                    d.record(&mut pass);
+                }
+                queue.submit([encoder.finish()]);
+            }
+            super::buffers::wait(device);
+        };
+        all.into_iter()
+            .map(|d| {
+                run(d, 1);
+                let t = web_time::Instant::now();
+                run(d, runs);
+                (
+                    d.what.clone(),
+                    t.elapsed().as_secs_f64() * 1e3 / runs as f64,
+                )
+            })
+            .collect()
+    }
+}
+
+/// The dispatches a step records: each layer's dense or sparse twin (`Planned::pick`).
+fn pick<'a>(
+    planned: &'a [Planned],
+    is_sparse: &'a [bool],
+    dense_grad: bool,
+) -> impl Iterator<Item = &'a Dispatch> {
+    planned.iter().map(move |p| p.pick(is_sparse, dense_grad))
+}
+
 impl Backend for GpuBackend {
     fn describe(&self) -> String {
         self.name.clone()
@@ -343,6 +436,12 @@ impl Backend for GpuBackend {
         assert_eq!(mask.len(), l.len, "layer {layer} mask");
         mask_values(mask, &mut self.scratch_f32);
         queue.write_buffer(&l.mask, 0, bytemuck::cast_slice(&self.scratch_f32));
+        if let Some(lists) = &mut self.lists[layer] {
+            lists.upload(queue, mask);
+            // Density changes only when pruning or SNIP: the layer may change path here.
+            self.is_sparse[layer] = lists.is_sparse();
+            self.grad_stale[layer] = true;
+        }
         if reset.is_empty() {
             return;
         }
@@ -359,7 +458,7 @@ impl Backend for GpuBackend {
                 label: Some("set_mask"),
                 timestamp_writes: None,
             });
-            pass.set_pipeline(&self.kernels.set_mask);
+            pass.set_pipeline(self.kernels.set_mask.get());
             pass.set_bind_group(0, &self.mask_reset[layer], &[]);
             pass.dispatch_workgroups(grid(reset.len()) as u32, 1, 1);
         }
@@ -386,6 +485,15 @@ impl Backend for GpuBackend {
         let mut encoder = device.create_command_encoder(&wgpu::CommandEncoderDescriptor {
             label: Some("train step"),
         });
+        for (l, stale) in self.grad_stale.iter_mut().enumerate() {
+            if o.dense_grad {
+                *stale = true;
+            } else if *stale && self.is_sparse[l] {
+                // Once per mask update: the sparse weight gradient writes active entries only.
+                encoder.clear_buffer(&self.layers[l].grad, 0, None);
+                *stale = false;
+            }
+        }
         {
             let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
                 label: Some("train step"),
@@ -393,14 +501,15 @@ impl Backend for GpuBackend {
             });
             let p = &self.train;
             p.gather.record(&mut pass);
-            record_all(&mut pass, &p.forward);
+            let dense_grad = o.dense_grad;
+            record_all(&mut pass, pick(&p.forward, &self.is_sparse, dense_grad));
             p.loss.record(&mut pass);
-            record_all(&mut pass, &p.backward);
+            record_all(&mut pass, pick(&p.backward, &self.is_sparse, dense_grad));
             if o.snfs_decay.is_some() {
                 record_all(&mut pass, &p.snfs_ema);
             }
             if o.sgd {
-                record_all(&mut pass, &p.sgd);
+                record_all(&mut pass, pick(&p.sgd, &self.is_sparse, dense_grad));
             }
         }
         queue.submit([encoder.finish()]);

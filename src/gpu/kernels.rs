@@ -1,5 +1,7 @@
-//! Every compute pipeline, created once per device from the WGSL files in shaders/, and the
+//! Every compute pipeline of the WGSL files in shaders/, created on first use, and the
 //! bind-group layouts they share, named after what they bind.
+
+use std::sync::{Arc, OnceLock};
 
 use super::error::GpuError;
 
@@ -12,9 +14,14 @@ const LOSS: &str = include_str!("../../shaders/loss.wgsl");
 const GATHER: &str = include_str!("../../shaders/gather.wgsl");
 const SGD: &str = include_str!("../../shaders/sgd.wgsl");
 const MASK: &str = include_str!("../../shaders/mask.wgsl");
+const SPARSE: &str = include_str!("../../shaders/sparse.wgsl");
 
-/// Invocations per workgroup of every kernel (within WebGPU's default limit of 256).
+/// Invocations per workgroup of every kernel (within WebGPU's default limit of 256) but the
+/// sparse ones.
 pub const THREADS: u32 = 256;
+/// Samples per workgroup of sparse.wgsl's forward and input gradient (16 invocations of 8
+/// samples there): a whole batch of 128 in one.
+pub const SPARSE_SAMPLES: u32 = 128;
 /// The largest K slice of a matrix-product tile (gemm.wgsl): K chunks are multiples of it.
 pub const TILE_K: u32 = 16;
 /// gemm.wgsl's ROWS (invocations along M) of each compiled variant, smallest tile first:
@@ -70,17 +77,84 @@ pub struct Layouts {
     pub sgd: wgpu::BindGroupLayout,
     /// resets, weights, momentum.
     pub mask_reset: wgpu::BindGroupLayout,
+    /// dims, lists of active weights, lhs, rhs, out, bias, momentum, step: a sparse fully
+    /// connected layer and its SGD.
+    pub sparse: wgpu::BindGroupLayout,
 }
 
-/// A matrix-product entry point compiled once per tile shape.
+/// A compute pipeline, compiled the first time a step records it. On SwiftShader (a
+/// browser's software adapter) a tiled matrix product takes about a second to compile and
+/// every other kernel a few milliseconds; a model uses few of the products' variants, and a
+/// sparse one none at all: compiling all of them up front made the first step take 17 s.
+#[derive(Clone)]
+pub struct Pipeline(Arc<LazyPipeline>);
+
+struct LazyPipeline {
+    device: wgpu::Device,
+    module: wgpu::ShaderModule,
+    layout: wgpu::BindGroupLayout,
+    entry: &'static str,
+    /// gemm.wgsl's ROWS, for a matrix product's variant.
+    rows: Option<u32>,
+    compiled: OnceLock<wgpu::ComputePipeline>,
+}
+
+impl Pipeline {
+    fn new(
+        device: &wgpu::Device,
+        module: &wgpu::ShaderModule,
+        layout: &wgpu::BindGroupLayout,
+        entry: &'static str,
+        rows: Option<u32>,
+    ) -> Self {
+        Self(Arc::new(LazyPipeline {
+            device: device.clone(),
+            module: module.clone(),
+            layout: layout.clone(),
+            entry,
+            rows,
+            compiled: OnceLock::new(),
+        }))
+    }
+
+    /// The compiled pipeline (compiled now if this is its first use).
+    pub fn get(&self) -> &wgpu::ComputePipeline {
+        let p = &self.0;
+        p.compiled.get_or_init(|| {
+            let layout = p
+                .device
+                .create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
+                    label: Some(p.entry),
+                    bind_group_layouts: &[Some(&p.layout)],
+                    immediate_size: 0,
+                });
+            let rows = p.rows.map(|r| ("ROWS", f64::from(r)));
+            p.device
+                .create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+                    label: Some(p.entry),
+                    layout: Some(&layout),
+                    module: &p.module,
+                    entry_point: Some(p.entry),
+                    compilation_options: wgpu::PipelineCompilationOptions {
+                        constants: rows.as_slice(),
+                        // Every kernel writes its workgroup memory before reading it.
+                        zero_initialize_workgroup_memory: false,
+                    },
+                    cache: None,
+                })
+        })
+    }
+}
+
+/// A matrix-product entry point, one pipeline per tile shape.
 pub struct Gemm {
-    variants: [wgpu::ComputePipeline; 3],
+    variants: [Pipeline; 3],
 }
 
 impl Gemm {
     /// The variant for an m x n product that computes the fewest padding outputs (a
     /// convolution has only 16 or 32 channels), 64 x 64 on ties; and its tile (rows, columns).
-    fn pick(&self, m: usize, n: usize) -> (&wgpu::ComputePipeline, u64, u64) {
+    fn pick(&self, m: usize, n: usize) -> (&Pipeline, u64, u64) {
         let tile = |r: u32| (4 * u64::from(r), 4 * u64::from(THREADS / r));
         let padded = |r: u32| {
             let (tm, tn) = tile(r);
@@ -101,26 +175,31 @@ pub struct Kernels {
     pub dense_forward: Gemm,
     pub dense_backward_weights: Gemm,
     pub dense_backward_input: Gemm,
-    pub dense_backward_bias: wgpu::ComputePipeline,
+    pub dense_backward_bias: Pipeline,
     pub conv_forward: Gemm,
     pub conv_backward_weights: Gemm,
-    pub conv_backward_weights_small: wgpu::ComputePipeline,
-    pub conv_backward_weights_sum: wgpu::ComputePipeline,
+    pub conv_backward_weights_small: Pipeline,
+    pub conv_backward_weights_sum: Pipeline,
     pub conv_backward_input: Gemm,
-    pub conv_backward_bias: wgpu::ComputePipeline,
-    pub relu_forward: wgpu::ComputePipeline,
-    pub relu_backward: wgpu::ComputePipeline,
-    pub pool_forward: wgpu::ComputePipeline,
-    pub pool_backward: wgpu::ComputePipeline,
-    pub flatten_forward: wgpu::ComputePipeline,
-    pub flatten_backward: wgpu::ComputePipeline,
-    pub softmax_cross_entropy: wgpu::ComputePipeline,
-    pub softmax_cross_entropy_eval: wgpu::ComputePipeline,
-    pub load_batch: wgpu::ComputePipeline,
-    pub sgd_step: wgpu::ComputePipeline,
-    pub sgd_step_bias: wgpu::ComputePipeline,
-    pub snfs_ema: wgpu::ComputePipeline,
-    pub set_mask: wgpu::ComputePipeline,
+    pub conv_backward_bias: Pipeline,
+    pub relu_forward: Pipeline,
+    pub relu_backward: Pipeline,
+    pub pool_forward: Pipeline,
+    pub pool_backward: Pipeline,
+    pub flatten_forward: Pipeline,
+    pub flatten_backward: Pipeline,
+    pub softmax_cross_entropy: Pipeline,
+    pub softmax_cross_entropy_eval: Pipeline,
+    pub load_batch: Pipeline,
+    pub sgd_step: Pipeline,
+    pub sgd_step_bias: Pipeline,
+    pub snfs_ema: Pipeline,
+    pub set_mask: Pipeline,
+    pub dense_forward_sparse: Pipeline,
+    pub dense_backward_input_sparse: Pipeline,
+    pub dense_backward_weights_sparse: Pipeline,
+    pub dense_backward_weights_all: Pipeline,
+    pub sgd_step_sparse: Pipeline,
 }
 
 impl Kernels {
@@ -133,6 +212,7 @@ impl Kernels {
             gather: layout(device, "gather", &[U, R, R, R, W, W, U]),
             sgd: layout(device, "sgd", &[U, R, R, W, W, W]),
             mask_reset: layout(device, "mask_reset", &[R, W, W]),
+            sparse: layout(device, "sparse", &[U, R, R, R, W, R, W, U]),
         };
         let module = |label: &str, source: String| {
             device.create_shader_module(wgpu::ShaderModuleDescriptor {
@@ -148,34 +228,14 @@ impl Kernels {
         let gather = module("gather.wgsl", GATHER.into());
         let sgd = module("sgd.wgsl", SGD.into());
         let mask = module("mask.wgsl", MASK.into());
-        let variant = |module: &wgpu::ShaderModule,
-                       layout: &wgpu::BindGroupLayout,
-                       entry: &str,
-                       constants: &[(&str, f64)]| {
-            let pipeline_layout = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
-                label: Some(entry),
-                bind_group_layouts: &[Some(layout)],
-                immediate_size: 0,
-            });
-            device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
-                label: Some(entry),
-                layout: Some(&pipeline_layout),
-                module,
-                entry_point: Some(entry),
-                compilation_options: wgpu::PipelineCompilationOptions {
-                    constants,
-                    // Every kernel writes its workgroup memory before reading it.
-                    zero_initialize_workgroup_memory: false,
-                },
-                cache: None,
-            })
-        };
-        let pipeline = |module: &wgpu::ShaderModule,
-                        layout: &wgpu::BindGroupLayout,
-                        entry: &str| { variant(module, layout, entry, &[]) };
+        let sparse = module("sparse.wgsl", SPARSE.into());
+        let pipeline =
+            |module: &wgpu::ShaderModule, layout: &wgpu::BindGroupLayout, entry: &'static str| {
+                Pipeline::new(device, module, layout, entry, None)
+            };
         let l = &layouts;
-        let gemm = |module: &wgpu::ShaderModule, entry: &str| Gemm {
-            variants: GEMM_ROWS.map(|r| variant(module, &l.gemm, entry, &[("ROWS", f64::from(r))])),
+        let gemm = |module: &wgpu::ShaderModule, entry: &'static str| Gemm {
+            variants: GEMM_ROWS.map(|r| Pipeline::new(device, module, &l.gemm, entry, Some(r))),
         };
         Self {
             dense_forward: gemm(&dense, "dense_forward"),
@@ -201,6 +261,19 @@ impl Kernels {
             sgd_step_bias: pipeline(&sgd, &l.sgd, "sgd_step_bias"),
             snfs_ema: pipeline(&sgd, &l.sgd, "snfs_ema"),
             set_mask: pipeline(&mask, &l.mask_reset, "set_mask"),
+            dense_forward_sparse: pipeline(&sparse, &l.sparse, "dense_forward_sparse"),
+            dense_backward_input_sparse: pipeline(
+                &sparse,
+                &l.sparse,
+                "dense_backward_input_sparse",
+            ),
+            dense_backward_weights_sparse: pipeline(
+                &sparse,
+                &l.sparse,
+                "dense_backward_weights_sparse",
+            ),
+            dense_backward_weights_all: pipeline(&sparse, &l.sparse, "dense_backward_weights_all"),
+            sgd_step_sparse: pipeline(&sparse, &l.sparse, "sgd_step_sparse"),
             layouts,
         }
     }
@@ -209,14 +282,17 @@ impl Kernels {
 /// A recorded dispatch: pipeline, its bind group, workgroup counts. Built once; replayed
 /// every step (no allocation on the host beyond wgpu's own command recording).
 pub struct Dispatch {
-    pub pipeline: wgpu::ComputePipeline,
+    pub pipeline: Pipeline,
     pub bind_group: wgpu::BindGroup,
     pub groups: [u32; 3],
+    /// The kernel's name, for per-kernel timings (native only: they block on the device).
+    #[cfg_attr(target_arch = "wasm32", allow(dead_code))]
+    pub what: String,
 }
 
 impl Dispatch {
     pub fn record(&self, pass: &mut wgpu::ComputePass<'_>) {
-        pass.set_pipeline(&self.pipeline);
+        pass.set_pipeline(self.pipeline.get());
         pass.set_bind_group(0, &self.bind_group, &[]);
         let [x, y, z] = self.groups;
         pass.dispatch_workgroups(x, y, z);
@@ -290,7 +366,7 @@ impl<'a> Builder<'a> {
     pub fn dispatch(
         &self,
         what: &str,
-        pipeline: &wgpu::ComputePipeline,
+        pipeline: &Pipeline,
         bind_group: wgpu::BindGroup,
         groups: [u64; 3],
     ) -> Result<Dispatch, GpuError> {
@@ -309,6 +385,7 @@ impl<'a> Builder<'a> {
             pipeline: pipeline.clone(),
             bind_group,
             groups: g,
+            what: what.into(),
         })
     }
 }

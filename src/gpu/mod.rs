@@ -2,10 +2,13 @@
 //! kernel family, each entry point named like the CPU function it mirrors) run through wgpu:
 //! natively on Vulkan (Mesa lavapipe where there is no GPU), in the browser on WebGPU.
 //!
-//! Masked weights are dense arrays with zeros: forward and backward use the zero-filled
-//! weights (exact, since inactive weights are exactly 0), the weight gradient goes through
-//! the mask unless a step asks for the dense gradient (RIGL.md "Grow"), and SGD moves active
-//! weights only (src/cpu/sgd.rs).
+//! Masked weights are dense arrays with zeros. A fully connected layer below a density
+//! threshold (or a small one) computes with its active weights only (sparse.rs,
+//! shaders/sparse.wgsl, like src/cpu/dense.rs); other layers use the zero-filled weights in
+//! tiled dense products (exact, since inactive weights are exactly 0). The weight gradient
+//! covers active weights only unless a step asks for the dense gradient (RIGL.md "Grow");
+//! SGD moves active weights only (src/cpu/sgd.rs). Pipelines are compiled on first use
+//! (kernels.rs): a software adapter takes about a second per tiled product.
 
 mod backend;
 mod buffers;
@@ -16,6 +19,7 @@ mod losses;
 mod oneshot;
 mod ops;
 mod program;
+mod sparse;
 mod uniforms;
 
 #[cfg(all(test, not(target_arch = "wasm32")))]
@@ -26,3 +30,4 @@ pub use backend::GpuBackend;
 pub use context::context_for_tests;
 pub use context::{GpuContext, request_adapter, required_limits};
 pub use error::GpuError;
+pub use sparse::{SMALL_LAYER_WEIGHTS, SPARSE_BELOW_DENSITY};

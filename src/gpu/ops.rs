@@ -131,7 +131,7 @@ pub fn dense_backward(
         "dense_backward_bias",
         &k.dense_backward_bias,
         bg,
-        [n_out as u64, 1, 1],
+        [(n_out as u64).div_ceil(u64::from(THREADS)), 1, 1],
     )?);
     if let Some(dx) = dx {
         let dims = a.uniform("dims", &dense_dims(n_in, batch, n_out));

@@ -3,8 +3,9 @@
 
 use super::buffers::Alloc;
 use super::error::GpuError;
-use super::kernels::{Builder, Dispatch, grid};
+use super::kernels::{Builder, Dispatch};
 use super::ops::{self, Common, LayerRefs, SgdRefs, u};
+use super::sparse::{self, Planned, SparseLists};
 use super::uniforms::GatherShape;
 use crate::cpu::pool::PoolGeom;
 use crate::cpu::{Net, Op};
@@ -199,23 +200,27 @@ pub fn gather(
             c.step,
         ],
     );
-    b.dispatch(
-        "load_batch",
-        &b.kernels.load_batch,
-        bg,
-        [grid(ws.batch * input.len()), 1, 1],
-    )
+    // gather.wgsl: 32 samples by 4 pixels per workgroup.
+    let groups = [
+        ws.batch.div_ceil(32) as u64,
+        input.len().div_ceil(4) as u64,
+        1,
+    ];
+    b.dispatch("load_batch", &b.kernels.load_batch, bg, groups)
 }
 
-/// Every op's forward pass (Net::forward), with layer l's (weights, bias) from `params[l]`.
+/// Every op's forward pass (Net::forward), with layer l's (weights, bias) from `params[l]`;
+/// fully connected layers with lists of active weights (`lists[l]`) also get their sparse
+/// twin.
 pub fn forward(
     b: &Builder,
     a: &Alloc,
     net: &Net,
     ws: &Workspace,
     params: &[(&wgpu::Buffer, &wgpu::Buffer)],
+    lists: &[Option<SparseLists>],
     c: &Common,
-) -> Result<Vec<Dispatch>, GpuError> {
+) -> Result<Vec<Planned>, GpuError> {
     let batch = ws.batch;
     let sizes = net.activation_sizes();
     let mut out = Vec::new();
@@ -225,22 +230,32 @@ pub fn forward(
             Op::Dense(p) => {
                 let s = &net.params[p].shape;
                 let (w, bias) = params[p];
-                ops::dense_forward(b, a, (s.n_in, s.n_out, batch), w, bias, x, y, c)?
+                let dense = ops::dense_forward(b, a, (s.n_in, s.n_out, batch), w, bias, x, y, c)?;
+                match lists.get(p).and_then(Option::as_ref) {
+                    Some(l) => Planned::Layer {
+                        layer: p,
+                        dense,
+                        sparse: sparse::dense_forward_sparse(b, a, l, batch, w, bias, x, y, c)?,
+                    },
+                    None => dense.into(),
+                }
             }
             Op::Conv(p, g) => {
                 let (w, bias) = params[p];
-                ops::conv_forward(b, a, g, batch, w, bias, x, y, c)?
+                ops::conv_forward(b, a, g, batch, w, bias, x, y, c)?.into()
             }
-            Op::Relu => ops::relu_forward(b, a, sizes[i] * batch, x, y, c)?,
+            Op::Relu => ops::relu_forward(b, a, sizes[i] * batch, x, y, c)?.into(),
             Op::Pool { c: ch, h, w } => {
                 let g = PoolGeom {
                     planes: ch * batch,
                     h,
                     w,
                 };
-                ops::pool_forward(b, a, g, x, y, ws.argmax(i))?
+                ops::pool_forward(b, a, g, x, y, ws.argmax(i))?.into()
             }
-            Op::Flatten { c: ch, hw } => ops::flatten_forward(b, a, (ch, batch, hw), x, y, c)?,
+            Op::Flatten { c: ch, hw } => {
+                ops::flatten_forward(b, a, (ch, batch, hw), x, y, c)?.into()
+            }
         });
     }
     Ok(out)
@@ -248,15 +263,17 @@ pub fn forward(
 
 /// Every op's backward pass in reverse order (Net::backward): weight gradients through the
 /// mask unless the step asks for the dense gradient, bias gradients, and input gradients
-/// except the network input's.
+/// except the network input's; fully connected layers with lists of active weights also get
+/// the sparse twins of their weight and input gradients.
 pub fn backward(
     b: &Builder,
     a: &Alloc,
     net: &Net,
     ws: &Workspace,
     layers: &[LayerBuffers],
+    lists: &[Option<SparseLists>],
     c: &Common,
-) -> Result<Vec<Dispatch>, GpuError> {
+) -> Result<Vec<Planned>, GpuError> {
     let batch = ws.batch;
     let sizes = net.activation_sizes();
     let mut out = Vec::new();
@@ -266,35 +283,49 @@ pub fn backward(
         match *op {
             Op::Dense(p) => {
                 let s = &net.params[p].shape;
-                let refs = layers[p].refs();
-                out.extend(ops::dense_backward(
-                    b,
-                    a,
-                    (s.n_in, s.n_out, batch),
-                    &refs,
-                    x,
-                    dy,
-                    dx,
-                    c,
-                )?);
+                let l = &layers[p];
+                let dense =
+                    ops::dense_backward(b, a, (s.n_in, s.n_out, batch), &l.refs(), x, dy, dx, c)?;
+                let Some(lists) = &lists[p] else {
+                    out.extend(dense.into_iter().map(Planned::from));
+                    continue;
+                };
+                let mut dense = dense.into_iter();
+                let mut next = || dense.next().expect("weight, bias and input gradients");
+                let bufs = (dy, x, &l.grad);
+                out.push(Planned::WeightGrad {
+                    layer: p,
+                    dense: next(),
+                    sparse: sparse::dense_backward_weights_sparse(b, a, lists, batch, bufs, c)?,
+                    all: sparse::dense_backward_weights_all(b, a, lists, batch, bufs, c)?,
+                });
+                out.push(next().into());
+                if let Some(dx) = dx {
+                    out.push(Planned::Layer {
+                        layer: p,
+                        dense: next(),
+                        sparse: sparse::dense_backward_input_sparse(
+                            b,
+                            a,
+                            lists,
+                            batch,
+                            (&l.weights, dy, dx),
+                            c,
+                        )?,
+                    });
+                }
             }
             Op::Conv(p, g) => {
                 let partials = ws.partials[i].as_ref().expect("conv partial sums");
                 let refs = layers[p].refs();
-                out.extend(ops::conv_backward(
-                    b, a, g, batch, &refs, x, dy, dx, partials, c,
-                )?);
+                let d = ops::conv_backward(b, a, g, batch, &refs, x, dy, dx, partials, c)?;
+                out.extend(d.into_iter().map(Planned::from));
             }
             Op::Relu => {
                 if let Some(dx) = dx {
-                    out.push(ops::relu_backward(
-                        b,
-                        a,
-                        sizes[i] * batch,
-                        &ws.acts[i + 1],
-                        dy,
-                        dx,
-                    )?);
+                    out.push(
+                        ops::relu_backward(b, a, sizes[i] * batch, &ws.acts[i + 1], dy, dx)?.into(),
+                    );
                 }
             }
             Op::Pool { c: ch, h, w } => {
@@ -304,12 +335,12 @@ pub fn backward(
                         h,
                         w,
                     };
-                    out.push(ops::pool_backward(b, a, g, dy, ws.argmax(i), dx)?);
+                    out.push(ops::pool_backward(b, a, g, dy, ws.argmax(i), dx)?.into());
                 }
             }
             Op::Flatten { c: ch, hw } => {
                 if let Some(dx) = dx {
-                    out.push(ops::flatten_backward(b, a, (ch, batch, hw), dy, dx, c)?);
+                    out.push(ops::flatten_backward(b, a, (ch, batch, hw), dy, dx, c)?.into());
                 }
             }
         }
@@ -341,11 +372,33 @@ pub fn loss(
     )
 }
 
-/// SGD through the mask for every layer (src/cpu/sgd.rs).
-pub fn sgd(b: &Builder, layers: &[LayerBuffers], c: &Common) -> Result<Vec<Dispatch>, GpuError> {
+/// SGD for every layer (src/cpu/sgd.rs): through the mask, or over the active list when the
+/// layer is on the sparse path.
+pub fn sgd(
+    b: &Builder,
+    a: &Alloc,
+    layers: &[LayerBuffers],
+    lists: &[Option<SparseLists>],
+    c: &Common,
+) -> Result<Vec<Planned>, GpuError> {
     let mut out = Vec::new();
-    for l in layers {
-        out.extend(ops::sgd_step(b, &l.sgd_refs(), c)?);
+    for (p, (l, lists)) in layers.iter().zip(lists).enumerate() {
+        let [weights, bias] = ops::sgd_step(b, &l.sgd_refs(), c)?;
+        out.push(match lists {
+            Some(lists) => Planned::Layer {
+                layer: p,
+                dense: weights,
+                sparse: sparse::sgd_step_sparse(
+                    b,
+                    a,
+                    lists,
+                    (&l.grad, &l.weights, &l.momentum),
+                    c,
+                )?,
+            },
+            None => weights.into(),
+        });
+        out.push(bias.into());
     }
     Ok(out)
 }

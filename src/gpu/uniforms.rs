@@ -70,3 +70,18 @@ pub struct GatherShape {
     pub count: u32,
     pub _pad: [u32; 2],
 }
+
+/// `SparseDims` in sparse.wgsl: a fully connected layer's sizes and where each of its lists
+/// of active weights starts in the lists buffer (src/gpu/sparse.rs).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, Pod, Zeroable)]
+pub struct SparseDims {
+    pub n_in: u32,
+    pub n_out: u32,
+    pub batch: u32,
+    pub row_ptr: u32,
+    pub col_ptr: u32,
+    pub cols: u32,
+    pub rows: u32,
+    pub active_list: u32,
+}

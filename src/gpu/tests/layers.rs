@@ -239,3 +239,79 @@ fn relu_and_flatten_match_the_cpu() {
     assert_eq!(h.read(&gf, n), f, "flatten forward");
     assert_eq!(h.read(&gfb, n), fb, "flatten backward");
 }
+
+#[test]
+fn sparse_dense_kernels_match_the_cpu_at_several_densities() {
+    use crate::gpu::sparse::{self, SparseLists};
+    let Some(h) = Harness::new() else { return };
+    let (b, a, c) = (h.builder(), h.alloc(), h.common());
+    let mut rng = rng(15);
+    // Odd sizes; batches below, at and above a workgroup's 128 samples; a row longer than a
+    // workgroup's 128 list entries (n_in 300 at density 0.6).
+    for (n_in, n_out, batch) in [(37, 53, 13), (130, 70, 129), (300, 5, 200), (784, 10, 3)] {
+        for density in [0.0, 0.05, 0.3, 0.6] {
+            let what = format!("sparse dense {n_in}x{n_out} batch {batch} density {density}");
+            let mut p = Param::zeros(LayerShape::dense("fc", n_in, n_out));
+            p.weights = rand_vec(&mut rng, p.weights.len());
+            p.bias = rand_vec(&mut rng, n_out);
+            let mask = (0..p.weights.len())
+                .map(|_| rng.random_bool(density))
+                .collect();
+            p.set_mask(mask);
+            // A mask with every weight active takes the CPU's GEMM path; none here is full.
+            assert!(!p.all_active, "{what}");
+            let x = rand_vec(&mut rng, n_in * batch);
+            let dy = rand_vec(&mut rng, n_out * batch);
+            let mut y = vec![0.0; n_out * batch];
+            let mut dx = vec![0.0; n_in * batch];
+            dense_forward(&p, &x, &mut y, batch);
+            dense_backward(&mut p, &x, &dy, None, batch, true);
+            let dense_grad = p.grad.clone();
+            dense_backward(&mut p, &x, &dy, Some(&mut dx), batch, false);
+            let grad = masked_values(&p.grad, &p.mask);
+
+            let l = upload_param(&h, &p);
+            let lists = SparseLists::new(&a, "fc", (n_in, n_out), &h.ctx.queue, &p.mask).unwrap();
+            let (gx, gy, gdy, gdx) = (
+                h.upload(&x),
+                h.zeros(y.len()),
+                h.upload(&dy),
+                h.zeros(dx.len()),
+            );
+            let g_all = h.zeros(dense_grad.len());
+            let (w, bias) = (&l.weights, &l.bias);
+            h.run(&[
+                sparse::dense_forward_sparse(&b, &a, &lists, batch, w, bias, &gx, &gy, &c).unwrap(),
+                sparse::dense_backward_weights_sparse(
+                    &b,
+                    &a,
+                    &lists,
+                    batch,
+                    (&gdy, &gx, &l.grad),
+                    &c,
+                )
+                .unwrap(),
+                sparse::dense_backward_input_sparse(&b, &a, &lists, batch, (w, &gdy, &gdx), &c)
+                    .unwrap(),
+                sparse::dense_backward_weights_all(&b, &a, &lists, batch, (&gdy, &gx, &g_all), &c)
+                    .unwrap(),
+            ]);
+            assert_close(&format!("{what}: y"), &h.read(&gy, y.len()), &y);
+            // Inactive entries stay as they were (0 here).
+            assert_close(&format!("{what}: dW"), &h.read(&l.grad, grad.len()), &grad);
+            assert_close(&format!("{what}: dx"), &h.read(&gdx, dx.len()), &dx);
+            assert_close(
+                &format!("{what}: dense dW"),
+                &h.read(&g_all, dense_grad.len()),
+                &dense_grad,
+            );
+        }
+    }
+}
+
+fn masked_values(v: &[f32], mask: &[bool]) -> Vec<f32> {
+    v.iter()
+        .zip(mask)
+        .map(|(&x, &on)| if on { x } else { 0.0 })
+        .collect()
+}

@@ -8,6 +8,7 @@ use crate::cpu::sgd::sgd_step;
 use crate::data::{Dataset, ImageShape};
 use crate::gpu::ops;
 use crate::gpu::program::{self, DataBuffers, LayerBuffers, Workspace};
+use crate::gpu::sparse::{self, SparseLists};
 use crate::model::ModelSpec;
 use crate::sparse::LayerShape;
 
@@ -69,65 +70,95 @@ fn softmax_cross_entropy_matches_the_cpu() {
 #[test]
 fn sgd_and_snfs_average_match_the_cpu() {
     let Some(h) = Harness::new() else { return };
-    let (b, c) = (h.builder(), h.common());
+    let (b, a, c) = (h.builder(), h.alloc(), h.common());
     let mut rng = rng(22);
-    let mut p = Param::zeros(LayerShape::dense("fc", 41, 23));
-    p.weights = rand_vec(&mut rng, p.weights.len());
-    p.set_mask((0..p.weights.len()).map(|_| rng.random_bool(0.3)).collect());
-    p.momentum = rand_vec(&mut rng, p.weights.len());
-    for (m, &on) in p.momentum.iter_mut().zip(&p.mask) {
-        *m = if on { *m } else { 0.0 };
-    }
-    p.grad = rand_vec(&mut rng, p.weights.len());
-    p.bias = rand_vec(&mut rng, 23);
-    p.bias_momentum = rand_vec(&mut rng, 23);
-    p.bias_grad = rand_vec(&mut rng, 23);
-    let ema0 = rand_vec(&mut rng, p.weights.len());
-
-    let l = LayerBuffers::new(&h.alloc(), "fc", &p.weights, 23, &p.mask).unwrap();
-    let q = &h.ctx.queue;
-    for (buf, v) in [
-        (&l.momentum, &p.momentum),
-        (&l.grad, &p.grad),
-        (&l.bias, &p.bias),
-        (&l.bias_momentum, &p.bias_momentum),
-        (&l.bias_grad, &p.bias_grad),
-        (&l.ema, &ema0),
+    // Through the mask, and over the active list (sgd_step_sparse); the larger layer has more
+    // active weights than the sparse kernel has invocations (its grid-stride loop turns).
+    for (n_in, n_out, density, over_list) in [
+        (41, 23, 0.3, false),
+        (41, 23, 0.3, true),
+        (300, 100, 0.4, true),
     ] {
-        q.write_buffer(buf, 0, bytemuck::cast_slice(v));
-    }
-    let (lr, momentum, wd, decay) = (0.1, 0.9, 5e-4, 0.9);
-    h.set_step(StepInfo {
-        lr,
-        momentum,
-        wd,
-        snfs_decay: decay,
-        ..StepInfo::default()
-    });
-    let refs = l.sgd_refs();
-    let mut ds = vec![ops::snfs_ema(&b, &refs, &c).unwrap()];
-    ds.extend(ops::sgd_step(&b, &refs, &c).unwrap());
-    h.run(&ds);
+        let what = format!("{n_in}x{n_out} density {density} over the list {over_list}");
+        let mut p = Param::zeros(LayerShape::dense("fc", n_in, n_out));
+        p.weights = rand_vec(&mut rng, p.weights.len());
+        p.set_mask(
+            (0..p.weights.len())
+                .map(|_| rng.random_bool(density))
+                .collect(),
+        );
+        p.momentum = rand_vec(&mut rng, p.weights.len());
+        for (m, &on) in p.momentum.iter_mut().zip(&p.mask) {
+            *m = if on { *m } else { 0.0 };
+        }
+        p.grad = rand_vec(&mut rng, p.weights.len());
+        p.bias = rand_vec(&mut rng, n_out);
+        p.bias_momentum = rand_vec(&mut rng, n_out);
+        p.bias_grad = rand_vec(&mut rng, n_out);
+        let ema0 = rand_vec(&mut rng, p.weights.len());
 
-    let ema: Vec<f32> = ema0
-        .iter()
-        .zip(&p.grad)
-        .map(|(&m, &g)| decay * m + (1.0 - decay) * g)
-        .collect();
-    sgd_step(&mut p, lr, momentum, wd);
-    let n = p.weights.len();
-    assert_close("SNFS average", &h.read(&l.ema, n), &ema);
-    assert_close("weights", &h.read(&l.weights, n), &p.weights);
-    assert_close("momentum", &h.read(&l.momentum, n), &p.momentum);
-    assert_close("bias", &h.read(&l.bias, 23), &p.bias);
-    assert_close(
-        "bias momentum",
-        &h.read(&l.bias_momentum, 23),
-        &p.bias_momentum,
-    );
-    // Inactive weights stay exactly 0 (RIGL.md).
-    let w = h.read(&l.weights, n);
-    assert!(w.iter().zip(&p.mask).all(|(&w, &on)| on || w == 0.0));
+        let l = LayerBuffers::new(&a, "fc", &p.weights, n_out, &p.mask).unwrap();
+        let lists = SparseLists::new(&a, "fc", (n_in, n_out), &h.ctx.queue, &p.mask).unwrap();
+        let q = &h.ctx.queue;
+        for (buf, v) in [
+            (&l.momentum, &p.momentum),
+            (&l.grad, &p.grad),
+            (&l.bias, &p.bias),
+            (&l.bias_momentum, &p.bias_momentum),
+            (&l.bias_grad, &p.bias_grad),
+            (&l.ema, &ema0),
+        ] {
+            q.write_buffer(buf, 0, bytemuck::cast_slice(v));
+        }
+        let (lr, momentum, wd, decay) = (0.1, 0.9, 5e-4, 0.9);
+        h.set_step(StepInfo {
+            lr,
+            momentum,
+            wd,
+            snfs_decay: decay,
+            ..StepInfo::default()
+        });
+        let refs = l.sgd_refs();
+        let [weights, bias] = ops::sgd_step(&b, &refs, &c).unwrap();
+        let weights = if over_list {
+            let bufs = (&l.grad, &l.weights, &l.momentum);
+            sparse::sgd_step_sparse(&b, &a, &lists, bufs, &c).unwrap()
+        } else {
+            weights
+        };
+        h.run(&[ops::snfs_ema(&b, &refs, &c).unwrap(), weights, bias]);
+
+        let ema: Vec<f32> = ema0
+            .iter()
+            .zip(&p.grad)
+            .map(|(&m, &g)| decay * m + (1.0 - decay) * g)
+            .collect();
+        sgd_step(&mut p, lr, momentum, wd);
+        let n = p.weights.len();
+        assert_close(&format!("{what}: SNFS average"), &h.read(&l.ema, n), &ema);
+        assert_close(
+            &format!("{what}: weights"),
+            &h.read(&l.weights, n),
+            &p.weights,
+        );
+        assert_close(
+            &format!("{what}: momentum"),
+            &h.read(&l.momentum, n),
+            &p.momentum,
+        );
+        assert_close(&format!("{what}: bias"), &h.read(&l.bias, n_out), &p.bias);
+        assert_close(
+            &format!("{what}: bias momentum"),
+            &h.read(&l.bias_momentum, n_out),
+            &p.bias_momentum,
+        );
+        // Inactive weights stay exactly 0 (RIGL.md).
+        let w = h.read(&l.weights, n);
+        assert!(
+            w.iter().zip(&p.mask).all(|(&w, &on)| on || w == 0.0),
+            "{what}"
+        );
+    }
 }
 
 #[test]
