@@ -100,6 +100,9 @@ struct LazyPipeline {
 }
 
 impl Pipeline {
+    // wgpu's handles are Send and Sync natively; on wasm (one thread) they are neither,
+    // and the Arc is only shared within the thread.
+    #[cfg_attr(target_arch = "wasm32", allow(clippy::arc_with_non_send_sync))]
     fn new(
         device: &wgpu::Device,
         module: &wgpu::ShaderModule,
