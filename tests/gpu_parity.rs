@@ -296,13 +296,52 @@ fn evaluation_and_loss_at_match_the_cpu_and_leave_training_alone() {
         .iter()
         .map(|p| (0..p.weights.len()).map(|i| i % 3 != 0).collect())
         .collect();
-    for (m, n) in [(None, 400), (Some(masks.as_slice()), 123)] {
+    // One in five weights: the probe's fully connected layers take the sparse path.
+    let sparse_masks: Vec<Vec<bool>> = masks
+        .iter()
+        .map(|m| (0..m.len()).map(|i| i % 5 == 1).collect())
+        .collect();
+    for (m, n) in [
+        (None, 400),
+        (Some(masks.as_slice()), 123),
+        (Some(sparse_masks.as_slice()), 350),
+        (None, 350),
+    ] {
         let lg = block_on(g.loss_at(&weights, &biases, m, n));
         let lc = block_on(cpu.loss_at(&weights, &biases, m, n));
         assert!(
             ((lg - lc) / lc).abs() < 1e-5,
             "loss_at masks {}: {lg} vs {lc}",
-            m.is_some()
+            m.map_or(1.0, |m| m[0].iter().filter(|&&on| on).count() as f64
+                / m[0].len() as f64)
+        );
+    }
+    // Many points at once (two evaluation batches each: more points than one read-back
+    // holds), each as loss_at computes it alone.
+    let points: Vec<riglab::landscape::Point> = (0..40)
+        .map(|k| {
+            let f = 0.5 + k as f32 / 40.0;
+            riglab::landscape::Point {
+                weights: weights
+                    .iter()
+                    .map(|l| l.iter().map(|w| f * w).collect())
+                    .collect(),
+                biases: biases.clone(),
+            }
+        })
+        .collect();
+    let refs: Vec<riglab::gpu::PointRef> = points
+        .iter()
+        .map(|p| (p.weights.as_slice(), p.biases.as_slice()))
+        .collect();
+    let many = block_on(g.losses_at(&refs, Some(&sparse_masks), 350));
+    assert_eq!(many.len(), points.len());
+    for (k, p) in points.iter().enumerate() {
+        let lc = block_on(cpu.loss_at(&p.weights, &p.biases, Some(&sparse_masks), 350));
+        assert!(
+            ((many[k] - lc) / lc).abs() < 1e-5,
+            "losses_at point {k}: {} vs {lc}",
+            many[k]
         );
     }
     let after: Vec<Vec<f32>> = (0..layers)

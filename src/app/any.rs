@@ -1,8 +1,9 @@
 //! The page trains on WebGPU when it can and on the CPU otherwise: one backend type for both.
 
+use super::driver::{next_frame, now_ms};
 use crate::backend::{Backend, Split, StepOptions, Tensor};
 use crate::cpu::CpuBackend;
-use crate::gpu::GpuBackend;
+use crate::gpu::{GpuBackend, PointRef};
 use crate::landscape::Point;
 
 pub enum AnyBackend {
@@ -43,6 +44,37 @@ impl AnyBackend {
         match self {
             AnyBackend::Cpu(c) => c.loss_at(&p.weights, &p.biases, masks, n).await,
             AnyBackend::Gpu(g) => g.loss_at(&p.weights, &p.biases, masks, n).await,
+        }
+    }
+
+    /// `loss_at` of several points with the same masks. On the GPU, in few read-backs; on the
+    /// CPU, point by point, yielding to the browser every ~30 ms so the page stays responsive.
+    pub async fn losses_at(
+        &mut self,
+        points: &[Point],
+        masks: Option<&[Vec<bool>]>,
+        n: usize,
+    ) -> Vec<f64> {
+        match self {
+            AnyBackend::Gpu(g) => {
+                let refs: Vec<PointRef> = points
+                    .iter()
+                    .map(|p| (p.weights.as_slice(), p.biases.as_slice()))
+                    .collect();
+                g.losses_at(&refs, masks, n).await
+            }
+            AnyBackend::Cpu(c) => {
+                let mut out = Vec::with_capacity(points.len());
+                let mut since = now_ms();
+                for p in points {
+                    out.push(c.loss_at(&p.weights, &p.biases, masks, n).await);
+                    if now_ms() - since > 30.0 {
+                        next_frame().await;
+                        since = now_ms();
+                    }
+                }
+                out
+            }
         }
     }
 

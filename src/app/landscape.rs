@@ -128,15 +128,11 @@ pub async fn plane(ctx: Ctx, t: &mut Trainer<AnyBackend>, grid: usize, dense: bo
     );
     let mut losses = Vec::with_capacity(grid);
     for &y in &coords {
-        let mut row = Vec::with_capacity(grid);
-        for &x in &coords {
-            row.push(
-                t.backend
-                    .loss_at(&center.offset(x, &d1, y, &d2), restrict, SAMPLES)
-                    .await,
-            );
-        }
-        losses.push(row);
+        let points: Vec<Point> = coords
+            .iter()
+            .map(|&x| center.offset(x, &d1, y, &d2))
+            .collect();
+        losses.push(t.backend.losses_at(&points, restrict, SAMPLES).await);
         ctx.landscape.set(Some(Landscape {
             title: title.clone(),
             shape: Shape::Plane {

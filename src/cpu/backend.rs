@@ -109,7 +109,10 @@ impl CpuBackend {
 
 impl Backend for CpuBackend {
     fn describe(&self) -> String {
-        format!("CPU ({} threads)", rayon::current_num_threads())
+        match rayon::current_num_threads() {
+            1 => "CPU (1 thread)".to_string(),
+            n => format!("CPU ({n} threads)"),
+        }
     }
 
     fn set_mask(&mut self, layer: usize, mask: &[bool], reset: &[u32]) {

@@ -21,8 +21,16 @@ use crate::data::Dataset;
 use crate::sparse::LayerKind;
 use crate::train::{Setup, Trainer};
 
-/// Images per evaluation batch, as on the CPU (src/cpu/backend.rs).
-const EVAL_BATCH: usize = 500;
+/// Images per evaluation batch: the landscape views evaluate 512 training images, one batch
+/// (with 500, a second batch of 500 would carry 12 images; the kernels compute whole batches).
+const EVAL_BATCH: usize = 512;
+
+/// Evaluation batches whose sums one read-back returns: `losses_at` evaluates several points
+/// per submission round and reads their sums at once (a landscape's row in one read-back).
+const PROBE_SLOTS: usize = 64;
+
+/// A point of parameter space: the weights and the biases of every layer.
+pub type PointRef<'a> = (&'a [Vec<f32>], &'a [Vec<f32>]);
 
 /// gather, forward, loss, backward; then the SNFS average and SGD when a step asks for them.
 struct TrainProgram {
@@ -60,6 +68,12 @@ pub struct GpuBackend {
     grad_stale: Vec<bool>,
     /// Weights and biases for `loss_at`, apart from the training state.
     probe: Vec<(wgpu::Buffer, wgpu::Buffer)>,
+    /// Lists of the probe's active weights (every fully connected layer): a masked point
+    /// computes with its active weights only, as training does.
+    probe_lists: Vec<Option<SparseLists>>,
+    /// The mask the probe's lists were last built from, per layer (all true: no mask).
+    probe_masks: Vec<Vec<bool>>,
+    probe_is_sparse: Vec<bool>,
     step_info: wgpu::Buffer,
     eval_info: wgpu::Buffer,
     indices: wgpu::Buffer,
@@ -151,8 +165,31 @@ impl GpuBackend {
                 ))
             })
             .collect::<Result<Vec<_>, GpuError>>()?;
+        let probe_masks: Vec<Vec<bool>> = layers.iter().map(|l| vec![true; l.len]).collect();
+        let probe_lists = setup
+            .layers
+            .iter()
+            .enumerate()
+            .map(|(l, s)| {
+                (s.kind == LayerKind::Dense)
+                    .then(|| {
+                        let dims = (s.n_in, s.n_out);
+                        let name = format!("probe {}", s.name);
+                        SparseLists::new(&alloc, &name, dims, &ctx.queue, &probe_masks[l])
+                    })
+                    .transpose()
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let probe_is_sparse = probe_lists
+            .iter()
+            .map(|l| l.as_ref().is_some_and(SparseLists::is_sparse))
+            .collect();
         let eval_batch = EVAL_BATCH.min(train.len()).min(test.len());
-        let max_eval_batches = train.len().max(test.len()).div_ceil(eval_batch);
+        let max_eval_batches = train
+            .len()
+            .max(test.len())
+            .div_ceil(eval_batch)
+            .max(PROBE_SLOTS);
         let train_data = DataBuffers::new(&alloc, "training", &train)?;
         let test_data = DataBuffers::new(&alloc, "test", &test)?;
         let dummy_read = alloc.storage("unused", 1)?;
@@ -204,8 +241,15 @@ impl GpuBackend {
             gather_train: program::gather(&b, &alloc, &net, &eval_ws, &train_data, None, &ec)?,
             gather_test: program::gather(&b, &alloc, &net, &eval_ws, &test_data, None, &ec)?,
             forward: program::forward(&b, &alloc, &net, &eval_ws, &params, &lists, &ec)?,
-            // loss_at's masks are not the training masks: dense products only.
-            forward_probe: program::forward(&b, &alloc, &net, &eval_ws, &probe_params, &[], &ec)?,
+            forward_probe: program::forward(
+                &b,
+                &alloc,
+                &net,
+                &eval_ws,
+                &probe_params,
+                &probe_lists,
+                &ec,
+            )?,
             loss: program::loss(&b, &alloc, &net, &eval_ws, &eval_out, false, &ec)?,
         };
         let mask_reset = layers
@@ -226,6 +270,9 @@ impl GpuBackend {
             lists,
             is_sparse,
             probe,
+            probe_lists,
+            probe_masks,
+            probe_is_sparse,
             step_info,
             eval_info,
             indices,
@@ -301,12 +348,29 @@ impl GpuBackend {
         if n == 0 {
             return (0.0, 0.0);
         }
-        let (device, queue) = (&self.ctx.device, &self.ctx.queue);
         let batches = n.div_ceil(self.eval_batch);
-        for j in 0..batches {
+        self.submit_eval(gather, forward, &self.is_sparse, n, 0);
+        let sums = self.read_buffer(&self.eval_out, 2 * batches).await;
+        sums.chunks_exact(2).fold((0.0, 0.0), |(l, c), s| {
+            (l + f64::from(s[0]), c + f64::from(s[1]))
+        })
+    }
+
+    /// Submits the evaluation of the first `n` images that `gather` reads, one submission
+    /// per evaluation batch, their sums into `eval_out` from slot `first_slot` on.
+    fn submit_eval(
+        &self,
+        gather: &Dispatch,
+        forward: &[Planned],
+        is_sparse: &[bool],
+        n: usize,
+        first_slot: usize,
+    ) {
+        let (device, queue) = (&self.ctx.device, &self.ctx.queue);
+        for j in 0..n.div_ceil(self.eval_batch) {
             let base = j * self.eval_batch;
             let info = StepInfo {
-                loss_slot: j as u32,
+                loss_slot: (first_slot + j) as u32,
                 base: base as u32,
                 valid: (n - base).min(self.eval_batch) as u32,
                 ..StepInfo::default()
@@ -321,15 +385,11 @@ impl GpuBackend {
                     timestamp_writes: None,
                 });
                 gather.record(&mut pass);
-                record_all(&mut pass, pick(forward, &self.is_sparse, false));
+                record_all(&mut pass, pick(forward, is_sparse, false));
                 self.eval.loss.record(&mut pass);
             }
             queue.submit([encoder.finish()]);
         }
-        let sums = self.read_buffer(&self.eval_out, 2 * batches).await;
-        sums.chunks_exact(2).fold((0.0, 0.0), |(l, c), s| {
-            (l + f64::from(s[0]), c + f64::from(s[1]))
-        })
     }
 
     /// Mean loss on the first `n` training images at the given parameters (inactive weights
@@ -342,6 +402,79 @@ impl GpuBackend {
         masks: Option<&[Vec<bool>]>,
         n: usize,
     ) -> f64 {
+        self.losses_at(&[(weights, biases)], masks, n).await[0]
+    }
+
+    /// `loss_at` of several points (weights, biases) with the same masks: each point's
+    /// evaluation is submitted after writing its parameters, and the sums of up to
+    /// `PROBE_SLOTS` evaluation batches come back in one read-back (on a browser's
+    /// software adapter a read-back waits for the next frame or more).
+    pub async fn losses_at(
+        &mut self,
+        points: &[PointRef<'_>],
+        masks: Option<&[Vec<bool>]>,
+        n: usize,
+    ) -> Vec<f64> {
+        let n = n.min(self.train_len);
+        if n == 0 {
+            return vec![0.0; points.len()];
+        }
+        self.set_probe_masks(masks);
+        let batches = n.div_ceil(self.eval_batch);
+        let per_read = (PROBE_SLOTS / batches).max(1);
+        let mut out = Vec::with_capacity(points.len());
+        for chunk in points.chunks(per_read) {
+            for (k, (weights, biases)) in chunk.iter().enumerate() {
+                self.write_probe(weights, biases, masks);
+                self.submit_eval(
+                    &self.eval.gather_train,
+                    &self.eval.forward_probe,
+                    &self.probe_is_sparse,
+                    n,
+                    k * batches,
+                );
+            }
+            let sums = self
+                .read_buffer(&self.eval_out, 2 * batches * chunk.len())
+                .await;
+            out.extend(
+                sums.chunks_exact(2 * batches)
+                    .map(|s| s.iter().step_by(2).map(|&l| f64::from(l)).sum::<f64>() / n as f64),
+            );
+        }
+        out
+    }
+
+    /// Rebuilds the probe's lists of active weights where `masks` (none: every weight)
+    /// differs from the mask they were built from.
+    fn set_probe_masks(&mut self, masks: Option<&[Vec<bool>]>) {
+        for l in 0..self.layers.len() {
+            let Some(lists) = self.probe_lists[l].as_mut() else {
+                continue;
+            };
+            let last = &mut self.probe_masks[l];
+            let same = match masks {
+                Some(m) => m[l] == *last,
+                None => last.iter().all(|&on| on),
+            };
+            if !same {
+                match masks {
+                    Some(m) => last.clone_from(&m[l]),
+                    None => last.fill(true),
+                }
+                lists.upload(&self.ctx.queue, last);
+                self.probe_is_sparse[l] = lists.is_sparse();
+            }
+        }
+    }
+
+    /// Writes one point's parameters to the probe (inactive weights zeroed by `masks`).
+    fn write_probe(
+        &mut self,
+        weights: &[Vec<f32>],
+        biases: &[Vec<f32>],
+        masks: Option<&[Vec<bool>]>,
+    ) {
         assert_eq!(weights.len(), self.layers.len(), "weights of every layer");
         assert_eq!(biases.len(), self.layers.len(), "biases of every layer");
         let queue = &self.ctx.queue;
@@ -364,11 +497,6 @@ impl GpuBackend {
             queue.write_buffer(w, 0, bytemuck::cast_slice(values));
             queue.write_buffer(b, 0, bytemuck::cast_slice(&biases[l]));
         }
-        let n = n.min(self.train_len);
-        let (loss, _) = self
-            .run_eval(&self.eval.gather_train, &self.eval.forward_probe, n)
-            .await;
-        loss / n.max(1) as f64
     }
 }
 

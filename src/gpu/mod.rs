@@ -25,7 +25,7 @@ mod uniforms;
 #[cfg(all(test, not(target_arch = "wasm32")))]
 mod tests;
 
-pub use backend::GpuBackend;
+pub use backend::{GpuBackend, PointRef};
 #[cfg(not(target_arch = "wasm32"))]
 pub use context::context_for_tests;
 pub use context::{GpuContext, request_adapter, required_limits};

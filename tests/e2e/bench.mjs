@@ -1,6 +1,7 @@
 // Browser benchmark (prints figures, asserts nothing): app size, data size, time to the
-// first training step, steps/s and main-thread long tasks while training, in headless
-// Chromium with WebGPU (SwiftShader) and without (CPU fallback).
+// first training step, steps/s and main-thread long tasks while training, the time of a
+// 21 x 21 loss-landscape plane, in headless Chromium with WebGPU (SwiftShader) and without
+// (CPU fallback).
 // Usage: node tests/e2e/bench.mjs   (after `trunk build --release`; ./x bench runs both)
 import { readdir, readFile } from 'node:fs/promises';
 import { gzipSync } from 'node:zlib';
@@ -58,6 +59,14 @@ for (const [name, webgpu, query] of setups) {
   await page.waitForTimeout(10000);
   const s1 = (await state(page)).step;
   const longTasks = await page.evaluate(() => window.__longTasks);
+  // A 21 x 21 landscape plane (mlp:300,100, 512 evaluation samples) around the trained point.
+  await page.click('#play');
+  await page.waitForFunction(() => !JSON.parse(document.querySelector('#lab-state').textContent).busy);
+  const t2 = Date.now();
+  await page.click('#landscape-plane');
+  await page.waitForSelector('#landscape[data-state="computing"]', { timeout: 60_000 });
+  await page.waitForSelector('#landscape[data-state="done"]', { timeout: 300_000 });
+  const landscapeMs = Date.now() - t2;
   results.pages[name] = {
     badge: await page.textContent('#backend-badge'),
     trains_on: await page.textContent('#train-backend'),
@@ -65,6 +74,7 @@ for (const [name, webgpu, query] of setups) {
     steps_per_s: (s1 - s0) / 10,
     long_tasks_over_50ms: longTasks.length,
     longest_task_ms: Math.round(Math.max(0, ...longTasks)),
+    landscape_21x21_ms: landscapeMs,
   };
   await b.close();
 }
