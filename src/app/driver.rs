@@ -169,28 +169,27 @@ async fn run_until_paused(ctx: Ctx) {
     }
 }
 
-/// Reads the shown run's weights for the mask views.
+/// Reads every run's weights for the mask views (a race shows them side by side).
 pub async fn snapshot(ctx: Ctx) {
-    let i = ctx.shown.get_untracked();
-    let taken = ctx.lab.try_update_value(|l| {
-        let i = if i < l.runs.len() { i } else { 0 };
-        l.runs
-            .get_mut(i)
-            .and_then(|r| r.trainer.take())
-            .map(|t| (i, t))
-    });
-    let Some((i, mut trainer)) = taken.flatten() else {
-        return;
-    };
-    let mut weights = Vec::with_capacity(trainer.layers.len());
-    for l in 0..trainer.layers.len() {
-        weights.push(trainer.backend.read(l, Tensor::Weights).await);
+    let runs = ctx.lab.with_value(|l| l.runs.len());
+    for i in 0..runs {
+        let taken = ctx
+            .lab
+            .try_update_value(|l| l.runs.get_mut(i).and_then(|r| r.trainer.take()));
+        let Some(mut trainer) = taken.flatten() else {
+            continue;
+        };
+        let mut weights = Vec::with_capacity(trainer.layers.len());
+        for l in 0..trainer.layers.len() {
+            weights.push(trainer.backend.read(l, Tensor::Weights).await);
+        }
+        ctx.lab.update_value(|lab| {
+            if let Some(r) = lab.runs.get_mut(i) {
+                r.put_back(trainer);
+                r.weights = weights;
+            }
+        });
     }
-    ctx.lab.update_value(|lab| {
-        let r = &mut lab.runs[i];
-        r.put_back(trainer);
-        r.weights = weights;
-    });
 }
 
 /// Moves every run off a lost GPU device onto the CPU and says so.

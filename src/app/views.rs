@@ -103,75 +103,120 @@ pub fn Charts(ctx: Ctx) -> impl IntoView {
     }
 }
 
-/// One image per masked layer, with its drop/grow counters.
+/// One image per masked layer, with its drop/grow counters; in a race, one column per run.
 #[component]
 pub fn MaskViews(ctx: Ctx) -> impl IntoView {
-    let layers = move || {
+    let (side, set_side) = signal(true);
+    let shape = move || {
         ctx.status.track();
         ctx.config.track();
+        ctx.versus.track();
         ctx.lab.with_value(|lab| {
-            lab.primary().and_then(|r| r.trainer.as_ref()).map(|t| {
+            let layers = lab.primary().and_then(|r| r.trainer.as_ref()).map(|t| {
                 t.layers
                     .iter()
                     .map(|l| (l.name.clone(), l.n_out, l.num_weights() / l.n_out))
                     .collect::<Vec<_>>()
-            })
+            })?;
+            let labels: Vec<String> = lab.runs.iter().map(|r| r.label.clone()).collect();
+            Some((layers, labels))
         })
     };
     move || {
-        let Some(layers) = layers() else {
+        let Some((layers, labels)) = shape() else {
             return ().into_any();
         };
-        let cards = layers
+        let race = labels.len() > 1;
+        let columns: Vec<Option<usize>> = if race && side.get() {
+            (0..labels.len()).map(Some).collect()
+        } else {
+            vec![None]
+        };
+        let narrow = columns.len() > 1;
+        let columns = columns
             .into_iter()
-            .enumerate()
-            .map(|(l, (name, rows, cols))| {
-                let canvas = NodeRef::<Canvas>::new();
-                Effect::new(move |_| {
-                    ctx.view_tick.track();
-                    let Some(c) = canvas.get() else { return };
-                    let now = now_ms();
-                    ctx.lab.with_value(|lab| {
-                        let Some(run) = lab.run(ctx.shown.get_untracked()) else { return };
-                        let Some(t) = run.trainer.as_ref() else { return };
-                        let flashes: Vec<_> = run.history.flashes.iter().filter(|f| f.layer == l).collect();
-                        let weights = run.weights.get(l).map_or(&[][..], |w| &w[..]);
-                        draw_mask(&c, rows, cols, &t.masks[l], weights, &flashes, now);
-                    });
-                });
-                let counts = move || {
-                    ctx.view_tick.track();
-                    ctx.lab.with_value(|lab| {
-                        let r = lab.run(ctx.shown.get_untracked())?;
-                        let (n, d, g) = r.history.updates.get(l).copied()?;
-                        let active = r.trainer.as_ref().map_or(0, |t| t.active(l));
-                        Some(format!("{active} of {} active · {n} updates · {d} dropped · {g} grown", rows * cols))
-                    })
-                };
-                let blocks = Blocks::new(rows, cols);
-                let note = blocks.describe();
-                let width = (1.4 * blocks.w as f64).clamp(200.0, 560.0);
-                view! {
-                    <figure class="mask" data-layer=name.clone()>
-                        <figcaption><b>{name.clone()}</b>" " {format!("{rows} × {cols}")} " · " {note}</figcaption>
-                        <canvas node_ref=canvas class="mask-canvas" style=format!("width: {width:.0}px")></canvas>
-                        <div class="mask-counts">{counts}</div>
-                    </figure>
-                }
+            .map(|run| {
+                let cards = layers
+                    .iter()
+                    .cloned()
+                    .enumerate()
+                    .map(|(l, (name, rows, cols))| mask_card(ctx, run, l, name, rows, cols, narrow))
+                    .collect_view();
+                let head = run.map(|i| view! { <h3 class="mask-run">{labels[i].clone()}</h3> });
+                view! { <div class="mask-column">{head}<div class="mask-grid">{cards}</div></div> }
             })
             .collect_view();
         view! {
             <section class="card masks">
                 <div class="card-head">
                     <h2>"Masks"</h2>
+                    {race.then(|| view! {
+                        <label class="toggle"><input id="mask-side" type="checkbox" prop:checked=move || side.get()
+                            on:change=move |ev| set_side.set(event_target_checked(&ev))/>" side by side"</label>
+                    })}
                     <RunPicker ctx/>
                 </div>
                 <p class="muted small">"Rows are output units, columns inputs. Teal: active (brighter = larger |w|); dark: inactive. At each mask update "
                     <span class="drop">"dropped"</span>" and "<span class="grow">"grown"</span>" connections flash."</p>
-                <div class="mask-grid">{cards}</div>
+                <div class:mask-race=narrow>{columns}</div>
             </section>
         }
         .into_any()
+    }
+}
+
+/// Layer `l`'s mask image and counters, of run `run` (None: the run the picker shows).
+fn mask_card(
+    ctx: Ctx,
+    run: Option<usize>,
+    l: usize,
+    name: String,
+    rows: usize,
+    cols: usize,
+    narrow: bool,
+) -> impl IntoView {
+    let which = move || run.unwrap_or_else(|| ctx.shown.get_untracked());
+    let canvas = NodeRef::<Canvas>::new();
+    Effect::new(move |_| {
+        ctx.view_tick.track();
+        let Some(c) = canvas.get() else { return };
+        let now = now_ms();
+        ctx.lab.with_value(|lab| {
+            let Some(run) = lab.run(which()) else { return };
+            let Some(t) = run.trainer.as_ref() else {
+                return;
+            };
+            let flashes: Vec<_> = run
+                .history
+                .flashes
+                .iter()
+                .filter(|f| f.layer == l)
+                .collect();
+            let weights = run.weights.get(l).map_or(&[][..], |w| &w[..]);
+            draw_mask(&c, rows, cols, &t.masks[l], weights, &flashes, now);
+        });
+    });
+    let counts = move || {
+        ctx.view_tick.track();
+        ctx.lab.with_value(|lab| {
+            let r = lab.run(which())?;
+            let (n, d, g) = r.history.updates.get(l).copied()?;
+            let active = r.trainer.as_ref().map_or(0, |t| t.active(l));
+            Some(format!(
+                "{active} of {} active · {n} updates · {d} dropped · {g} grown",
+                rows * cols
+            ))
+        })
+    };
+    let blocks = Blocks::new(rows, cols);
+    let note = blocks.describe();
+    let width = (1.4 * blocks.w as f64).clamp(200.0, if narrow { 320.0 } else { 560.0 });
+    view! {
+        <figure class="mask" data-layer=name.clone()>
+            <figcaption><b>{name.clone()}</b>" " {format!("{rows} × {cols}")} " · " {note}</figcaption>
+            <canvas node_ref=canvas class="mask-canvas" style=format!("width: {width:.0}px")></canvas>
+            <div class="mask-counts">{counts}</div>
+        </figure>
     }
 }
 
@@ -384,7 +429,8 @@ pub fn LabState(ctx: Ctx) -> impl IntoView {
     view! { <output id="lab-state" hidden>{json}</output> }
 }
 
-/// Chooses which run the mask, heatmap and density views show.
+/// Chooses which run the heatmap and density views show (and the mask view, unless side by
+/// side).
 #[component]
 fn RunPicker(ctx: Ctx) -> impl IntoView {
     let labels = move || {

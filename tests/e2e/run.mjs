@@ -81,7 +81,15 @@ async function trainsAndShowsMaskUpdates(webgpu, name, { gpu = false } = {}) {
     s = await waitFor(page, (s) => s.step === steps, 'the end of the run');
     assert(s.last_loss < 0.5 * s.first_loss, `loss did not fall: ${s.first_loss} -> ${s.last_loss}`);
     assert(s.test_accuracy > (gpu ? 0.6 : 0.8), `test accuracy ${s.test_accuracy}`);
-    // The mask views can show the comparison run: Static never updates its mask.
+    // A race shows each run's masks side by side: Static never updates its mask, RigL does.
+    const columns = await page.$$eval('.mask-column', (cs) => cs.map((c) =>
+      [c.querySelector('.mask-run').textContent, c.querySelector('.mask-counts').textContent]));
+    assert(columns.length === 2 && columns[1][1].includes(' 0 updates') && !columns[0][1].includes(' 0 updates'),
+      `side-by-side masks: ${JSON.stringify(columns)}`);
+    await screenshot(page, `${name}-race-masks`);
+    // One run at a time, chosen with the picker.
+    await page.uncheck('#mask-side');
+    await page.waitForFunction(() => document.querySelectorAll('.mask-column').length === 1);
     await page.selectOption('#shown-run', '1');
     await page.waitForFunction(() => document.querySelector('.mask-counts').textContent.includes(' 0 updates'));
     await page.selectOption('#shown-run', '0');
