@@ -112,6 +112,14 @@ impl Setup {
             masks,
         })
     }
+
+    /// The run's initial parameters: the initial weights, biases 0.
+    pub fn initial_point(&self) -> crate::landscape::Point {
+        crate::landscape::Point {
+            weights: self.weights.clone(),
+            biases: self.layers.iter().map(|l| vec![0.0; l.n_out]).collect(),
+        }
+    }
 }
 
 /// Step metrics waiting for their loss (a GPU reports losses a few steps late).
