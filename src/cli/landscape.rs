@@ -68,7 +68,7 @@ pub struct EscapeArgs {
     json: bool,
     /// Grid size (per side) of the loss map on the PCA plane of both continuations' paths
     /// (0: no map).
-    #[arg(long, default_value_t = 21)]
+    #[arg(long, default_value_t = crate::train::escape::ESCAPE_MAP_GRID)]
     grid: usize,
     /// Write the map (grid losses, both paths, explained variance) as CSV here.
     #[arg(long)]

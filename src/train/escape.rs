@@ -35,6 +35,9 @@ pub const ESCAPE_PRESET: &str =
 /// update): their paths on the PCA plane of both.
 pub const ESCAPE_RECORD_EVERY: usize = 50;
 
+/// Grid size (per side) of the loss map on the PCA plane of both continuations' paths.
+pub const ESCAPE_MAP_GRID: usize = 21;
+
 /// A continuation's configuration: the Static phase's, with `method` for `more` steps
 /// (evaluated four times).
 pub fn continuation_config(base: &Config, method: Method, more: usize) -> Config {

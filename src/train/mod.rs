@@ -291,6 +291,16 @@ impl<B: Backend> Trainer<B> {
         self.config.method.is_dynamic() && self.schedule.is_update_step(t)
     }
 
+    /// Whether step t may change masks (a drop-and-grow update, a pruning step, or SNIP at
+    /// step 0).
+    pub fn may_change_masks_at(&self, t: usize) -> bool {
+        match self.config.method {
+            Method::Prune => self.prune.is_prune_step(t),
+            Method::Snip => t == 0,
+            _ => self.is_update_step(t),
+        }
+    }
+
     /// The step of the next drop-and-grow (or prune) update at or after the current step.
     pub fn next_update_step(&self) -> Option<usize> {
         next_update_step(&self.config, self.step)

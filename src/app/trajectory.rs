@@ -1,0 +1,62 @@
+//! The loss on the PCA plane of recorded paths, computed on the page's backend without
+//! freezing it: the Gram matrix row by row, then the grid point by point, each within an
+//! animation frame's budget. The same engine functions as `riglab landscape --plane pca`
+//! and `riglab escape`, so the numbers agree.
+
+use super::any::AnyBackend;
+use super::driver::{FRAME_BUDGET_MS, next_frame, now_ms};
+use crate::landscape::map::{Path, PlaneMap, Projection, gram_row, path_points};
+use crate::landscape::{LOSS_SAMPLES, Point};
+use crate::train::Trainer;
+
+/// Where a map computation stands.
+pub enum Progress<'a> {
+    /// Gram matrix rows done, of all.
+    Pca(usize, usize),
+    /// The map so far (rows of losses), grid points done, of all.
+    Grid(&'a PlaneMap, usize, usize),
+}
+
+/// The loss on a `grid` x `grid` grid over the PCA plane of `paths` about `origin`, on
+/// `t`'s backend; `show` hears of the progress at each frame.
+pub async fn compute_map(
+    t: &mut Trainer<AnyBackend>,
+    paths: &[Path<'_>],
+    origin: &Point,
+    grid: usize,
+    mut show: impl FnMut(Progress),
+) -> Result<PlaneMap, String> {
+    let points = path_points(paths);
+    let m = points.len();
+    let mut rows = Vec::with_capacity(m);
+    let mut frame = now_ms();
+    for i in 0..m {
+        rows.push(gram_row(&points, origin, i));
+        if now_ms() - frame > FRAME_BUDGET_MS {
+            show(Progress::Pca(i + 1, m));
+            next_frame().await;
+            frame = now_ms();
+        }
+    }
+    let p = Projection::new(paths, origin, &rows, grid)?;
+    let (nx, ny) = (p.xs.len(), p.ys.len());
+    let mut map = PlaneMap::of(&p, Vec::with_capacity(ny));
+    show(Progress::Grid(&map, 0, nx * ny));
+    next_frame().await;
+    frame = now_ms();
+    for r in 0..ny {
+        map.losses.push(Vec::with_capacity(nx));
+        for c in 0..nx {
+            let q = p.grid_point(origin, r, c);
+            let loss = t.backend.loss_at(&q, Some(&p.masks), LOSS_SAMPLES).await;
+            map.losses[r].push(loss);
+            if now_ms() - frame > FRAME_BUDGET_MS {
+                show(Progress::Grid(&map, r * nx + c + 1, nx * ny));
+                next_frame().await;
+                frame = now_ms();
+            }
+        }
+    }
+    show(Progress::Grid(&map, nx * ny, nx * ny));
+    Ok(map)
+}
