@@ -210,6 +210,19 @@ const failed = await run([
       assert(line.includes('from just before the update at step 200 (A) to just after the update at step 200 (B)'), line);
       await screenshotOf(page, '#landscape', 'landscape-line-update');
     })],
+  ['trajectory on WebGPU: parameters read back from the GPU at evaluations and mask updates', () =>
+    withPage(true, '?backend=gpu&steps=60&dt=20&batch=32&eval_every=20', async (page) => {
+      assert((await page.textContent('#train-backend')).includes('WebGPU'), 'not on WebGPU');
+      await page.click('#play');
+      const s = await waitFor(page, (s) => s.step === 60 && !s.busy, 'training');
+      // The start, mask updates after steps 1, 21, 41 and evaluations at 20, 40, 60.
+      const want = [[0, false], [1, true], [20, false], [21, true], [40, false], [41, true], [60, false]];
+      assert(JSON.stringify(s.trajectory) === JSON.stringify(want), `trajectory ${JSON.stringify(s.trajectory)}`);
+      // Before and after the last mask update are offered as ends of the line view.
+      const ends = await page.$$eval('#landscape-a option', (os) => os.map((o) => o.textContent));
+      assert(ends.some((e) => e.includes('before the last mask update (step 40)')), `ends: ${ends}`);
+      assert(ends.some((e) => e.includes('after the last mask update (step 40)')), `ends: ${ends}`);
+    })],
   ['the page and `riglab train` give bit-identical numbers for the same link', () =>
     withPage(false, '?steps=300&eval_every=300&sparsity=0.95&vs=static', async (page) => {
       const bin = ['target/debug/riglab', 'target/release/riglab'].map((b) => join(ROOT, b)).find(existsSync);
