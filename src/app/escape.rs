@@ -131,23 +131,28 @@ async fn demo(
         "from the Static solution (A) to the end of the RigL continuation (B)".into(),
     )
     .await;
-    phase.set(Phase::Map);
-    let mapped = escape_map(ctx, map, &mut rigl, &solution, [&static_end, &rigl_end]).await;
-    put_back(ctx, 1, rigl);
-    mapped?;
     ctx.saved.set_value(vec![
         (
             "plateau",
             "the Static solution (escape demo)".into(),
-            solution,
+            solution.clone(),
         ),
         (
             "static-end",
             "Static, continued (escape demo)".into(),
-            static_end,
+            static_end.clone(),
         ),
-        ("rigl-end", "RigL, continued (escape demo)".into(), rigl_end),
+        (
+            "rigl-end",
+            "RigL, continued (escape demo)".into(),
+            rigl_end.clone(),
+        ),
     ]);
+    ctx.view_tick.update(|t| *t += 1);
+    phase.set(Phase::Map);
+    let mapped = escape_map(ctx, map, &mut rigl, &solution, [&static_end, &rigl_end]).await;
+    put_back(ctx, 1, rigl);
+    mapped?;
     ctx.view_tick.update(|t| *t += 1);
     phase.set(Phase::Done {
         plateau,
@@ -191,7 +196,8 @@ async fn escape_map(
     let result = map_into(map, t, &paths, &solution.point, ESCAPE_MAP_GRID, labels).await;
     ctx.lab.update_value(|l| {
         for (r, tr) in l.runs.iter_mut().zip([ts, tr]) {
-            r.trajectory = Some(tr);
+            // (Unless the runs were rebuilt meanwhile: a new run has its own.)
+            r.trajectory.get_or_insert(tr);
         }
     });
     result.map(|_| ())

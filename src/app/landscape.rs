@@ -170,7 +170,8 @@ async fn trajectory_plane(
     );
     let result = map_into(ctx.landscape, t, &paths, &end, grid, labels).await;
     ctx.lab.update_value(|l| {
-        if let Some(r) = l.runs.get_mut(i) {
+        // (Unless the runs were rebuilt meanwhile: a new run has its own.)
+        if let Some(r) = l.runs.get_mut(i).filter(|r| r.trajectory.is_none()) {
             r.trajectory = Some(trajectory);
         }
     });
@@ -319,8 +320,10 @@ fn to_csv(l: &Landscape) -> String {
 /// The snapshots the line view can start or end at, for run `i`: (key, label).
 fn line_ends(ctx: Ctx, i: usize) -> Vec<(&'static str, String)> {
     let mut ends = vec![("start", "the start of the run".to_string())];
+    let mut shape = Vec::new();
     ctx.lab.with_value(|l| {
         if let Some(r) = l.run(i) {
+            shape = r.marks.start.point.weights.iter().map(Vec::len).collect();
             if let Some(m) = &r.marks.before_update {
                 ends.push((
                     "before",
@@ -339,8 +342,19 @@ fn line_ends(ctx: Ctx, i: usize) -> Vec<(&'static str, String)> {
         }
     });
     ends.push(("now", "now".to_string()));
+    // Saved snapshots of another network (the configuration changed since) are left out.
     ctx.saved.with_value(|s| {
-        ends.extend(s.iter().map(|(k, label, _)| (*k, label.clone())));
+        ends.extend(
+            s.iter()
+                .filter(|(_, _, m)| {
+                    m.point
+                        .weights
+                        .iter()
+                        .map(Vec::len)
+                        .eq(shape.iter().copied())
+                })
+                .map(|(k, label, _)| (*k, label.clone())),
+        );
     });
     ends
 }
