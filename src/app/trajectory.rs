@@ -1,11 +1,12 @@
 //! The loss on the PCA plane of recorded paths, computed on the page's backend without
-//! freezing it: the Gram matrix row by row, then the grid point by point, each within an
+//! freezing it: the Gram matrix entry by entry, then the grid point by point, each within an
 //! animation frame's budget. The same engine functions as `riglab landscape --plane pca`
 //! and `riglab escape`, so the numbers agree.
 
 use super::any::AnyBackend;
 use super::driver::{FRAME_BUDGET_MS, next_frame, now_ms};
-use crate::landscape::map::{Path, PlaneMap, Projection, gram_row, path_points};
+use crate::landscape::map::{Path, PlaneMap, Projection, path_points};
+use crate::landscape::pca::centered_dot;
 use crate::landscape::{LOSS_SAMPLES, Point};
 use crate::train::Trainer;
 
@@ -28,17 +29,31 @@ pub async fn compute_map(
 ) -> Result<PlaneMap, String> {
     let points = path_points(paths);
     let m = points.len();
+    // The Gram matrix one entry at a time (`gram_row`'s entries, so the same numbers): a
+    // late row of 40 snapshots of LeNet-300-100 is too long for one frame.
     let mut rows = Vec::with_capacity(m);
     let mut frame = now_ms();
     for i in 0..m {
-        rows.push(gram_row(&points, origin, i));
+        let mut row = Vec::with_capacity(i + 1);
+        for j in 0..=i {
+            row.push(centered_dot(points[i], points[j], origin));
+            if now_ms() - frame > FRAME_BUDGET_MS {
+                show(Progress::Pca(i, m));
+                next_frame().await;
+                frame = now_ms();
+            }
+        }
+        rows.push(row);
+    }
+    let mut job = Projection::job(paths, origin, &rows)?;
+    while job.step() {
         if now_ms() - frame > FRAME_BUDGET_MS {
-            show(Progress::Pca(i + 1, m));
+            show(Progress::Pca(m, m));
             next_frame().await;
             frame = now_ms();
         }
     }
-    let p = Projection::new(paths, origin, &rows, grid)?;
+    let p = job.finish(paths, grid);
     let (nx, ny) = (p.xs.len(), p.ys.len());
     let mut map = PlaneMap::of(&p, Vec::with_capacity(ny));
     show(Progress::Grid(&map, 0, nx * ny));

@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use super::Point;
 pub use super::pca::gram_row;
-use super::pca::{PcaPlane, pca_plane, support_masks, trajectory_axes};
+use super::pca::{PcaJob, PcaPlane, add_support, gram_from_rows, no_support, trajectory_axes};
 
 /// Margin around the projected paths, as a fraction of their extent on each side.
 pub const MAP_MARGIN: f64 = 0.25;
@@ -53,16 +53,68 @@ pub struct Projection {
 
 impl Projection {
     /// `rows`: `gram_row(&path_points(paths), origin, i)` for every i, in order (the page
-    /// computes one per animation frame).
+    /// computes them across animation frames).
     pub fn new(
         paths: &[Path],
         origin: &Point,
         rows: &[Vec<f64>],
         grid: usize,
     ) -> Result<Projection, String> {
+        let mut job = Projection::job(paths, origin, rows)?;
+        while job.step() {}
+        Ok(job.finish(paths, grid))
+    }
+
+    /// `new` in steps of one point's work (`ProjectionJob::step`).
+    pub fn job<'a>(
+        paths: &[Path<'a>],
+        origin: &'a Point,
+        rows: &[Vec<f64>],
+    ) -> Result<ProjectionJob<'a>, String> {
         let points = path_points(paths);
-        let gram = super::pca::gram_from_rows(rows);
-        let plane = pca_plane(&points, origin, &gram)?;
+        let pca = PcaJob::new(points.clone(), origin, &gram_from_rows(rows))?;
+        Ok(ProjectionJob {
+            pca,
+            origin,
+            masks: no_support(origin),
+            support: points.into_iter().chain(std::iter::once(origin)).collect(),
+        })
+    }
+
+    /// The parameters at grid row `r` (y = ys[r]), column `c` (x = xs[c]).
+    pub fn grid_point(&self, origin: &Point, r: usize, c: usize) -> Point {
+        let [d1, d2] = &self.directions;
+        origin.offset(self.xs[c], d1, self.ys[r], d2)
+    }
+}
+
+/// A projection being computed: the PCA, then the weights any point has.
+pub struct ProjectionJob<'a> {
+    pca: PcaJob<'a>,
+    origin: &'a Point,
+    masks: Vec<Vec<bool>>,
+    /// Points whose weights are still to be added to `masks`.
+    support: Vec<&'a Point>,
+}
+
+impl ProjectionJob<'_> {
+    /// Does one point's work; false once everything is done.
+    pub fn step(&mut self) -> bool {
+        if self.pca.step() {
+            return true;
+        }
+        match self.support.pop() {
+            Some(p) => {
+                add_support(&mut self.masks, p);
+                !self.support.is_empty()
+            }
+            None => false,
+        }
+    }
+
+    /// The projection of `paths` (those the job was made from) with a `grid` x `grid` grid.
+    pub fn finish(self, paths: &[Path], grid: usize) -> Projection {
+        let plane = self.pca.finish();
         let mut coords = plane.coords.iter();
         let projected: Vec<ProjectedPath> = paths
             .iter()
@@ -81,22 +133,14 @@ impl Projection {
             })
             .collect();
         let (xs, ys) = trajectory_axes(&plane.coords, grid, MAP_MARGIN);
-        let mut with_origin = points.clone();
-        with_origin.push(origin);
-        Ok(Projection {
-            directions: plane.direction_points(origin),
-            masks: support_masks(&with_origin),
+        Projection {
+            directions: plane.direction_points(self.origin),
+            masks: self.masks,
             paths: projected,
             xs,
             ys,
             plane,
-        })
-    }
-
-    /// The parameters at grid row `r` (y = ys[r]), column `c` (x = xs[c]).
-    pub fn grid_point(&self, origin: &Point, r: usize, c: usize) -> Point {
-        let [d1, d2] = &self.directions;
-        origin.offset(self.xs[c], d1, self.ys[r], d2)
+        }
     }
 }
 

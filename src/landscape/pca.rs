@@ -18,20 +18,30 @@ fn slices(p: &Point) -> impl Iterator<Item = &[f32]> {
     p.weights.iter().chain(&p.biases).map(Vec::as_slice)
 }
 
-/// <a - origin, b - origin>, in f64 (the difference of two f32 values is exact in f64).
+/// <a - origin, b - origin>, in f64 (the difference of two f32 values is exact in f64),
+/// summed in four interleaved lanes (independent additions run in parallel; the order is
+/// fixed, so every target gets the same bits).
 pub fn centered_dot(a: &Point, b: &Point, origin: &Point) -> f64 {
-    let mut sum = 0.0;
+    let mut lanes = [0.0f64; 4];
     for ((a, b), o) in slices(a).zip(slices(b)).zip(slices(origin)) {
-        for ((&a, &b), &o) in a.iter().zip(b).zip(o) {
-            let o = f64::from(o);
-            sum += (f64::from(a) - o) * (f64::from(b) - o);
+        let n = a.len().min(b.len()).min(o.len());
+        let quads = n / 4 * 4;
+        for i in (0..quads).step_by(4) {
+            for (k, lane) in lanes.iter_mut().enumerate() {
+                let o = f64::from(o[i + k]);
+                *lane += (f64::from(a[i + k]) - o) * (f64::from(b[i + k]) - o);
+            }
+        }
+        for i in quads..n {
+            let o = f64::from(o[i]);
+            lanes[0] += (f64::from(a[i]) - o) * (f64::from(b[i]) - o);
         }
     }
-    sum
+    (lanes[0] + lanes[1]) + (lanes[2] + lanes[3])
 }
 
-/// Row i of the Gram matrix up to the diagonal: G[i][j] = <X_i, X_j> for j <= i. The page
-/// computes one row per animation frame; `gram_matrix` puts the rows together.
+/// Row i of the Gram matrix up to the diagonal: G[i][j] = <X_i, X_j> for j <= i (the page
+/// computes the same entries across animation frames); `gram_from_rows` completes it.
 pub fn gram_row(points: &[&Point], origin: &Point, i: usize) -> Vec<f64> {
     (0..=i)
         .map(|j| centered_dot(points[i], points[j], origin))
@@ -153,57 +163,108 @@ impl PcaPlane {
 /// negative (the start of a run lies left of / below its end). Fails when the points do not
 /// span two dimensions.
 pub fn pca_plane(points: &[&Point], origin: &Point, gram: &[Vec<f64>]) -> Result<PcaPlane, String> {
-    let (values, vectors) = symmetric_eigen(gram);
-    let trace: f64 = (0..gram.len()).map(|i| gram[i][i]).sum();
-    let spans_a_plane = values.len() >= 2 && values[1] > 1e-12 * values[0] && trace > 0.0;
-    if !spans_a_plane {
-        return Err("the trajectory does not span a plane yet: train further".into());
+    let mut job = PcaJob::new(points.to_vec(), origin, gram)?;
+    while job.step() {}
+    Ok(job.finish())
+}
+
+/// `pca_plane` in steps of one point's work (the page spreads them over animation frames):
+/// first each point's share of the two directions, then each point's projection.
+pub struct PcaJob<'a> {
+    points: Vec<&'a Point>,
+    origin: &'a Point,
+    /// The two largest eigenvalues, their eigenvectors, and trace(G).
+    values: [f64; 2],
+    vectors: [Vec<f64>; 2],
+    trace: f64,
+    directions: [Vec<f64>; 2],
+    coords: Vec<(f64, f64)>,
+    done: usize,
+}
+
+impl<'a> PcaJob<'a> {
+    pub fn new(
+        points: Vec<&'a Point>,
+        origin: &'a Point,
+        gram: &[Vec<f64>],
+    ) -> Result<Self, String> {
+        let (values, mut vectors) = symmetric_eigen(gram);
+        let trace: f64 = (0..gram.len()).map(|i| gram[i][i]).sum();
+        let spans_a_plane = values.len() >= 2 && values[1] > 1e-12 * values[0] && trace > 0.0;
+        if !spans_a_plane {
+            return Err("the trajectory does not span a plane yet: train further".into());
+        }
+        let len: usize = slices(origin).map(<[f32]>::len).sum();
+        vectors.truncate(2);
+        let v2 = vectors.pop().unwrap_or_default();
+        let v1 = vectors.pop().unwrap_or_default();
+        Ok(Self {
+            coords: Vec::with_capacity(points.len()),
+            points,
+            origin,
+            values: [values[0], values[1]],
+            vectors: [v1, v2],
+            trace,
+            directions: [vec![0.0; len], vec![0.0; len]],
+            done: 0,
+        })
     }
-    let len: usize = slices(origin).map(<[f32]>::len).sum();
-    let mut directions = [vec![0.0; len], vec![0.0; len]];
-    for (k, d) in directions.iter_mut().enumerate() {
-        let scale = 1.0 / values[k].sqrt();
-        for (p, &vk) in points.iter().zip(&vectors[k]) {
-            let w = vk * scale;
-            let mut i = 0;
-            for (a, o) in slices(p).zip(slices(origin)) {
-                for (&a, &o) in a.iter().zip(o) {
-                    d[i] += w * (f64::from(a) - f64::from(o));
-                    i += 1;
+
+    /// Does one point's work; false once everything is done.
+    pub fn step(&mut self) -> bool {
+        let m = self.points.len();
+        if self.done < m {
+            let p = self.points[self.done];
+            for k in 0..2 {
+                let w = self.vectors[k][self.done] / self.values[k].sqrt();
+                let d = &mut self.directions[k];
+                let mut i = 0;
+                for (a, o) in slices(p).zip(slices(self.origin)) {
+                    for (&a, &o) in a.iter().zip(o) {
+                        d[i] += w * (f64::from(a) - f64::from(o));
+                        i += 1;
+                    }
                 }
             }
+        } else if self.done < 2 * m {
+            let p = self.points[self.done - m];
+            let project = |d: &[f64]| {
+                let mut sum = 0.0;
+                let mut i = 0;
+                for (a, o) in slices(p).zip(slices(self.origin)) {
+                    for (&a, &o) in a.iter().zip(o) {
+                        sum += (f64::from(a) - f64::from(o)) * d[i];
+                        i += 1;
+                    }
+                }
+                sum
+            };
+            let c = (project(&self.directions[0]), project(&self.directions[1]));
+            self.coords.push(c);
         }
+        self.done = (self.done + 1).min(2 * m);
+        self.done < 2 * m
     }
-    let project = |p: &Point, d: &[f64]| {
-        let mut sum = 0.0;
-        let mut i = 0;
-        for (a, o) in slices(p).zip(slices(origin)) {
-            for (&a, &o) in a.iter().zip(o) {
-                sum += (f64::from(a) - f64::from(o)) * d[i];
-                i += 1;
+
+    /// The plane, once `step` has returned false.
+    pub fn finish(self) -> PcaPlane {
+        let (mut directions, mut coords) = (self.directions, self.coords);
+        fn axis(c: &mut (f64, f64), k: usize) -> &mut f64 {
+            if k == 0 { &mut c.0 } else { &mut c.1 }
+        }
+        for (k, d) in directions.iter_mut().enumerate() {
+            let first = coords.iter_mut().map(|c| *axis(c, k)).find(|&x| x != 0.0);
+            if first.is_some_and(|x| x > 0.0) {
+                d.iter_mut().for_each(|x| *x = -*x);
+                coords.iter_mut().for_each(|c| *axis(c, k) = -*axis(c, k));
             }
         }
-        sum
-    };
-    let mut coords: Vec<(f64, f64)> = points
-        .iter()
-        .map(|p| (project(p, &directions[0]), project(p, &directions[1])))
-        .collect();
-    fn axis(c: &mut (f64, f64), k: usize) -> &mut f64 {
-        if k == 0 { &mut c.0 } else { &mut c.1 }
-    }
-    for (k, d) in directions.iter_mut().enumerate() {
-        let first = coords.iter_mut().map(|c| *axis(c, k)).find(|&x| x != 0.0);
-        if first.is_some_and(|x| x > 0.0) {
-            d.iter_mut().for_each(|x| *x = -*x);
-            coords.iter_mut().for_each(|c| *axis(c, k) = -*axis(c, k));
+        PcaPlane {
+            directions,
+            explained: [self.values[0] / self.trace, self.values[1] / self.trace],
+            coords,
         }
     }
-    Ok(PcaPlane {
-        directions,
-        explained: [values[0] / trace, values[1] / trace],
-        coords,
-    })
 }
 
 /// Grid coordinates along each axis of a trajectory plane: `n` points per axis covering the
@@ -238,19 +299,25 @@ pub fn trajectory_axes(coords: &[(f64, f64)], n: usize, margin: f64) -> (Vec<f64
 /// plane is zero elsewhere, so the loss there can be evaluated with this mask (the sparse
 /// kernels) and equals the dense loss.
 pub fn support_masks(points: &[&Point]) -> Vec<Vec<bool>> {
-    let mut masks: Vec<Vec<bool>> = points[0]
-        .weights
-        .iter()
-        .map(|w| vec![false; w.len()])
-        .collect();
+    let mut masks = no_support(points[0]);
     for p in points {
-        for (m, w) in masks.iter_mut().zip(&p.weights) {
-            for (m, &w) in m.iter_mut().zip(w) {
-                *m |= w != 0.0;
-            }
-        }
+        add_support(&mut masks, p);
     }
     masks
+}
+
+/// Masks shaped like `p`'s weights with nothing in them.
+pub fn no_support(p: &Point) -> Vec<Vec<bool>> {
+    p.weights.iter().map(|w| vec![false; w.len()]).collect()
+}
+
+/// Adds the weights `p` has to `masks`.
+pub fn add_support(masks: &mut [Vec<bool>], p: &Point) {
+    for (m, w) in masks.iter_mut().zip(&p.weights) {
+        for (m, &w) in m.iter_mut().zip(w) {
+            *m |= w != 0.0;
+        }
+    }
 }
 
 #[cfg(test)]
@@ -298,6 +365,16 @@ mod tests {
         let g = gram_matrix(&[&a, &b], &o);
         assert_eq!(g, [vec![1.0, 2.0], vec![2.0, 9.0]]);
         assert_eq!(gram_row(&[&a, &b], &o, 1), [2.0, 9.0]);
+        // Slices whose length is not a multiple of the four lanes: 1*1 + ... + 7*7 = 140.
+        let seven = Point {
+            weights: vec![(1..=7).map(|x| x as f32).collect()],
+            biases: vec![vec![]],
+        };
+        let zero = Point {
+            weights: vec![vec![0.0; 7]],
+            biases: vec![vec![]],
+        };
+        assert_eq!(centered_dot(&seven, &seven, &zero), 140.0);
     }
 
     #[test]
