@@ -1,6 +1,7 @@
 //! The escape demo (RIGL.md "What the paper found"): train Static to a plateau, then continue
 //! from that exact state with Static and with RigL, side by side, and look at the landscape
-//! between the Static solution and where RigL went.
+//! between the Static solution and where RigL went, and at both paths on the plane of their
+//! first two principal components.
 
 use leptos::html::Canvas;
 use leptos::prelude::*;
