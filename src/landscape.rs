@@ -1,10 +1,20 @@
 //! Loss landscapes (DESIGN.md; RIGL.md "What the paper found"): points in parameter space,
 //! straight-line interpolation between two of them, and 2D slices along filter-normalised
 //! random directions (Li et al. 2018, "Visualizing the Loss Landscape of Neural Nets").
-//! Pure: a backend's `loss_at` evaluates the points.
+//! Pure: a backend's `loss_at` evaluates the points. `trajectory` records a run's path,
+//! `pca` finds the plane of its first two principal components and `map` lays a grid and
+//! the projected paths on it.
+
+pub mod map;
+pub mod pca;
+pub mod trajectory;
 
 use rand::Rng;
 use rand_distr::StandardNormal;
+
+/// Training images every landscape loss is measured on (the page's views and the CLI's
+/// defaults, so their numbers agree).
+pub const LOSS_SAMPLES: usize = 512;
 
 /// A point in parameter space: every maskable layer's weights and biases.
 #[derive(Clone, Debug, PartialEq)]

@@ -141,3 +141,42 @@ fn train_on_the_gpu_backend_matches_the_cpu_run() {
     let loss = |s: &serde_json::Value| s["test_loss"].as_f64().unwrap();
     assert!((loss(&gpu) - loss(&cpu)).abs() < 1e-3, "{gpu} vs {cpu}");
 }
+
+#[test]
+fn landscape_on_the_trajectory_plane_writes_the_grid_and_the_path() {
+    let json = tempfile::NamedTempFile::new().unwrap();
+    let o = riglab(&[
+        "landscape",
+        "steps=60&dt=20&eval_every=20&batch=64",
+        "--plane",
+        "pca",
+        "--grid",
+        "5",
+        "--samples",
+        "128",
+        "--json",
+        json.path().to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let csv = stdout(&o);
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(lines[0], "kind,step,x,y,loss,mask_update");
+    assert!(lines[1].starts_with("explained,,"));
+    assert_eq!(lines.iter().filter(|l| l.starts_with("grid,")).count(), 25);
+    // The start, evaluations at 20, 40, 60 and mask updates at 0, 20, 40 (T_end 45).
+    let path: Vec<&str> = lines
+        .iter()
+        .filter(|l| l.starts_with("trajectory,"))
+        .copied()
+        .collect();
+    assert_eq!(path.len(), 7, "{csv}");
+    assert_eq!(path[6], "trajectory,60,0.000000,0.000000,,0");
+    assert_eq!(path.iter().filter(|l| l.ends_with(",1")).count(), 3);
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(json.path()).unwrap()).unwrap();
+    assert_eq!(v["losses"].as_array().unwrap().len(), 5);
+    assert_eq!(v["paths"][0]["points"].as_array().unwrap().len(), 7);
+    // --json goes only with the PCA plane.
+    let o = riglab(&["landscape", "steps=20", "--json", "x.json"]);
+    assert_eq!(o.status.code(), Some(2));
+}

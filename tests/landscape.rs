@@ -5,8 +5,10 @@ mod common;
 use riglab::backend::block_on;
 use riglab::config::Config;
 use riglab::landscape::Point;
+use riglab::landscape::map::{PlaneMap, Projection, gram_row, path_points};
+use riglab::landscape::trajectory::{TRAJECTORY_LIMIT, Trajectory};
 use riglab::train::escape::escape;
-use riglab::train::landscape_run::{interpolate, plane};
+use riglab::train::landscape_run::{interpolate, plane, train_recording, trajectory_map};
 use riglab::train::{Event, Setup, Trainer};
 
 fn trained(query: &str) -> Trainer<riglab::cpu::CpuBackend> {
@@ -88,8 +90,8 @@ fn the_plane_is_centred_on_the_current_loss() {
 fn the_escape_demo_is_deterministic_and_rigl_gets_lower() {
     let (train, test) = common::mnist(2000, 200);
     let c = Config::parse_strict("method=static&sparsity=0.98&lr=0.1&lr_schedule=constant&steps=300&batch=64&dt=25&eval_every=300").unwrap();
-    let a = escape(&c, train.clone(), test.clone(), 200).unwrap();
-    let b = escape(&c, train, test, 200).unwrap();
+    let a = escape(&c, train.clone(), test.clone(), 200, Some(5)).unwrap();
+    let b = escape(&c, train, test, 200, Some(5)).unwrap();
     assert_eq!(a, b, "same seed, same numbers");
     assert_eq!(a.rigl_run.losses.len(), 200);
     assert!(a.rigl_run.mask_updates > 0 && a.static_run.mask_updates == 0);
@@ -100,4 +102,84 @@ fn the_escape_demo_is_deterministic_and_rigl_gets_lower() {
         "{}",
         a.summary()
     );
+    // Both paths start at the Static solution, the origin of their PCA plane; only RigL's
+    // has mask updates (every dt = 25 steps up to T_end = 150).
+    let map = a.map.as_ref().unwrap();
+    let (s, r) = (&map.paths[0], &map.paths[1]);
+    assert_eq!((s.name.as_str(), r.name.as_str()), ("static", "rigl"));
+    for p in [s, r] {
+        assert_eq!(
+            (p.points[0].step, p.points[0].x, p.points[0].y),
+            (0, 0.0, 0.0)
+        );
+        assert_eq!(p.points.last().unwrap().step, 200);
+    }
+    assert!(s.points.iter().all(|q| !q.mask_update));
+    assert_eq!(r.points.iter().filter(|q| q.mask_update).count(), 6);
+    assert_eq!(
+        (map.xs.len(), map.losses.len(), map.losses[4].len()),
+        (5, 5, 5)
+    );
+}
+
+/// The loss of the grid cell nearest to (x, y).
+fn nearest(map: &PlaneMap, x: f64, y: f64) -> f64 {
+    let idx = |v: &[f64], t: f64| {
+        (0..v.len())
+            .min_by(|&a, &b| (v[a] - t).abs().total_cmp(&(v[b] - t).abs()))
+            .unwrap()
+    };
+    map.losses[idx(&map.ys, y)][idx(&map.xs, x)]
+}
+
+#[test]
+fn the_trajectory_plane_holds_the_path_from_start_to_end() {
+    let query = "method=rigl&sparsity=0.9&steps=120&dt=20&batch=64&eval_every=30";
+    let config = Config::parse_strict(query).unwrap();
+    let (train, test) = common::mnist(1000, 200);
+    let start = Setup::new(&config).unwrap().initial_point();
+    let mut t = Trainer::cpu(&config, train, test).unwrap();
+    let mut trajectory = Trajectory::new(start.clone(), TRAJECTORY_LIMIT, None);
+    train_recording(&mut t, &mut trajectory, |_| {});
+    // Evaluations at 30, 60, 90, 120; updates at steps 0, 20, ..., 80 (T_end 0.75 * 120 = 90).
+    let steps: Vec<(usize, bool)> = trajectory
+        .snapshots()
+        .iter()
+        .map(|s| (s.step, s.mask_update))
+        .collect();
+    assert_eq!(steps.iter().filter(|s| !s.1).count(), 5, "{steps:?}");
+    assert_eq!(steps.iter().filter(|s| s.1).count(), 5, "{steps:?}");
+    assert_eq!(trajectory.snapshots()[0].point, start);
+    let end = t.backend.point();
+    let paths = [("trajectory".to_string(), trajectory.path_to(t.step, &end))];
+    let map = trajectory_map(&mut t.backend, &paths, &end, 7, 256, |_, _| {}).unwrap();
+    let path = &map.paths[0].points;
+    assert_eq!(path.len(), 10);
+    let (first, last) = (path[0], path[path.len() - 1]);
+    assert_eq!((last.step, last.x, last.y), (120, 0.0, 0.0));
+    assert!(first.x < 0.0, "the start lies left of the end: {first:?}");
+    assert!(
+        map.explained[0] >= map.explained[1] && map.explained[0] + map.explained[1] <= 1.0 + 1e-12
+    );
+    // The grid covers every projected point.
+    for q in path {
+        assert!(map.xs[0] < q.x && q.x < map.xs[6] && map.ys[0] < q.y && q.y < map.ys[6]);
+    }
+    // Training went downhill on the plane too: low near the end, high near the start.
+    assert!(
+        nearest(&map, last.x, last.y) < 0.6 * nearest(&map, first.x, first.y),
+        "{map:?}"
+    );
+    // A grid loss is the loss at origin + x d1 + y d2 under the trajectory's support.
+    let points = path_points(&paths);
+    let rows: Vec<Vec<f64>> = (0..points.len())
+        .map(|i| gram_row(&points, &end, i))
+        .collect();
+    let p = Projection::new(&paths, &end, &rows, 7).unwrap();
+    let q = p.grid_point(&end, 2, 5);
+    let direct = block_on(
+        t.backend
+            .loss_at(&q.weights, &q.biases, Some(&p.masks), 256),
+    );
+    assert_eq!(map.losses[2][5], direct);
 }

@@ -244,3 +244,42 @@ fn bad_configurations_are_refused_with_a_reason() {
     let err = Trainer::cpu(&c, train, test).err().unwrap();
     assert!(err.contains("cifar10"), "{err}");
 }
+
+#[test]
+fn the_trainer_says_in_advance_which_steps_may_change_masks() {
+    // The page reads the parameters just before such a step (the line view's "before the
+    // last mask update"); every mask update must come from a step announced so.
+    let (train, test) = common::mnist(500, 100);
+    for (query, want) in [
+        (
+            "method=rigl&dt=20&steps=120&batch=32&eval_every=120",
+            vec![0, 20, 40, 60, 80],
+        ),
+        (
+            "method=set&dt=20&steps=60&batch=32&eval_every=60&first_update=dt",
+            vec![20, 40],
+        ),
+        ("method=snip&steps=10&batch=32&eval_every=10", vec![0]),
+        (
+            "method=prune&steps=100&prune_start=0.1&prune_end=0.6&prune_every=10&batch=32&eval_every=100",
+            vec![10, 20, 30, 40, 50, 60],
+        ),
+        ("method=static&steps=30&batch=32&eval_every=30", vec![]),
+    ] {
+        let mut t = Trainer::cpu(&config(query), train.clone(), test.clone()).unwrap();
+        let mut announced = Vec::new();
+        let mut events = Vec::new();
+        while !t.done() {
+            let step = t.step;
+            if t.may_change_masks_at(step) {
+                announced.push(step);
+            }
+            block_on(t.step(&mut events));
+            for u in updates(&events) {
+                assert!(announced.contains(&u.step), "{query}: update at {}", u.step);
+            }
+            events.clear();
+        }
+        assert_eq!(announced, want, "{query}");
+    }
+}

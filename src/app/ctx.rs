@@ -3,7 +3,7 @@
 
 use leptos::prelude::*;
 
-use super::lab::Lab;
+use super::lab::{Lab, Mark};
 use crate::config::Config;
 use crate::data::Manifest;
 use crate::gpu::GpuContext;
@@ -101,6 +101,9 @@ pub struct Ctx {
     pub lose_gpu_at: Option<usize>,
     /// The last landscape computed (or being computed).
     pub landscape: RwSignal<Option<super::landscape::Landscape>>,
+    /// Snapshots kept beside the runs for the line view (the escape demo's solutions):
+    /// key, label, parameters and masks.
+    pub saved: StoredValue<Vec<(&'static str, String, Mark)>, LocalStorage>,
     /// Set when a run moved from the GPU to the CPU: what happened.
     pub fallback_note: RwSignal<Option<String>>,
 }
@@ -116,6 +119,7 @@ impl Ctx {
             lose_gpu_at: page.lose_gpu_at,
             fallback_note: RwSignal::new(None),
             landscape: RwSignal::new(None),
+            saved: StoredValue::new_local(Vec::new()),
             manifest: RwSignal::new(None),
             mode: RwSignal::new(Mode::Paused),
             speed: RwSignal::new(Speed::Max),

@@ -8,9 +8,9 @@ use wasm_bindgen_futures::JsFuture;
 
 use super::any::AnyBackend;
 use super::ctx::{Ctx, GpuState, Mode};
-use super::lab::{FLASH_MS, sync_state};
+use super::lab::{FLASH_MS, Mark, sync_state};
 use crate::backend::{Backend, Tensor};
-use crate::train::Event;
+use crate::train::{Event, Trainer};
 
 /// Milliseconds of training per animation frame (a 60 Hz frame is 16.7 ms).
 pub const FRAME_BUDGET_MS: f64 = 12.0;
@@ -117,7 +117,13 @@ async fn run_until_paused(ctx: Ctx) {
                     // Let the GPU catch up rather than queueing work without bound.
                     trainer.poll(true, &mut events).await;
                 }
+                let before = if trainer.may_change_masks_at(trainer.step) {
+                    Some(mark(trainer).await)
+                } else {
+                    None
+                };
                 trainer.step(&mut events).await;
+                record_path(ctx, *i, trainer, &events, before).await;
                 if ctx.lose_gpu_at == Some(trainer.step)
                     && let AnyBackend::Gpu(g) = &trainer.backend
                 {
@@ -167,6 +173,51 @@ async fn run_until_paused(ctx: Ctx) {
         }
         next_frame().await;
     }
+}
+
+/// The trainer's parameters and masks now.
+pub async fn mark(t: &mut Trainer<AnyBackend>) -> Mark {
+    Mark {
+        step: t.step,
+        point: t.backend.point(t.layers.len()).await,
+        masks: t.masks.clone(),
+    }
+}
+
+/// After a step of run `i`: records its parameters on its trajectory when due, and keeps them
+/// (with `before`, read before the step) when the step updated masks. Parameters are read
+/// back only then: at evaluations and mask updates.
+async fn record_path(
+    ctx: Ctx,
+    i: usize,
+    t: &mut Trainer<AnyBackend>,
+    events: &[Event],
+    before: Option<Mark>,
+) {
+    let ticket = ctx
+        .lab
+        .try_update_value(|l| {
+            l.runs[i]
+                .trajectory
+                .as_mut()
+                .and_then(|tr| tr.offer(t.step, events))
+        })
+        .flatten();
+    let updated = events.iter().any(|e| matches!(e, Event::MaskUpdate(_)));
+    if ticket.is_none() && !updated {
+        return;
+    }
+    let after = mark(t).await;
+    ctx.lab.update_value(|l| {
+        let r = &mut l.runs[i];
+        if let (Some(ticket), Some(tr)) = (ticket, r.trajectory.as_mut()) {
+            tr.push(ticket, after.step, after.point.clone());
+        }
+        if updated {
+            r.marks.before_update = before;
+            r.marks.after_update = Some(after);
+        }
+    });
 }
 
 /// Reads every run's weights for the mask views (a race shows them side by side).

@@ -1,17 +1,23 @@
 //! The escape demo (RIGL.md "What the paper found"): train Static to a plateau, then continue
 //! from that exact state with Static and with RigL, side by side, and look at the landscape
-//! between the Static solution and where RigL went.
+//! between the Static solution and where RigL went, and at both paths on the plane of their
+//! first two principal components.
 
+use leptos::html::Canvas;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
 use super::ctx::{Ctx, Mode, Status};
-use super::driver::{self, next_frame};
-use super::lab::Run;
-use super::landscape::{line, pause_and_take, put_back};
+use super::driver::{self, mark, next_frame};
+use super::export::download;
+use super::lab::{Mark, Run};
+use super::landscape::{Landscape, line, map_into, pause_and_take, put_back};
 use crate::config::Config;
 use crate::sparse::Method;
-use crate::train::escape::{ESCAPE_MORE_STEPS, ESCAPE_PRESET, summarize};
+use crate::train::escape::{
+    ESCAPE_MAP_GRID, ESCAPE_MORE_STEPS, ESCAPE_PRESET, ESCAPE_RECORD_EVERY, continuation_config,
+    summarize,
+};
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum Phase {
@@ -22,6 +28,8 @@ pub enum Phase {
     Continue,
     /// Computing the line between the Static solution and RigL's end.
     Landscape,
+    /// Computing the loss on the PCA plane of both continuations' paths.
+    Map,
     Done {
         plateau: f64,
         static_after: f64,
@@ -39,7 +47,13 @@ async fn run_all_to_end(ctx: Ctx) {
     }
 }
 
-async fn demo(ctx: Ctx, phase: RwSignal<Phase>) -> Result<(), String> {
+async fn demo(
+    ctx: Ctx,
+    phase: RwSignal<Phase>,
+    map: RwSignal<Option<Landscape>>,
+) -> Result<(), String> {
+    ctx.saved.set_value(Vec::new());
+    map.set(None);
     let config = Config::from_query(ESCAPE_PRESET).0;
     phase.set(Phase::Static);
     ctx.versus.set(Vec::new());
@@ -63,30 +77,27 @@ async fn demo(ctx: Ctx, phase: RwSignal<Phase>) -> Result<(), String> {
         .await
         .ok_or("the Static run is busy")?;
     let plateau = t.evaluate().await.train_loss;
-    let a = (t.backend.point(t.layers.len()).await, t.masks.clone());
+    let solution = mark(&mut t).await;
     let (train, test) = ctx
         .lab
         .with_value(|l| l.data.get(config.data.name()).cloned())
         .ok_or("the data set is not loaded")?;
-    let more = |m: Method| {
-        let mut c = config.clone();
-        (c.method, c.steps, c.eval_every) = (m, ESCAPE_MORE_STEPS, ESCAPE_MORE_STEPS / 4);
-        c
-    };
+    let more = |m: Method| continuation_config(&config, m, ESCAPE_MORE_STEPS);
+    let every = Some(ESCAPE_RECORD_EVERY);
     let s = Run::fork(
         &mut t,
         more(Method::Static),
         "static, continued".into(),
-        &train,
-        &test,
+        (&train, &test),
+        every,
     )
     .await?;
     let r = Run::fork(
         &mut t,
         more(Method::Rigl),
         "rigl, from the static solution".into(),
-        &train,
-        &test,
+        (&train, &test),
+        every,
     )
     .await?;
     ctx.lab.update_value(|l| {
@@ -105,20 +116,44 @@ async fn demo(ctx: Ctx, phase: RwSignal<Phase>) -> Result<(), String> {
         put_back(ctx, i, t);
     }
     phase.set(Phase::Landscape);
+    let mut st = pause_and_take(ctx, 0)
+        .await
+        .ok_or("the Static run is busy")?;
+    let static_end = mark(&mut st).await;
+    put_back(ctx, 0, st);
     let mut rigl = pause_and_take(ctx, 1).await.ok_or("the RigL run is busy")?;
-    let b = (
-        rigl.backend.point(rigl.layers.len()).await,
-        rigl.masks.clone(),
-    );
+    let rigl_end = mark(&mut rigl).await;
+    let ends = |m: &Mark| (m.point.clone(), m.masks.clone());
     line(
         ctx,
         &mut rigl,
-        a,
-        b,
+        ends(&solution),
+        ends(&rigl_end),
         "from the Static solution (A) to the end of the RigL continuation (B)".into(),
     )
     .await;
+    ctx.saved.set_value(vec![
+        (
+            "plateau",
+            "the Static solution (escape demo)".into(),
+            solution.clone(),
+        ),
+        (
+            "static-end",
+            "Static, continued (escape demo)".into(),
+            static_end.clone(),
+        ),
+        (
+            "rigl-end",
+            "RigL, continued (escape demo)".into(),
+            rigl_end.clone(),
+        ),
+    ]);
+    ctx.view_tick.update(|t| *t += 1);
+    phase.set(Phase::Map);
+    let mapped = escape_map(ctx, map, &mut rigl, &solution, [&static_end, &rigl_end]).await;
     put_back(ctx, 1, rigl);
+    mapped?;
     ctx.view_tick.update(|t| *t += 1);
     phase.set(Phase::Done {
         plateau,
@@ -129,18 +164,65 @@ async fn demo(ctx: Ctx, phase: RwSignal<Phase>) -> Result<(), String> {
     Ok(())
 }
 
+/// The loss on the PCA plane of both continuations' paths (runs 0 and 1, ending at `ends`)
+/// about the Static solution, into `map`; the same numbers as `riglab escape --csv`.
+async fn escape_map(
+    ctx: Ctx,
+    map: RwSignal<Option<Landscape>>,
+    t: &mut crate::train::Trainer<super::any::AnyBackend>,
+    solution: &Mark,
+    ends: [&Mark; 2],
+) -> Result<(), String> {
+    let taken = ctx.lab.try_update_value(|l| {
+        let mut it = l.runs.iter_mut().map(|r| r.trajectory.take());
+        (it.next().flatten(), it.next().flatten())
+    });
+    let (Some((Some(ts), Some(tr))), [s_end, r_end]) = (taken, ends) else {
+        return Err("the continuations' paths are missing".into());
+    };
+    let paths = [
+        ("static".to_string(), ts.path_to(s_end.step, &s_end.point)),
+        ("rigl".to_string(), tr.path_to(r_end.step, &r_end.point)),
+    ];
+    let labels = (
+        format!(
+            "both continuations on the plane of their paths' first two principal components ({ESCAPE_MAP_GRID} × {ESCAPE_MAP_GRID})"
+        ),
+        vec![
+            ("Static, continued".to_string(), 0),
+            ("RigL, from the Static solution".to_string(), 1),
+        ],
+        "the Static solution".to_string(),
+    );
+    let result = map_into(map, t, &paths, &solution.point, ESCAPE_MAP_GRID, labels).await;
+    ctx.lab.update_value(|l| {
+        for (r, tr) in l.runs.iter_mut().zip([ts, tr]) {
+            // (Unless the runs were rebuilt meanwhile: a new run has its own.)
+            r.trajectory.get_or_insert(tr);
+        }
+    });
+    result.map(|_| ())
+}
+
 #[component]
 pub fn EscapeCard(ctx: Ctx) -> impl IntoView {
     let phase = RwSignal::new(Phase::Idle);
+    let map = RwSignal::new(None::<Landscape>);
+    let canvas = NodeRef::<Canvas>::new();
+    Effect::new(move |_| {
+        let Some(l) = map.get() else { return };
+        let Some(c) = canvas.get() else { return };
+        l.draw(c);
+    });
     let start = move |_| {
         if matches!(
             phase.get_untracked(),
-            Phase::Static | Phase::Continue | Phase::Landscape
+            Phase::Static | Phase::Continue | Phase::Landscape | Phase::Map
         ) {
             return;
         }
         spawn_local(async move {
-            if let Err(e) = demo(ctx, phase).await {
+            if let Err(e) = demo(ctx, phase, map).await {
                 phase.set(Phase::Failed(e));
             }
         });
@@ -154,11 +236,12 @@ pub fn EscapeCard(ctx: Ctx) -> impl IntoView {
     let body = move || {
         match phase.get() {
         Phase::Idle => view! {
-            <p class="muted small">"Trains a 98% sparse network with a fixed random mask (Static) until its loss stalls, then continues from that exact state twice on the same data: once still Static, once with RigL. The loss chart then shows both continuations; the landscape shows the line from the Static solution to where RigL went."</p>
+            <p class="muted small">"Trains a 98% sparse network with a fixed random mask (Static) until its loss stalls, then continues from that exact state twice on the same data: once still Static, once with RigL. The loss chart then shows both continuations; the landscape shows the line from the Static solution to where RigL went; the map below shows both paths on the plane of their first two principal components, over the loss there."</p>
         }.into_any(),
-        Phase::Static => view! { <p>"1/3 · training Static to its plateau…"</p> }.into_any(),
-        Phase::Continue => view! { <p>"2/3 · continuing with Static and with RigL…"</p> }.into_any(),
-        Phase::Landscape => view! { <p>"3/3 · the loss along the line between the two solutions…"</p> }.into_any(),
+        Phase::Static => view! { <p>"1/4 · training Static to its plateau…"</p> }.into_any(),
+        Phase::Continue => view! { <p>"2/4 · continuing with Static and with RigL…"</p> }.into_any(),
+        Phase::Landscape => view! { <p>"3/4 · the loss along the line between the two solutions…"</p> }.into_any(),
+        Phase::Map => view! { <p>"4/4 · the loss on the plane of both paths…"</p> }.into_any(),
         Phase::Failed(e) => view! { <p class="error">{e}</p> }.into_any(),
         Phase::Done { plateau, static_after, rigl_after, sentence } => view! {
             <table class="escape-table">
@@ -171,12 +254,24 @@ pub fn EscapeCard(ctx: Ctx) -> impl IntoView {
     }
     };
     view! {
-        <section id="escape" class="card" data-state=state>
+        <section id="escape" class="card" data-state=state
+            data-map=move || map.with(|m| match m { Some(l) if l.finished() => "done", Some(_) => "computing", None => "none" })>
             <div class="card-head">
                 <h2>"Escape from a local minimum"</h2>
                 <button id="escape-start" class="primary" on:click=start>"Run the escape demo"</button>
             </div>
             {body}
+            {move || map.get().map(|l| view! {
+                <p class="muted small" id="escape-map-title">{l.title.clone()} " · "
+                    {format!("{} / {} {} · {:.1} s", l.done, l.total, l.unit, l.millis / 1000.0)}
+                    " "
+                    <button id="escape-export" disabled=!l.finished()
+                        on:click=move |_| if let Some(l) = map.get_untracked() { download("riglab-escape-map.csv", &l.csv()) }>"Export CSV"</button>
+                </p>
+                {(!l.finished()).then(|| view! { <progress max=l.total value=l.done></progress> })}
+            })}
+            <canvas id="escape-canvas" node_ref=canvas width="560" height="400" class:hidden=move || map.with(Option::is_none)></canvas>
+            {move || map.get().and_then(|l| l.caption()).map(|c| view! { <p id="escape-caption" class="small">{c}</p> })}
         </section>
     }
 }

@@ -9,6 +9,8 @@ use crate::config::Config;
 use crate::cpu::CpuBackend;
 use crate::data::Dataset;
 use crate::gpu::{GpuBackend, GpuContext};
+use crate::landscape::Point;
+use crate::landscape::trajectory::{TRAJECTORY_LIMIT, Trajectory};
 use crate::share::Variant;
 use crate::sparse::Method;
 use crate::train::{EvalMetrics, Event, Setup, Trainer};
@@ -40,6 +42,24 @@ pub struct History {
     pub train_flops_fraction: f64,
 }
 
+/// Parameters and masks saved at a step, for the line view's ends.
+#[derive(Clone, Debug)]
+pub struct Mark {
+    pub step: usize,
+    pub point: Point,
+    pub masks: Vec<Vec<bool>>,
+}
+
+/// The snapshots of a run the line view can start or end at (besides its current state).
+#[derive(Clone, Debug)]
+pub struct Marks {
+    /// Where the run started: its initial weights (or the state it was forked from).
+    pub start: Mark,
+    /// Just before and just after the most recent mask update.
+    pub before_update: Option<Mark>,
+    pub after_update: Option<Mark>,
+}
+
 pub struct Run {
     pub config: Config,
     pub label: String,
@@ -53,6 +73,9 @@ pub struct Run {
     pub history: History,
     /// The weights as last read from the backend, for the mask views.
     pub weights: Vec<Vec<f32>>,
+    /// The path through parameter space (None while a view borrows it).
+    pub trajectory: Option<Trajectory>,
+    pub marks: Marks,
 }
 
 impl Run {
@@ -66,6 +89,11 @@ impl Run {
     ) -> Result<(Self, Option<String>), String> {
         let setup = Setup::new(&config)?;
         let setup_weights = setup.weights.clone();
+        let start = Mark {
+            step: 0,
+            point: setup.initial_point(),
+            masks: setup.masks.clone(),
+        };
         let mut why_not_gpu = None;
         let backend = match gpu
             .map(|g| GpuBackend::with_context(g.clone(), &setup, train.clone(), test.clone()))
@@ -99,6 +127,12 @@ impl Run {
                 ..History::default()
             },
             weights: setup_weights,
+            trajectory: Some(Trajectory::new(start.point.clone(), TRAJECTORY_LIMIT, None)),
+            marks: Marks {
+                start,
+                before_update: None,
+                after_update: None,
+            },
             config,
         };
         Ok((run, why_not_gpu))
@@ -289,17 +323,37 @@ impl Run {
         ))
     }
 
-    /// A run continuing this one's current state under `config` (on the CPU), labelled `label`.
+    /// A run continuing this one's current state under `config` (on the CPU), labelled `label`,
+    /// recording its path also every `record_every` steps when given.
     pub async fn fork(
         trainer: &mut Trainer<AnyBackend>,
         config: Config,
         label: String,
-        train: &Dataset,
-        test: &Dataset,
+        (train, test): (&Dataset, &Dataset),
+        record_every: Option<usize>,
     ) -> Result<Run, String> {
         let state = sync_state(trainer).await;
         let weights = state.weights.clone();
-        let (cpu, _) = cpu_from_state(&trainer.config, &trainer.masks, Some(state), train, test)?;
+        let start = Mark {
+            step: 0,
+            point: Point {
+                weights: state.weights.clone(),
+                biases: state.biases.clone(),
+            },
+            masks: trainer.masks.clone(),
+        };
+        let cpu = match &trainer.backend {
+            // An exact copy (bias momentum too), as `riglab escape` makes: the same numbers.
+            AnyBackend::Cpu(c) => {
+                let mut copy = c.duplicate();
+                copy.yielder = Some(Box::new(|| Box::pin(super::driver::next_frame())));
+                copy
+            }
+            // The GPU's state as read back (the biases' momentum restarts at 0).
+            AnyBackend::Gpu(_) => {
+                cpu_from_state(&trainer.config, &trainer.masks, Some(state), train, test)?.0
+            }
+        };
         let forked = trainer.fork(&config, AnyBackend::Cpu(Box::new(cpu)))?;
         let layers = forked.layers.len();
         Ok(Run {
@@ -312,6 +366,16 @@ impl Run {
             synced: None,
             steps_done: 0,
             trainer: Some(forked),
+            trajectory: Some(Trajectory::new(
+                start.point.clone(),
+                TRAJECTORY_LIMIT,
+                record_every,
+            )),
+            marks: Marks {
+                start,
+                before_update: None,
+                after_update: None,
+            },
             config,
         })
     }

@@ -1,28 +1,30 @@
 //! The landscape views: the loss along a line between two snapshots (with each snapshot's
-//! mask and their union) and on a 2D slice around the current parameters, computed point by
-//! point across animation frames while training is paused.
+//! mask and their union), on a 2D slice around the current parameters, and on the plane of
+//! the first two principal components of the run's trajectory with the path drawn on it;
+//! computed point by point across animation frames while training is paused.
 
 use leptos::html::Canvas;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use plotters::prelude::*;
-use plotters_canvas::CanvasBackend;
 use rand::SeedableRng;
-use web_sys::HtmlCanvasElement;
 
 use super::any::AnyBackend;
 use super::charts::RUN_COLORS;
 use super::ctx::{Ctx, Mode};
 use super::driver::{next_frame, now_ms};
 use super::export::download;
+use super::lab::Mark;
+use super::landscape_draw::{PathStyle, draw_line, draw_map, draw_plane};
+use super::trajectory::{Progress, compute_map};
+use crate::landscape::map::PlaneMap;
 use crate::landscape::{
-    Point, direction_seed, filter_normalized_direction, grid_coords, interpolation_coefficients,
-    union_masks,
+    LOSS_SAMPLES, Point, direction_seed, filter_normalized_direction, grid_coords,
+    interpolation_coefficients, union_masks,
 };
 use crate::train::Trainer;
 
 /// Training images every landscape loss is measured on.
-pub const SAMPLES: usize = 512;
+pub const SAMPLES: usize = LOSS_SAMPLES;
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum Shape {
@@ -37,6 +39,13 @@ pub enum Shape {
         losses: Vec<Vec<f64>>,
         center: f64,
     },
+    /// The loss on a trajectory plane with the paths (None while the PCA is computed);
+    /// per path its legend label and run colour.
+    Map {
+        map: Option<PlaneMap>,
+        styles: Vec<(String, usize)>,
+        start_label: String,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -45,7 +54,128 @@ pub struct Landscape {
     pub shape: Shape,
     pub done: usize,
     pub total: usize,
+    /// What `done` counts: points, rows, snapshots, grid points.
+    pub unit: &'static str,
     pub millis: f64,
+}
+
+impl Landscape {
+    pub fn finished(&self) -> bool {
+        self.done == self.total && !matches!(self.shape, Shape::Map { map: None, .. })
+    }
+
+    /// Draws it on `canvas`.
+    pub fn draw(&self, canvas: web_sys::HtmlCanvasElement) {
+        let _ = match &self.shape {
+            Shape::Line { coeffs, series } => draw_line(
+                canvas,
+                &coeffs[..series[0].1.len().min(coeffs.len())],
+                series,
+            ),
+            Shape::Plane { coords, losses, .. } => draw_plane(canvas, coords, losses),
+            Shape::Map {
+                map: Some(map),
+                styles,
+                start_label,
+            } => {
+                let styles: Vec<PathStyle> = styles
+                    .iter()
+                    .map(|(label, k)| PathStyle {
+                        color: RUN_COLORS[k % RUN_COLORS.len()],
+                        label: label.clone(),
+                    })
+                    .collect();
+                draw_map(canvas, map, &styles, start_label)
+            }
+            Shape::Map { map: None, .. } => Ok(()),
+        };
+    }
+
+    /// The numbers behind it as CSV (a map: the same bytes as the CLI's).
+    pub fn csv(&self) -> String {
+        to_csv(self)
+    }
+
+    /// One line under a map: what its axes explain and what the marks are.
+    pub fn caption(&self) -> Option<String> {
+        let Shape::Map { map: Some(m), .. } = &self.shape else {
+            return None;
+        };
+        Some(format!(
+            "PC1 explains {:.1}% and PC2 {:.1}% of the movement (squared distance from the origin of the plane). \
+             Red points: mask updates; ring: the start; squares: the ends.",
+            100.0 * m.explained[0],
+            100.0 * m.explained[1]
+        ))
+    }
+}
+
+/// Computes the map of `paths` about `origin` on `t`'s backend, showing it in `target` as
+/// it fills in.
+pub async fn map_into(
+    target: RwSignal<Option<Landscape>>,
+    t: &mut Trainer<AnyBackend>,
+    paths: &[crate::landscape::map::Path<'_>],
+    origin: &Point,
+    grid: usize,
+    (title, styles, start_label): (String, Vec<(String, usize)>, String),
+) -> Result<PlaneMap, String> {
+    let started = now_ms();
+    let show = |p: Progress| {
+        let (map, done, total, unit) = match p {
+            Progress::Pca(d, n) => (None, d, n, "snapshots (PCA)"),
+            Progress::Grid(m, d, n) => (Some(m.clone()), d, n, "grid points"),
+        };
+        target.set(Some(Landscape {
+            title: title.clone(),
+            shape: Shape::Map {
+                map,
+                styles: styles.clone(),
+                start_label: start_label.clone(),
+            },
+            done,
+            total,
+            unit,
+            millis: now_ms() - started,
+        }));
+    };
+    compute_map(t, paths, origin, grid, show).await
+}
+
+/// The loss on the plane of the first two principal components of run `i`'s trajectory
+/// (its snapshots and the current parameters, about the current parameters).
+async fn trajectory_plane(
+    ctx: Ctx,
+    i: usize,
+    t: &mut Trainer<AnyBackend>,
+    grid: usize,
+) -> Result<(), String> {
+    let trajectory = ctx
+        .lab
+        .try_update_value(|l| l.runs.get_mut(i).and_then(|r| r.trajectory.take()))
+        .flatten()
+        .ok_or("this run has no recorded trajectory")?;
+    let end = t.backend.point(t.layers.len()).await;
+    let path = trajectory.path_to(t.step, &end);
+    let title = format!(
+        "step {}: the trajectory's plane (PCA of {} snapshots about the current point, {grid} × {grid})",
+        t.step,
+        path.len()
+    );
+    let paths = [("trajectory".to_string(), path)];
+    let labels = (
+        title,
+        vec![(format!("trajectory to step {}", t.step), i)],
+        "start".to_string(),
+    );
+    let result = map_into(ctx.landscape, t, &paths, &end, grid, labels).await;
+    ctx.lab.update_value(|l| {
+        // (Unless the runs were rebuilt meanwhile: a new run has its own.)
+        if let Some(r) = l.runs.get_mut(i).filter(|r| r.trajectory.is_none()) {
+            r.trajectory = Some(trajectory);
+        }
+    });
+    result.map(|_| ())
 }
 
 /// Pauses training and takes run `i`'s trainer out of the lab (give it back with `put_back`).
@@ -101,6 +231,7 @@ pub async fn line(
             },
             done: i + 1,
             total: coeffs.len(),
+            unit: "points",
             millis: now_ms() - started,
         }));
         next_frame().await;
@@ -142,173 +273,11 @@ pub async fn plane(ctx: Ctx, t: &mut Trainer<AnyBackend>, grid: usize, dense: bo
             },
             done: losses.len(),
             total: grid,
+            unit: "rows",
             millis: now_ms() - started,
         }));
         next_frame().await;
     }
-}
-
-type DrawResult = Result<(), Box<dyn std::error::Error>>;
-
-fn draw_line(
-    canvas: HtmlCanvasElement,
-    coeffs: &[f64],
-    series: &[(String, Vec<f64>)],
-) -> DrawResult {
-    let area = CanvasBackend::with_canvas_object(canvas)
-        .ok_or("no canvas")?
-        .into_drawing_area();
-    area.fill(&WHITE)?;
-    let hi = series
-        .iter()
-        .flat_map(|s| s.1.iter())
-        .copied()
-        .fold(0.0f64, f64::max)
-        .max(0.1);
-    let mut chart = ChartBuilder::on(&area)
-        .margin(10)
-        .x_label_area_size(28)
-        .y_label_area_size(48)
-        .build_cartesian_2d(-0.2f64..1.2, 0f64..hi * 1.05)?;
-    chart
-        .configure_mesh()
-        .x_desc("c  (0 = A, 1 = B)")
-        .y_desc("train loss")
-        .x_label_formatter(&|v| format!("{v:.1}"))
-        .y_label_formatter(&|v| format!("{v:.2}"))
-        .light_line_style(WHITE.mix(0.0))
-        .draw()?;
-    for (k, (name, values)) in series.iter().enumerate() {
-        let color = RUN_COLORS[k % RUN_COLORS.len()];
-        chart
-            .draw_series(
-                LineSeries::new(
-                    coeffs.iter().copied().zip(values.iter().copied()),
-                    color.stroke_width(2),
-                )
-                .point_size(2),
-            )?
-            .label(name.as_str())
-            .legend(move |(x, y)| {
-                PathElement::new(vec![(x, y), (x + 16, y)], color.stroke_width(2))
-            });
-    }
-    for x in [0.0, 1.0] {
-        chart.draw_series(LineSeries::new([(x, 0.0), (x, hi * 1.05)], BLACK.mix(0.25)))?;
-    }
-    chart
-        .configure_series_labels()
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK.mix(0.2))
-        .draw()?;
-    area.present()?;
-    Ok(())
-}
-
-/// Viridis-like colour for t in [0, 1].
-fn heat(t: f64) -> RGBColor {
-    const STOPS: [(f64, f64, f64); 5] = [
-        (68.0, 1.0, 84.0),
-        (59.0, 82.0, 139.0),
-        (33.0, 145.0, 140.0),
-        (94.0, 201.0, 98.0),
-        (253.0, 231.0, 37.0),
-    ];
-    let t = t.clamp(0.0, 1.0) * 4.0;
-    let i = (t.floor() as usize).min(3);
-    let f = t - i as f64;
-    let (a, b) = (STOPS[i], STOPS[i + 1]);
-    RGBColor(
-        (a.0 + (b.0 - a.0) * f) as u8,
-        (a.1 + (b.1 - a.1) * f) as u8,
-        (a.2 + (b.2 - a.2) * f) as u8,
-    )
-}
-
-/// Contour segments of one level over a grid (marching squares, no saddle disambiguation).
-fn contour(coords: &[f64], z: &[Vec<f64>], level: f64) -> Vec<[(f64, f64); 2]> {
-    let mut segs = Vec::new();
-    let cross = |(x0, y0, z0): (f64, f64, f64), (x1, y1, z1): (f64, f64, f64)| {
-        let t = (level - z0) / (z1 - z0);
-        (x0 + t * (x1 - x0), y0 + t * (y1 - y0))
-    };
-    for r in 0..z.len().saturating_sub(1) {
-        for c in 0..coords.len() - 1 {
-            let corners = [
-                (coords[c], coords[r], z[r][c]),
-                (coords[c + 1], coords[r], z[r][c + 1]),
-                (coords[c + 1], coords[r + 1], z[r + 1][c + 1]),
-                (coords[c], coords[r + 1], z[r + 1][c]),
-            ];
-            let pts: Vec<(f64, f64)> = (0..4)
-                .filter_map(|e| {
-                    let (p, q) = (corners[e], corners[(e + 1) % 4]);
-                    ((p.2 < level) != (q.2 < level)).then(|| cross(p, q))
-                })
-                .collect();
-            for pair in pts.chunks_exact(2) {
-                segs.push([pair[0], pair[1]]);
-            }
-        }
-    }
-    segs
-}
-
-fn draw_plane(canvas: HtmlCanvasElement, coords: &[f64], losses: &[Vec<f64>]) -> DrawResult {
-    let area = CanvasBackend::with_canvas_object(canvas)
-        .ok_or("no canvas")?
-        .into_drawing_area();
-    area.fill(&WHITE)?;
-    let (lo, hi) = losses
-        .iter()
-        .flatten()
-        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &v| {
-            (a.min(v), b.max(v))
-        });
-    // Log scale of the loss, so the basin's shape shows even when the edges are steep.
-    let scale = |v: f64| ((v / lo).ln() / (hi / lo).ln().max(1e-9)).clamp(0.0, 1.0);
-    let half = (coords[1] - coords[0]) / 2.0;
-    let (a, b) = (coords[0] - half, coords[coords.len() - 1] + half);
-    let mut chart = ChartBuilder::on(&area)
-        .margin(10)
-        .x_label_area_size(28)
-        .y_label_area_size(40)
-        .build_cartesian_2d(a..b, a..b)?;
-    chart
-        .configure_mesh()
-        .disable_mesh()
-        .x_desc("direction 1")
-        .y_desc("direction 2")
-        .x_label_formatter(&|v| format!("{v:.1}"))
-        .y_label_formatter(&|v| format!("{v:.1}"))
-        .draw()?;
-    chart.draw_series(losses.iter().enumerate().flat_map(|(r, row)| {
-        row.iter().enumerate().map(move |(c, &v)| {
-            let (x, y) = (coords[c], coords[r]);
-            Rectangle::new(
-                [(x - half, y - half), (x + half, y + half)],
-                heat(scale(v)).filled(),
-            )
-        })
-    }))?;
-    if losses.len() == coords.len() && hi > lo {
-        for k in 1..8 {
-            let level = lo * (hi / lo).powf(k as f64 / 8.0);
-            for seg in contour(coords, losses, level) {
-                chart.draw_series(std::iter::once(PathElement::new(
-                    seg.to_vec(),
-                    WHITE.mix(0.7),
-                )))?;
-            }
-        }
-    }
-    chart.draw_series(std::iter::once(Cross::new(
-        (0.0, 0.0),
-        6,
-        RGBColor(229, 72, 77).stroke_width(2),
-    )))?;
-    area.present()?;
-    Ok(())
 }
 
 fn to_csv(l: &Landscape) -> String {
@@ -331,6 +300,7 @@ fn to_csv(l: &Landscape) -> String {
             }
             s
         }
+        Shape::Map { map, .. } => map.as_ref().map_or_else(String::new, PlaneMap::csv),
         Shape::Plane { coords, losses, .. } => {
             let mut s = String::from("x,y,loss\n");
             for (r, row) in losses.iter().enumerate() {
@@ -343,81 +313,201 @@ fn to_csv(l: &Landscape) -> String {
     }
 }
 
+/// The snapshots the line view can start or end at, for run `i`: (key, label).
+fn line_ends(ctx: Ctx, i: usize) -> Vec<(&'static str, String)> {
+    let mut ends = vec![("start", "the start of the run".to_string())];
+    let mut shape = Vec::new();
+    ctx.lab.with_value(|l| {
+        if let Some(r) = l.run(i) {
+            shape = r.marks.start.point.weights.iter().map(Vec::len).collect();
+            if let Some(m) = &r.marks.before_update {
+                ends.push((
+                    "before",
+                    format!("before the last mask update (step {})", m.step),
+                ));
+            }
+            if let Some(m) = &r.marks.after_update {
+                ends.push((
+                    "after",
+                    format!(
+                        "after the last mask update (step {})",
+                        m.step.saturating_sub(1)
+                    ),
+                ));
+            }
+        }
+    });
+    ends.push(("now", "now".to_string()));
+    // Saved snapshots of another network (the configuration changed since) are left out.
+    ctx.saved.with_value(|s| {
+        ends.extend(
+            s.iter()
+                .filter(|(_, _, m)| {
+                    m.point
+                        .weights
+                        .iter()
+                        .map(Vec::len)
+                        .eq(shape.iter().copied())
+                })
+                .map(|(k, label, _)| (*k, label.clone())),
+        );
+    });
+    ends
+}
+
+/// The snapshot `key` of `line_ends` with its label.
+async fn line_end(
+    ctx: Ctx,
+    i: usize,
+    t: &mut Trainer<AnyBackend>,
+    key: &str,
+) -> Option<(Mark, String)> {
+    if key == "now" {
+        let point = t.backend.point(t.layers.len()).await;
+        let mark = Mark {
+            step: t.step,
+            point,
+            masks: t.masks.clone(),
+        };
+        return Some((mark, format!("step {}", t.step)));
+    }
+    let from_run = ctx
+        .lab
+        .with_value(|l| {
+            let m = &l.run(i)?.marks;
+            match key {
+                "start" => Some(m.start.clone()),
+                "before" => m.before_update.clone(),
+                "after" => m.after_update.clone(),
+                _ => None,
+            }
+        })
+        .map(|m| {
+            let label = match key {
+                "start" => "the start".to_string(),
+                "before" => format!("just before the update at step {}", m.step),
+                // Marks count steps done: the update at step t is done after t + 1 steps.
+                _ => format!("just after the update at step {}", m.step.saturating_sub(1)),
+            };
+            (m, label)
+        });
+    from_run.or_else(|| {
+        ctx.saved.with_value(|s| {
+            s.iter()
+                .find(|x| x.0 == key)
+                .map(|x| (x.2.clone(), x.1.clone()))
+        })
+    })
+}
+
 #[component]
 pub fn LandscapeCard(ctx: Ctx) -> impl IntoView {
     let canvas = NodeRef::<Canvas>::new();
     let (grid, set_grid) = signal(21usize);
     let (dense, set_dense) = signal(false);
+    let (pca, set_pca) = signal(false);
+    let (end_a, set_end_a) = signal("start".to_string());
+    let (end_b, set_end_b) = signal("now".to_string());
+    let error = RwSignal::new(None::<String>);
     let busy = RwSignal::new(false);
     Effect::new(move |_| {
         let Some(l) = ctx.landscape.get() else { return };
         let Some(c) = canvas.get() else { return };
-        let _ = match &l.shape {
-            Shape::Line { coeffs, series } => {
-                draw_line(c, &coeffs[..series[0].1.len().min(coeffs.len())], series)
-            }
-            Shape::Plane { coords, losses, .. } => draw_plane(c, coords, losses),
-        };
+        l.draw(c);
     });
     let run = move |what: &'static str| {
         if busy.get_untracked() {
             return;
         }
         busy.set(true);
+        error.set(None);
         spawn_local(async move {
             let i = ctx.shown.get_untracked();
             if let Some(mut t) = pause_and_take(ctx, i).await {
-                if what == "line" {
-                    // From the run's initial weights (biases 0) to now.
-                    let setup = crate::train::Setup::new(&t.config).ok();
-                    let now = t.backend.point(t.layers.len()).await;
-                    if let Some(s) = setup {
-                        let biases = now.biases.iter().map(|b| vec![0.0; b.len()]).collect();
-                        let a = (
-                            Point {
-                                weights: s.weights,
-                                biases,
-                            },
-                            s.masks,
-                        );
-                        let b = (now, t.masks.clone());
-                        let title = format!("from the initial weights (A) to step {} (B)", t.step);
-                        line(ctx, &mut t, a, b, title).await;
+                let grid = grid.get_untracked();
+                let outcome = match what {
+                    "line" => {
+                        let (ka, kb) = (end_a.get_untracked(), end_b.get_untracked());
+                        let a = line_end(ctx, i, &mut t, &ka).await;
+                        let b = line_end(ctx, i, &mut t, &kb).await;
+                        match (a, b) {
+                            (Some((a, la)), Some((b, lb))) => {
+                                let title = format!("from {la} (A) to {lb} (B)");
+                                let (a, b) = ((a.point, a.masks), (b.point, b.masks));
+                                line(ctx, &mut t, a, b, title).await;
+                                Ok(())
+                            }
+                            _ => Err("that snapshot is not there (any more)".to_string()),
+                        }
                     }
-                } else {
-                    plane(ctx, &mut t, grid.get_untracked(), dense.get_untracked()).await;
-                }
+                    _ if pca.get_untracked() => trajectory_plane(ctx, i, &mut t, grid).await,
+                    _ => {
+                        plane(ctx, &mut t, grid, dense.get_untracked()).await;
+                        Ok(())
+                    }
+                };
                 put_back(ctx, i, t);
+                if let Err(e) = outcome {
+                    error.set(Some(e));
+                }
             }
             busy.set(false);
         });
     };
     let state = move || match ctx.landscape.get() {
-        Some(l) if l.done == l.total => "done",
+        Some(l) if l.finished() => "done",
         Some(_) => "computing",
         None => "empty",
+    };
+    let ends = move || {
+        ctx.view_tick.track();
+        line_ends(ctx, ctx.shown.get())
+    };
+    let options = move |chosen: ReadSignal<String>| {
+        move || {
+            ends()
+                .into_iter()
+                .map(|(k, label)| {
+                    view! { <option value=k selected=move || chosen.get() == k>{label}</option> }
+                })
+                .collect_view()
+        }
     };
     view! {
         <section id="landscape" class="card landscape" data-state=state>
             <div class="card-head">
                 <h2>"Loss landscape"</h2>
-                <button id="landscape-line" on:click=move |_| run("line") disabled=move || busy.get()>"Line: start → now"</button>
-                <button id="landscape-plane" on:click=move |_| run("plane") disabled=move || busy.get()>"Plane around now"</button>
-                <select id="landscape-grid" on:change=move |ev| set_grid.set(event_target_value(&ev).parse().unwrap_or(21))>
-                    {[11usize, 21, 31, 51].into_iter().map(|g| view! { <option value=g.to_string() selected=g == 21>{format!("{g} × {g}")}</option> }).collect_view()}
-                </select>
-                <label class="toggle"><input type="checkbox" on:change=move |ev| set_dense.set(event_target_checked(&ev))/>" dense directions"</label>
-                <button id="landscape-export" disabled=move || ctx.landscape.with(Option::is_none)
-                    on:click=move |_| if let Some(l) = ctx.landscape.get_untracked() { download("riglab-landscape.csv", &to_csv(&l)) }>"Export CSV"</button>
             </div>
+            <div class="landscape-controls">
+                <span class="control-row">
+                    <label>"A " <select id="landscape-a" on:change=move |ev| set_end_a.set(event_target_value(&ev))>{options(end_a)}</select></label>
+                    <label>"B " <select id="landscape-b" on:change=move |ev| set_end_b.set(event_target_value(&ev))>{options(end_b)}</select></label>
+                    <button id="landscape-line" on:click=move |_| run("line") disabled=move || busy.get()>"Line: A → B"</button>
+                </span>
+                <span class="control-row">
+                    <select id="landscape-plane-kind" on:change=move |ev| set_pca.set(event_target_value(&ev) == "pca")>
+                        <option value="random" selected>"plane: random directions around now"</option>
+                        <option value="pca">"plane: trajectory plane (PCA)"</option>
+                    </select>
+                    <select id="landscape-grid" on:change=move |ev| set_grid.set(event_target_value(&ev).parse().unwrap_or(21))>
+                        {[11usize, 21, 31, 51].into_iter().map(|g| view! { <option value=g.to_string() selected=g == 21>{format!("{g} × {g}")}</option> }).collect_view()}
+                    </select>
+                    <label class="toggle" class:hidden=move || pca.get()><input type="checkbox" on:change=move |ev| set_dense.set(event_target_checked(&ev))/>" dense directions"</label>
+                    <button id="landscape-plane" on:click=move |_| run("plane") disabled=move || busy.get()>"Plane"</button>
+                    <button id="landscape-export" disabled=move || ctx.landscape.with(|l| !l.as_ref().is_some_and(Landscape::finished))
+                        on:click=move |_| if let Some(l) = ctx.landscape.get_untracked() { download("riglab-landscape.csv", &l.csv()) }>"Export CSV"</button>
+                </span>
+            </div>
+            {move || error.get().map(|e| view! { <p id="landscape-error" class="error">{e}</p> })}
             {move || ctx.landscape.get().map(|l| view! {
                 <p class="muted small" id="landscape-title">{l.title.clone()} " · "
-                    {format!("{} / {} {} · {:.1} s", l.done, l.total, if matches!(l.shape, Shape::Line { .. }) { "points" } else { "rows" }, l.millis / 1000.0)}
+                    {format!("{} / {} {} · {:.1} s", l.done, l.total, l.unit, l.millis / 1000.0)}
                 </p>
-                {(l.done < l.total).then(|| view! { <progress max=l.total value=l.done></progress> })}
+                {(!l.finished()).then(|| view! { <progress max=l.total value=l.done></progress> })}
             })}
-            <canvas id="landscape-canvas" node_ref=canvas width="560" height="360" class:hidden=move || ctx.landscape.with(Option::is_none)></canvas>
-            <p class="muted small">"Loss on " {SAMPLES} " training images. Line: θ(c) = (1 − c)·A + c·B for c from −0.2 to 1.2, evaluated inside A's sparse subspace, B's, and their union: a barrier inside a sparse subspace can vanish in the wider one. Plane: two random directions with filter normalisation (Li et al. 2018), within the active weights unless dense; the red cross is the current point. Training pauses while it computes."</p>
+            <canvas id="landscape-canvas" node_ref=canvas width="560" height="400" class:hidden=move || ctx.landscape.with(Option::is_none)></canvas>
+            {move || ctx.landscape.get().and_then(|l| l.caption()).map(|c| view! { <p id="landscape-caption" class="small">{c}</p> })}
+            <p class="muted small">"Loss on " {SAMPLES} " training images. Line: θ(c) = (1 − c)·A + c·B for c from −0.2 to 1.2, evaluated inside A's sparse subspace, B's, and their union: a barrier inside a sparse subspace can vanish in the wider one; A and B can be the start, the parameters just before or after the last mask update, now, or (after the escape demo) its solutions. Random plane: two random directions with filter normalisation (Li et al. 2018), within the active weights unless dense; the red cross is the current point. Trajectory plane: the first two principal components of the differences between the snapshots recorded along the run (at each evaluation and mask update, at most 40) and the current parameters (Li et al. 2018, section 7); the loss there uses every weight the path used. Training pauses while it computes."</p>
         </section>
     }
 }

@@ -13,7 +13,9 @@ mod export;
 mod fetch;
 mod lab;
 mod landscape;
+mod landscape_draw;
 mod masks;
+mod trajectory;
 mod url;
 mod views;
 

@@ -422,6 +422,10 @@ pub fn LabState(ctx: Ctx) -> impl IntoView {
                 "test_accuracy": h.evals.last().map(|e| e.test_accuracy),
                 "last_eval": h.evals.last(),
                 "config": r.config.to_query(),
+                // (steps done, after a mask update) of each recorded snapshot.
+                "trajectory": r.trajectory.as_ref().map(|t| {
+                    t.snapshots().iter().map(|s| (s.step, s.mask_update)).collect::<Vec<_>>()
+                }),
             })
             .to_string()
         })

@@ -6,12 +6,11 @@ use std::path::PathBuf;
 use indicatif::ProgressBar;
 
 use super::{CliError, DataDir, parse_config};
-use crate::backend::block_on;
-use crate::landscape::Point;
+use crate::landscape::trajectory::{TRAJECTORY_LIMIT, Trajectory};
 use crate::sparse::Method;
 use crate::train::escape::escape;
-use crate::train::landscape_run::{interpolate, plane};
-use crate::train::{Event, Setup, Trainer};
+use crate::train::landscape_run::{interpolate, plane, train_recording, trajectory_map};
+use crate::train::{Setup, Trainer};
 
 #[derive(clap::Args)]
 pub struct LandscapeArgs {
@@ -21,6 +20,11 @@ pub struct LandscapeArgs {
     /// `interp`: the line from snapshot A to the end of the run; `plane`: a 2D slice around it.
     #[arg(long, default_value = "interp")]
     mode: String,
+    /// The plane of `--mode plane` (implied by this flag): `random` (two filter-normalised
+    /// random directions around the end of the run) or `pca` (the first two principal
+    /// components of the run's trajectory, with the trajectory projected onto it).
+    #[arg(long)]
+    plane: Option<String>,
     /// Snapshot A for `interp`: `init` (the run's initial weights) or a method trained from
     /// the same initialisation (e.g. `static`).
     #[arg(long, default_value = "init")]
@@ -43,6 +47,10 @@ pub struct LandscapeArgs {
     /// Write the numbers as CSV here (else to standard output).
     #[arg(long)]
     csv: Option<PathBuf>,
+    /// With `--plane pca`: also write the grid, the projected trajectory and the explained
+    /// variance as JSON here.
+    #[arg(long)]
+    json: Option<PathBuf>,
     #[command(flatten)]
     data: DataDir,
 }
@@ -55,28 +63,34 @@ pub struct EscapeArgs {
     /// Steps of each continuation.
     #[arg(long, default_value_t = 1000)]
     more: usize,
-    /// Print JSON (with both loss curves) instead of a summary.
+    /// Print JSON (with both loss curves, and the map unless --grid 0) instead of a summary.
     #[arg(long)]
     json: bool,
+    /// Grid size (per side) of the loss map on the PCA plane of both continuations' paths
+    /// (0: no map).
+    #[arg(long, default_value_t = crate::train::escape::ESCAPE_MAP_GRID)]
+    grid: usize,
+    /// Write the map (grid losses, both paths, explained variance) as CSV here.
+    #[arg(long)]
+    csv: Option<PathBuf>,
     #[command(flatten)]
     data: DataDir,
 }
 
+/// Trains `config` on the CPU, recording its trajectory.
 fn train(
     config: &crate::config::Config,
     data: &DataDir,
-) -> Result<Trainer<crate::cpu::CpuBackend>, CliError> {
+) -> Result<(Trainer<crate::cpu::CpuBackend>, Trajectory), CliError> {
     let (train, test) = data.load(config)?;
+    let setup = Setup::new(config).map_err(CliError::Usage)?;
+    let start = setup.initial_point();
     let mut t = Trainer::cpu(config, train, test).map_err(CliError::Usage)?;
+    let mut trajectory = Trajectory::new(start, TRAJECTORY_LIMIT, None);
     let bar = ProgressBar::new(config.steps as u64);
-    let mut events: Vec<Event> = Vec::new();
-    while !t.done() {
-        block_on(t.step(&mut events));
-        events.clear();
-        bar.inc(1);
-    }
+    train_recording(&mut t, &mut trajectory, |_| bar.inc(1));
     bar.finish_and_clear();
-    Ok(t)
+    Ok((t, trajectory))
 }
 
 fn write_out(csv: &Option<PathBuf>, text: &str) -> Result<(), CliError> {
@@ -103,8 +117,20 @@ pub fn run_landscape(args: LandscapeArgs) -> Result<(), CliError> {
             "--points >= 2, --grid in [3, 101], --samples >= 1, --span > 0".into(),
         ));
     }
+    let mode = match (args.mode.as_str(), args.plane.as_deref()) {
+        (m, None) => m.to_string(),
+        ("interp" | "plane", Some(p @ ("random" | "pca"))) => format!("plane-{p}"),
+        (_, Some(p)) => {
+            return Err(CliError::Usage(format!(
+                "--plane {p}: random or pca (with --mode plane)"
+            )));
+        }
+    };
+    if args.json.is_some() && mode != "plane-pca" {
+        return Err(CliError::Usage("--json goes with --plane pca".into()));
+    }
     eprintln!("training {}", config.to_query_full());
-    let mut run = train(&config, &args.data)?;
+    let (mut run, trajectory) = train(&config, &args.data)?;
     let b_point = run.backend.point();
     let b_masks = run.masks.clone();
     let bar = ProgressBar::new(0);
@@ -113,18 +139,11 @@ pub fn run_landscape(args: LandscapeArgs) -> Result<(), CliError> {
         bar.set_position(done as u64);
     };
     let mut out = String::new();
-    match args.mode.as_str() {
+    match mode.as_str() {
         "interp" => {
             let (a_point, a_masks) = if args.from == "init" {
                 let s = Setup::new(&config).map_err(CliError::Usage)?;
-                let biases = b_point.biases.iter().map(|b| vec![0.0; b.len()]).collect();
-                (
-                    Point {
-                        weights: s.weights,
-                        biases,
-                    },
-                    s.masks,
-                )
+                (s.initial_point(), s.masks)
             } else {
                 let m = Method::from_name(&args.from).ok_or_else(|| {
                     CliError::Usage(format!("--from {}: not init or a method", args.from))
@@ -132,7 +151,7 @@ pub fn run_landscape(args: LandscapeArgs) -> Result<(), CliError> {
                 let mut c = config.clone();
                 c.method = m;
                 eprintln!("training snapshot A: {}", c.to_query_full());
-                let a = train(&c, &args.data)?;
+                let (a, _) = train(&c, &args.data)?;
                 (a.backend.point(), a.masks.clone())
             };
             let rows = interpolate(
@@ -152,7 +171,30 @@ pub fn run_landscape(args: LandscapeArgs) -> Result<(), CliError> {
                 );
             }
         }
-        "plane" => {
+        "plane-pca" => {
+            let path = trajectory.path_to(run.step, &b_point);
+            let map = trajectory_map(
+                &mut run.backend,
+                &[("trajectory".to_string(), path)],
+                &b_point,
+                args.grid,
+                args.samples,
+                progress,
+            )
+            .map_err(CliError::Failed)?;
+            eprintln!(
+                "trajectory plane: {} snapshots; the two components explain {:.1}% and {:.1}% of the movement",
+                map.paths[0].points.len(),
+                100.0 * map.explained[0],
+                100.0 * map.explained[1]
+            );
+            if let Some(path) = &args.json {
+                let json = serde_json::to_string(&map).expect("the map serialises");
+                write_out(&Some(path.clone()), &json)?;
+            }
+            out = map.csv();
+        }
+        "plane" | "plane-random" => {
             let rows: Vec<usize> = run.layers.iter().map(|l| l.n_out).collect();
             let p = plane(
                 &mut run.backend,
@@ -193,7 +235,16 @@ pub fn run_escape(args: EscapeArgs) -> Result<(), CliError> {
         "static phase: {} steps, then {} more with Static and with RigL",
         config.steps, args.more
     );
-    let e = escape(&config, train, test, args.more).map_err(CliError::Usage)?;
+    if args.grid == 1 || args.grid > 101 || (args.grid == 0 && args.csv.is_some()) {
+        return Err(CliError::Usage(
+            "--grid in [2, 101] (0: no map, then no --csv)".into(),
+        ));
+    }
+    let grid = (args.grid > 0).then_some(args.grid);
+    let e = escape(&config, train, test, args.more, grid).map_err(CliError::Usage)?;
+    if let (Some(map), Some(_)) = (&e.map, &args.csv) {
+        write_out(&args.csv, &map.csv())?;
+    }
     if args.json {
         println!("{}", serde_json::to_string(&e).expect("escape serialises"));
     } else {
@@ -204,6 +255,21 @@ pub fn run_escape(args: EscapeArgs) -> Result<(), CliError> {
             100.0 * e.rigl_run.test_accuracy,
             e.rigl_run.mask_updates
         );
+        if let Some(map) = &e.map {
+            println!(
+                "on the PCA plane of both paths (about the Static solution; {:.1}% and {:.1}% of their movement): {}",
+                100.0 * map.explained[0],
+                100.0 * map.explained[1],
+                map.paths
+                    .iter()
+                    .map(|p| {
+                        let end = p.points.last().map_or((0.0, 0.0), |q| (q.x, q.y));
+                        format!("{} ends at ({:.2}, {:.2})", p.name, end.0, end.1)
+                    })
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+        }
     }
     Ok(())
 }

@@ -5,18 +5,24 @@
 
 use serde::Serialize;
 
+use crate::config::Config;
+use crate::landscape::map::PlaneMap;
 #[cfg(not(target_arch = "wasm32"))]
-use super::{Event, Trainer};
+use crate::landscape::trajectory::{TRAJECTORY_LIMIT, Trajectory};
+use crate::sparse::Method;
+
+#[cfg(not(target_arch = "wasm32"))]
+use super::Trainer;
+#[cfg(not(target_arch = "wasm32"))]
+use super::landscape_run::{train_recording, trajectory_map};
 #[cfg(not(target_arch = "wasm32"))]
 use crate::backend::block_on;
-#[cfg(not(target_arch = "wasm32"))]
-use crate::config::Config;
 #[cfg(not(target_arch = "wasm32"))]
 use crate::cpu::CpuBackend;
 #[cfg(not(target_arch = "wasm32"))]
 use crate::data::Dataset;
 #[cfg(not(target_arch = "wasm32"))]
-use crate::sparse::Method;
+use crate::landscape::LOSS_SAMPLES;
 
 /// Steps of each continuation in the demo.
 pub const ESCAPE_MORE_STEPS: usize = 1000;
@@ -24,6 +30,21 @@ pub const ESCAPE_MORE_STEPS: usize = 1000;
 /// The demo's setup: 98% sparse LeNet-300-100 on MNIST, constant learning rate.
 pub const ESCAPE_PRESET: &str =
     "method=static&sparsity=0.98&dist=erk&lr=0.1&lr_schedule=constant&steps=1500&eval_every=500";
+
+/// The continuations record where they are every this many steps (and after each mask
+/// update): their paths on the PCA plane of both.
+pub const ESCAPE_RECORD_EVERY: usize = 50;
+
+/// Grid size (per side) of the loss map on the PCA plane of both continuations' paths.
+pub const ESCAPE_MAP_GRID: usize = 21;
+
+/// A continuation's configuration: the Static phase's, with `method` for `more` steps
+/// (evaluated four times).
+pub fn continuation_config(base: &Config, method: Method, more: usize) -> Config {
+    let mut c = base.clone();
+    (c.method, c.steps, c.eval_every) = (method, more, (more / 4).max(1));
+    c
+}
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Continuation {
@@ -34,6 +55,10 @@ pub struct Continuation {
     pub train_loss: f64,
     pub test_accuracy: f64,
     pub mask_updates: usize,
+    /// Its path from the Static solution.
+    #[cfg(not(target_arch = "wasm32"))]
+    #[serde(skip)]
+    pub trajectory: Trajectory,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -44,6 +69,9 @@ pub struct Escape {
     pub plateau_loss: f64,
     pub static_run: Continuation,
     pub rigl_run: Continuation,
+    /// The loss on the PCA plane of both continuations' paths, about the Static solution.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub map: Option<PlaneMap>,
 }
 
 impl Escape {
@@ -75,18 +103,21 @@ pub fn summarize(plateau: f64, static_after: f64, rigl_after: f64, steps: usize)
 
 #[cfg(not(target_arch = "wasm32"))]
 fn run_to_end(t: &mut Trainer<CpuBackend>, method: &'static str) -> Continuation {
-    let mut events = Vec::new();
+    let mut trajectory = Trajectory::new(
+        t.backend.point(),
+        TRAJECTORY_LIMIT,
+        Some(ESCAPE_RECORD_EVERY),
+    );
     let (mut losses, mut updates) = (Vec::new(), 0);
-    while !t.done() {
-        block_on(t.step(&mut events));
-        for e in events.drain(..) {
+    train_recording(t, &mut trajectory, |events| {
+        for e in events {
             match e {
-                Event::Step(s) => losses.push((s.step, s.loss)),
-                Event::MaskUpdate(_) => updates += 1,
-                Event::Eval(_) => {}
+                super::Event::Step(s) => losses.push((s.step, s.loss)),
+                super::Event::MaskUpdate(_) => updates += 1,
+                super::Event::Eval(_) => {}
             }
         }
-    }
+    });
     let eval = block_on(t.evaluate());
     Continuation {
         method,
@@ -94,17 +125,20 @@ fn run_to_end(t: &mut Trainer<CpuBackend>, method: &'static str) -> Continuation
         train_loss: eval.train_loss,
         test_accuracy: eval.test_accuracy,
         mask_updates: updates,
+        trajectory,
     }
 }
 
 #[cfg(not(target_arch = "wasm32"))]
 /// Trains `config` as Static for `config.steps` steps, then continues for `more` steps with
 /// Static and with RigL (the continuation's own schedule: updates every dt from its step 0).
+/// With `map_grid`, also the loss on a grid of that size over the PCA plane of both paths.
 pub fn escape(
     config: &Config,
     train: Dataset,
     test: Dataset,
     more: usize,
+    map_grid: Option<usize>,
 ) -> Result<Escape, String> {
     let mut base = config.clone();
     base.method = Method::Static;
@@ -116,16 +150,44 @@ pub fn escape(
     }
     let plateau_loss = block_on(t.evaluate()).train_loss;
     let fork = |method: Method| -> Result<Trainer<CpuBackend>, String> {
-        let mut c = base.clone();
-        (c.method, c.steps, c.eval_every) = (method, more, more);
-        t.fork(&c, t.backend.duplicate())
+        t.fork(
+            &continuation_config(&base, method, more),
+            t.backend.duplicate(),
+        )
     };
     let (mut s, mut r) = (fork(Method::Static)?, fork(Method::Rigl)?);
+    let (static_run, rigl_run) = (run_to_end(&mut s, "static"), run_to_end(&mut r, "rigl"));
+    let map = match map_grid {
+        Some(grid) => {
+            let plateau = t.backend.point();
+            let (s_end, r_end) = (s.backend.point(), r.backend.point());
+            let paths = [
+                (
+                    "static".to_string(),
+                    static_run.trajectory.path_to(s.step, &s_end),
+                ),
+                (
+                    "rigl".to_string(),
+                    rigl_run.trajectory.path_to(r.step, &r_end),
+                ),
+            ];
+            Some(trajectory_map(
+                &mut t.backend,
+                &paths,
+                &plateau,
+                grid,
+                LOSS_SAMPLES,
+                |_, _| {},
+            )?)
+        }
+        None => None,
+    };
     Ok(Escape {
         config: base.to_query(),
         static_steps: base.steps,
         plateau_loss,
-        static_run: run_to_end(&mut s, "static"),
-        rigl_run: run_to_end(&mut r, "rigl"),
+        static_run,
+        rigl_run,
+        map,
     })
 }

@@ -1,12 +1,16 @@
 //! Loss-landscape computations on a trained CPU run (the CLI's `riglab landscape`; the page
-//! does the same on its backend): straight-line interpolation and 2D slices.
+//! does the same on its backend): straight-line interpolation, 2D slices, and the loss on
+//! the PCA plane of recorded trajectories.
 
 use rand::SeedableRng;
 use rand_pcg::Pcg64;
 use serde::Serialize;
 
+use super::{Event, Trainer};
 use crate::backend::block_on;
 use crate::cpu::CpuBackend;
+use crate::landscape::map::{Path, PlaneMap, Projection, gram_row, path_points};
+use crate::landscape::trajectory::Trajectory;
 use crate::landscape::{
     Point, filter_normalized_direction, grid_coords, interpolation_coefficients, union_masks,
 };
@@ -97,4 +101,50 @@ pub fn plane(
         losses,
         center_loss,
     }
+}
+
+/// Trains `t` to its end, recording its trajectory (`tick` after every step).
+pub fn train_recording(
+    t: &mut Trainer<CpuBackend>,
+    trajectory: &mut Trajectory,
+    mut tick: impl FnMut(&[Event]),
+) {
+    let mut events = Vec::new();
+    while !t.done() {
+        block_on(t.step(&mut events));
+        if let Some(ticket) = trajectory.offer(t.step, &events) {
+            trajectory.push(ticket, t.step, t.backend.point());
+        }
+        tick(&events);
+        events.clear();
+    }
+}
+
+/// The loss on a `grid` x `grid` grid over the PCA plane of `paths` about `origin` (the
+/// page computes the same across animation frames).
+pub fn trajectory_map(
+    backend: &mut CpuBackend,
+    paths: &[Path],
+    origin: &Point,
+    grid: usize,
+    samples: usize,
+    mut progress: impl FnMut(usize, usize),
+) -> Result<PlaneMap, String> {
+    let points = path_points(paths);
+    let rows: Vec<Vec<f64>> = (0..points.len())
+        .map(|i| gram_row(&points, origin, i))
+        .collect();
+    let p = Projection::new(paths, origin, &rows, grid)?;
+    let mut losses = Vec::with_capacity(p.ys.len());
+    for r in 0..p.ys.len() {
+        let row = (0..p.xs.len())
+            .map(|c| {
+                let q = p.grid_point(origin, r, c);
+                block_on(backend.loss_at(&q.weights, &q.biases, Some(&p.masks), samples))
+            })
+            .collect();
+        losses.push(row);
+        progress(r + 1, p.ys.len());
+    }
+    Ok(PlaneMap::of(&p, losses))
 }

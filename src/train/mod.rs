@@ -112,6 +112,14 @@ impl Setup {
             masks,
         })
     }
+
+    /// The run's initial parameters: the initial weights, biases 0.
+    pub fn initial_point(&self) -> crate::landscape::Point {
+        crate::landscape::Point {
+            weights: self.weights.clone(),
+            biases: self.layers.iter().map(|l| vec![0.0; l.n_out]).collect(),
+        }
+    }
 }
 
 /// Step metrics waiting for their loss (a GPU reports losses a few steps late).
@@ -281,6 +289,16 @@ impl<B: Backend> Trainer<B> {
     /// Whether step t changes masks by drop and grow.
     pub fn is_update_step(&self, t: usize) -> bool {
         self.config.method.is_dynamic() && self.schedule.is_update_step(t)
+    }
+
+    /// Whether step t may change masks (a drop-and-grow update, a pruning step, or SNIP at
+    /// step 0).
+    pub fn may_change_masks_at(&self, t: usize) -> bool {
+        match self.config.method {
+            Method::Prune => self.prune.is_prune_step(t),
+            Method::Snip => t == 0,
+            _ => self.is_update_step(t),
+        }
     }
 
     /// The step of the next drop-and-grow (or prune) update at or after the current step.

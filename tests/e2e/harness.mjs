@@ -72,12 +72,23 @@ export async function screenshot(page, name) {
   return path;
 }
 
+/** Saves a screenshot of one element (e.g. a card) as artifacts/e2e/<name>.png. */
+export async function screenshotOf(page, selector, name) {
+  await mkdir(ARTIFACTS, { recursive: true });
+  const path = join(ARTIFACTS, `${name}.png`);
+  await page.locator(selector).screenshot({ path });
+  return path;
+}
+
 export function assert(cond, message) {
   if (!cond) throw new Error(message);
 }
 
-/** Runs tests in order: each is [name, async fn]. Returns the number of failures. */
+/** Runs tests in order: each is [name, async fn]. Returns the number of failures.
+ *  E2E_ONLY=<regex> runs only the tests whose names match. */
 export async function run(tests) {
+  const only = process.env.E2E_ONLY ? new RegExp(process.env.E2E_ONLY, 'i') : null;
+  if (only) tests = tests.filter(([name]) => only.test(name));
   let failed = 0;
   for (const [name, fn] of tests) {
     const t0 = Date.now();

@@ -1,8 +1,8 @@
 // Browser end-to-end tests of the built page (dist/) in headless Chromium. Run by `./x test`.
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { serve, browser, open, screenshot, assert, run, ROOT } from './harness.mjs';
+import { serve, browser, open, screenshot, screenshotOf, assert, run, ROOT } from './harness.mjs';
 
 const server = await serve();
 const timeout = 120_000;
@@ -17,6 +17,14 @@ const waitFor = async (page, pred, what, ms = timeout) => {
     await page.waitForTimeout(100);
   }
 };
+
+const riglabBin = () => ['target/debug/riglab', 'target/release/riglab'].map((b) => join(ROOT, b)).find(existsSync);
+
+/** Clicks an export button and returns the downloaded text. */
+async function exported(page, button) {
+  const [download] = await Promise.all([page.waitForEvent('download'), page.click(button)]);
+  return readFileSync(await download.path(), 'utf8');
+}
 
 async function withPage(webgpu, path, fn) {
   const b = await browser({ webgpu });
@@ -125,7 +133,7 @@ const failed = await run([
       assert(s.evals === 2 && s.last_loss < s.first_loss, `state ${JSON.stringify(s)}`);
       await screenshot(page, 'gpu-lost');
     })],
-  ['escape demo: Static stalls, RigL gets lower; the line between them is drawn', () =>
+  ['escape demo: Static stalls, RigL gets lower; the line between them and both paths on their PCA plane (same numbers as `riglab escape`)', () =>
     withPage(false, '', async (page) => {
       await page.click('#escape-start');
       await page.waitForSelector('#escape[data-state="done"]', { timeout: 300_000 });
@@ -134,8 +142,24 @@ const failed = await run([
       assert(rigl < 0.8 * st, `RigL ${rigl} not clearly below Static ${st} (plateau ${plateau})`);
       assert((await page.textContent('#escape-summary')).includes('RigL left the basin'), 'summary');
       assert(await page.getAttribute('#landscape', 'data-state') === 'done', 'no landscape line');
+      assert(await page.getAttribute('#escape', 'data-map') === 'done', 'no map of both paths');
+      assert((await page.textContent('#escape-caption')).includes('PC1 explains'), 'no explained variance');
       assert((await state(page)).runs === 2, 'two continuations');
       await screenshot(page, 'escape-demo');
+      await screenshotOf(page, '#escape', 'escape-map');
+      const csv = await exported(page, '#escape-export');
+      const rows = csv.trim().split('\n');
+      assert(rows.filter((r) => r.startsWith('grid,')).length === 21 * 21, 'grid rows');
+      assert(rows.some((r) => r.startsWith('rigl,') && r.endsWith(',1')), 'no mask update on the RigL path');
+      assert(!rows.some((r) => r.startsWith('static,') && r.endsWith(',1')), 'a mask update on the Static path');
+      // The escape demo's saved solutions are offered as ends of the line view.
+      const ends = await page.$$eval('#landscape-a option', (os) => os.map((o) => o.value));
+      assert(['plateau', 'static-end', 'rigl-end'].every((k) => ends.includes(k)), `line ends: ${ends}`);
+      writeFileSync(join(ROOT, 'artifacts', 'e2e', 'escape-page.csv'), csv);
+      const out = join(ROOT, 'artifacts', 'e2e', 'escape-cli.csv');
+      const cli = spawnSync(riglabBin(), ['escape', '--csv', out], { cwd: ROOT, encoding: 'utf8' });
+      assert(cli.status === 0, `riglab escape failed: ${cli.stderr}`);
+      assert(readFileSync(out, 'utf8') === csv, 'the page and `riglab escape` computed different maps');
     })],
   ['landscape: a 21 x 21 plane fills in progressively and is exported', () =>
     withPage(false, '?steps=200&eval_every=100', async (page) => {
@@ -147,9 +171,7 @@ const failed = await run([
       await page.waitForSelector('#landscape[data-state="done"]', { timeout });
       const seconds = (Date.now() - t0) / 1000;
       assert((await page.textContent('#landscape-title')).includes('21 / 21 rows'), await page.textContent('#landscape-title'));
-      const [download] = await Promise.all([page.waitForEvent('download'), page.click('#landscape-export')]);
-      const path = await download.path();
-      const csv = (await import('node:fs')).readFileSync(path, 'utf8');
+      const csv = await exported(page, '#landscape-export');
       const lines = csv.trim().split('\n');
       assert(lines.length === 1 + 21 * 21 && lines[0] === 'x,y,loss', `csv: ${lines.length} lines`);
       // `riglab landscape` computes the same plane for the same link.
@@ -159,6 +181,55 @@ const failed = await run([
       assert(cli.stdout === csv, 'the page and the CLI computed different planes');
       console.log(`      (21 x 21 plane on the CPU backend: ${seconds.toFixed(1)} s)`);
       await screenshot(page, 'landscape-plane');
+    })],
+  ['landscape: the trajectory plane (PCA) fills in, shows the path, and matches `riglab landscape --plane pca`', () =>
+    withPage(false, '?steps=300&eval_every=50', async (page) => {
+      await page.click('#play');
+      await waitFor(page, (s) => s.step === 300 && !s.busy, 'training');
+      await page.selectOption('#landscape-plane-kind', 'pca');
+      const t0 = Date.now();
+      await page.click('#landscape-plane');
+      await page.waitForSelector('#landscape[data-state="computing"]', { timeout });
+      await page.waitForSelector('#landscape[data-state="done"]', { timeout });
+      const seconds = (Date.now() - t0) / 1000;
+      const title = await page.textContent('#landscape-title');
+      assert(title.includes('441 / 441 grid points'), title);
+      const caption = await page.textContent('#landscape-caption');
+      assert(/PC1 explains \d+\.\d% and PC2 \d+\.\d%/.test(caption), caption);
+      const csv = await exported(page, '#landscape-export');
+      const rows = csv.trim().split('\n');
+      assert(rows[0] === 'kind,step,x,y,loss,mask_update', rows[0]);
+      // The start, evaluations at 50, ..., 300 and mask updates after steps 1, 101 and 201.
+      const path = rows.filter((r) => r.startsWith('trajectory,'));
+      assert(path.length === 10 && path.filter((r) => r.endsWith(',1')).length === 3, `path: ${path}`);
+      assert(path[path.length - 1] === 'trajectory,300,0.000000,0.000000,,0', path[path.length - 1]);
+      const cli = spawnSync(riglabBin(), ['landscape', page.url(), '--plane', 'pca', '--grid', '21'], { cwd: ROOT, encoding: 'utf8' });
+      assert(cli.status === 0, `riglab landscape --plane pca failed: ${cli.stderr}`);
+      assert(cli.stdout === csv, 'the page and the CLI computed different trajectory planes');
+      console.log(`      (21 x 21 trajectory plane on the CPU backend: ${seconds.toFixed(1)} s)`);
+      await screenshotOf(page, '#landscape', 'landscape-pca');
+      // The line view between the parameters just before and just after the last mask update.
+      await page.selectOption('#landscape-a', 'before');
+      await page.selectOption('#landscape-b', 'after');
+      await page.click('#landscape-line');
+      await page.waitForSelector('#landscape[data-state="computing"]', { timeout });
+      await page.waitForSelector('#landscape[data-state="done"]', { timeout });
+      const line = await page.textContent('#landscape-title');
+      assert(line.includes('from just before the update at step 200 (A) to just after the update at step 200 (B)'), line);
+      await screenshotOf(page, '#landscape', 'landscape-line-update');
+    })],
+  ['trajectory on WebGPU: parameters read back from the GPU at evaluations and mask updates', () =>
+    withPage(true, '?backend=gpu&steps=60&dt=20&batch=32&eval_every=20', async (page) => {
+      assert((await page.textContent('#train-backend')).includes('WebGPU'), 'not on WebGPU');
+      await page.click('#play');
+      const s = await waitFor(page, (s) => s.step === 60 && !s.busy, 'training');
+      // The start, mask updates after steps 1, 21, 41 and evaluations at 20, 40, 60.
+      const want = [[0, false], [1, true], [20, false], [21, true], [40, false], [41, true], [60, false]];
+      assert(JSON.stringify(s.trajectory) === JSON.stringify(want), `trajectory ${JSON.stringify(s.trajectory)}`);
+      // Before and after the last mask update are offered as ends of the line view.
+      const ends = await page.$$eval('#landscape-a option', (os) => os.map((o) => o.textContent));
+      assert(ends.some((e) => e.includes('before the last mask update (step 40)')), `ends: ${ends}`);
+      assert(ends.some((e) => e.includes('after the last mask update (step 40)')), `ends: ${ends}`);
     })],
   ['the page and `riglab train` give bit-identical numbers for the same link', () =>
     withPage(false, '?steps=300&eval_every=300&sparsity=0.95&vs=static', async (page) => {
