@@ -127,6 +127,12 @@ fn step_parity(query: &str, n_train: usize) {
                 &p.bias,
                 STEP_TOLERANCE,
             );
+            assert_close(
+                &format!("{w} bias momentum"),
+                &block_on(g.read_bias_momentum(l)),
+                &p.bias_momentum,
+                STEP_TOLERANCE,
+            );
             let grad = read(&mut g, Tensor::Grad);
             if o.dense_grad {
                 assert_close(

@@ -35,6 +35,18 @@ impl AnyBackend {
         }
         out
     }
+
+    /// Every layer's bias momentum.
+    pub async fn read_bias_momenta(&mut self, layers: usize) -> Vec<Vec<f32>> {
+        let mut out = Vec::with_capacity(layers);
+        for l in 0..layers {
+            out.push(match self {
+                AnyBackend::Gpu(g) => g.read_bias_momentum(l).await,
+                AnyBackend::Cpu(c) => c.net.params[l].bias_momentum.clone(),
+            });
+        }
+        out
+    }
 }
 
 impl AnyBackend {

@@ -65,7 +65,7 @@ pub struct Run {
     pub label: String,
     /// None while a step is in flight (taken out so no borrow is held across an await).
     pub trainer: Option<Trainer<AnyBackend>>,
-    /// The last full copy of the GPU state (weights, biases, momentum, at `synced_step`),
+    /// The last full copy of the GPU state (weights, biases, both momenta, at `synced_step`),
     /// from which the CPU carries on if the device is lost.
     pub synced: Option<Synced>,
     /// The trainer's step when it was last put back.
@@ -253,6 +253,7 @@ pub struct Synced {
     pub weights: Vec<Vec<f32>>,
     pub biases: Vec<Vec<f32>>,
     pub momentum: Vec<Vec<f32>>,
+    pub bias_momentum: Vec<Vec<f32>>,
 }
 
 /// Reads the full training state of a GPU run, so the CPU can carry on from it.
@@ -265,15 +266,17 @@ pub async fn sync_state(trainer: &mut Trainer<AnyBackend>) -> Synced {
         momentum.push(trainer.backend.read(l, Tensor::Momentum).await);
     }
     let biases = trainer.backend.read_biases(n).await;
+    let bias_momentum = trainer.backend.read_bias_momenta(n).await;
     Synced {
         step: trainer.step,
         weights,
         biases,
         momentum,
+        bias_momentum,
     }
 }
 
-/// A CPU backend holding a copy of a run's state: weights, biases and momentum (or the
+/// A CPU backend holding a copy of a run's state: weights, biases and both momenta (or the
 /// initial weights when `state` is None) under the trainer's masks.
 pub fn cpu_from_state(
     config: &Config,
@@ -288,13 +291,14 @@ pub fn cpu_from_state(
     let rest = state.map(|s| {
         setup.weights = s.weights;
         from_step = s.step;
-        (s.biases, s.momentum)
+        (s.biases, s.momentum, s.bias_momentum)
     });
     let mut cpu = cpu_backend(&setup, train, test)?;
-    if let Some((biases, momentum)) = rest {
+    if let Some((biases, momentum, bias_momentum)) = rest {
         for (l, p) in cpu.net.params.iter_mut().enumerate() {
             p.bias.copy_from_slice(&biases[l]);
             p.momentum.copy_from_slice(&momentum[l]);
+            p.bias_momentum.copy_from_slice(&bias_momentum[l]);
         }
     }
     Ok((cpu, from_step))
@@ -349,7 +353,7 @@ impl Run {
                 copy.yielder = Some(Box::new(|| Box::pin(super::driver::next_frame())));
                 copy
             }
-            // The GPU's state as read back (the biases' momentum restarts at 0).
+            // The GPU's state as read back.
             AnyBackend::Gpu(_) => {
                 cpu_from_state(&trainer.config, &trainer.masks, Some(state), train, test)?.0
             }

@@ -342,6 +342,12 @@ impl GpuBackend {
         self.read_buffer(&l.bias, l.n_out).await
     }
 
+    /// Layer `layer`'s bias momentum (a copy of the state the CPU carries on from).
+    pub async fn read_bias_momentum(&mut self, layer: usize) -> Vec<f32> {
+        let l = &self.layers[layer];
+        self.read_buffer(&l.bias_momentum, l.n_out).await
+    }
+
     /// Sums of (loss, correct) over the first `n` images that `gather` reads, in evaluation
     /// batches of one submission each.
     async fn run_eval(&self, gather: &Dispatch, forward: &[Planned], n: usize) -> (f64, f64) {
