@@ -26,23 +26,22 @@ impl AnyBackend {
 
     /// Every layer's biases (for a copy of the state the CPU can carry on from).
     pub async fn read_biases(&mut self, layers: usize) -> Vec<Vec<f32>> {
-        let mut out = Vec::with_capacity(layers);
-        for l in 0..layers {
-            out.push(match self {
-                AnyBackend::Gpu(g) => g.read_bias(l).await,
-                AnyBackend::Cpu(c) => c.net.params[l].bias.clone(),
-            });
-        }
-        out
+        self.read_bias_vectors(layers, false).await
     }
 
     /// Every layer's bias momentum.
     pub async fn read_bias_momenta(&mut self, layers: usize) -> Vec<Vec<f32>> {
+        self.read_bias_vectors(layers, true).await
+    }
+
+    async fn read_bias_vectors(&mut self, layers: usize, momentum: bool) -> Vec<Vec<f32>> {
         let mut out = Vec::with_capacity(layers);
         for l in 0..layers {
-            out.push(match self {
-                AnyBackend::Gpu(g) => g.read_bias_momentum(l).await,
-                AnyBackend::Cpu(c) => c.net.params[l].bias_momentum.clone(),
+            out.push(match (&mut *self, momentum) {
+                (AnyBackend::Gpu(g), false) => g.read_bias(l).await,
+                (AnyBackend::Gpu(g), true) => g.read_bias_momentum(l).await,
+                (AnyBackend::Cpu(c), false) => c.net.params[l].bias.clone(),
+                (AnyBackend::Cpu(c), true) => c.net.params[l].bias_momentum.clone(),
             });
         }
         out
