@@ -163,6 +163,8 @@ pub struct Trainer<B: Backend> {
     flops: FlopsCounter,
     f_current: f64,
     pending: VecDeque<PendingStep>,
+    /// Host seconds of the last drop-and-grow of every masked layer.
+    last_mask_update: Option<f64>,
     train_len: usize,
     test_len: usize,
     /// Steps done.
@@ -196,6 +198,7 @@ impl<B: Backend> Trainer<B> {
             data_rng: stream(config.seed, STREAM_DATA),
             active: Vec::new(),
             pending: VecDeque::new(),
+            last_mask_update: None,
             masks: setup.masks,
             layers: setup.layers,
             densities: setup.densities,
@@ -335,6 +338,7 @@ impl<B: Backend> Trainer<B> {
     /// RIGL.md "One mask update": drop by magnitude, grow by the dense gradient (RigL), its
     /// moving average (SNFS) or at random (SET), in every masked layer.
     async fn drop_and_grow_all(&mut self, t: usize, events: &mut Vec<Event>) {
+        let started = web_time::Instant::now();
         let f = self.schedule.drop_fraction(t);
         for l in self.masked_layers() {
             let weights = self.backend.read(l, Tensor::Weights).await;
@@ -361,6 +365,7 @@ impl<B: Backend> Trainer<B> {
             self.commit(t, l, change, f, events);
         }
         self.refresh_flops();
+        self.last_mask_update = Some(started.elapsed().as_secs_f64());
     }
 
     /// SNIP at step 0: keep the largest |g * w| of the dense network on this batch.
@@ -441,6 +446,25 @@ impl<B: Backend> Trainer<B> {
     /// One training step (RIGL.md step 7: on a RigL or SNFS update step the mask update
     /// replaces the SGD step; SET does the SGD step, then the mask update).
     pub async fn step(&mut self, events: &mut Vec<Event>) {
+        let update = self.is_update_step(self.step);
+        self.step_as(update, events).await;
+    }
+
+    /// One step that is a mask update step whatever the schedule says, at the schedule's
+    /// drop fraction for the current step (a drop-and-grow method's, else a plain step):
+    /// benchmarks time update steps with it.
+    pub async fn update_step(&mut self, events: &mut Vec<Event>) {
+        let update = self.config.method.is_dynamic();
+        self.step_as(update, events).await;
+    }
+
+    /// Host seconds the last drop-and-grow of every masked layer took: reading weights and
+    /// scores, choosing, installing the new masks, reporting.
+    pub fn last_mask_update_seconds(&self) -> Option<f64> {
+        self.last_mask_update
+    }
+
+    async fn step_as(&mut self, update: bool, events: &mut Vec<Event>) {
         let t = self.step;
         let method = self.config.method;
         let lr = learning_rate(&self.config, t);
@@ -448,7 +472,6 @@ impl<B: Backend> Trainer<B> {
         if t == 0 && method == Method::Snip {
             self.snip(events).await;
         }
-        let update = self.is_update_step(t);
         let dense_grad = method == Method::Snfs || (method == Method::Rigl && update);
         let replaces_sgd = update && matches!(method, Method::Rigl | Method::Snfs);
         let opts = StepOptions {
@@ -514,29 +537,5 @@ impl<B: Backend> Trainer<B> {
     /// Forward FLOPs per sample at the current masks (inference cost).
     pub fn inference_flops(&self) -> f64 {
         self.f_current
-    }
-
-    /// Seconds one RigL drop-and-grow of every masked layer takes on the host, given the
-    /// backend's current weights and gradients (median of `repeats`, for `riglab bench`).
-    pub async fn time_mask_update(&mut self, repeats: usize) -> f64 {
-        let f = self.schedule.drop_fraction(0);
-        let mut inputs = Vec::new();
-        for l in self.masked_layers() {
-            let w = self.backend.read(l, Tensor::Weights).await;
-            let g = self.backend.read(l, Tensor::Grad).await;
-            inputs.push((l, w, g));
-        }
-        let mut times: Vec<f64> = (0..repeats.max(1))
-            .map(|_| {
-                let started = web_time::Instant::now();
-                for (l, w, g) in &inputs {
-                    let k = drop_count(f, self.active[*l]);
-                    std::hint::black_box(drop_and_grow(w, &self.masks[*l], k, Grow::ByScore(g), 0));
-                }
-                started.elapsed().as_secs_f64()
-            })
-            .collect();
-        times.sort_by(f64::total_cmp);
-        times[times.len() / 2]
     }
 }
