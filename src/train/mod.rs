@@ -24,7 +24,7 @@ use crate::sparse::flops::{FlopsCounter, dense_forward_flops, forward_flops};
 use crate::sparse::mask::{active_for_density, count_active, random_mask};
 use crate::sparse::schedule::{PruneSchedule, UpdateSchedule};
 use crate::sparse::update::{
-    Grow, MaskChange, drop_and_grow, drop_count, magnitude_prune, snip_mask,
+    Grow, MaskChange, Scratch, drop_and_grow_with, drop_count, magnitude_prune, snip_mask,
 };
 use crate::sparse::{LayerShape, Method};
 
@@ -163,6 +163,8 @@ pub struct Trainer<B: Backend> {
     flops: FlopsCounter,
     f_current: f64,
     pending: VecDeque<PendingStep>,
+    /// Buffers reused by every mask update.
+    scratch: Scratch,
     /// Host seconds of the last drop-and-grow of every masked layer.
     last_mask_update: Option<f64>,
     train_len: usize,
@@ -198,6 +200,7 @@ impl<B: Backend> Trainer<B> {
             data_rng: stream(config.seed, STREAM_DATA),
             active: Vec::new(),
             pending: VecDeque::new(),
+            scratch: Scratch::default(),
             last_mask_update: None,
             masks: setup.masks,
             layers: setup.layers,
@@ -352,9 +355,17 @@ impl<B: Backend> Trainer<B> {
                         Tensor::SnfsEma
                     };
                     let score = self.backend.read(l, what).await;
-                    drop_and_grow(&weights, &self.masks[l], k, Grow::ByScore(&score), seed)
+                    drop_and_grow_with(
+                        &mut self.scratch,
+                        &weights,
+                        &self.masks[l],
+                        k,
+                        Grow::ByScore(&score),
+                        seed,
+                    )
                 }
-                _ => drop_and_grow(
+                _ => drop_and_grow_with(
+                    &mut self.scratch,
                     &weights,
                     &self.masks[l],
                     k,
