@@ -114,6 +114,17 @@ impl Backend for CpuBackend {
 
     fn set_mask(&mut self, layer: usize, mask: &[bool], reset: &[u32]) {
         let p = &mut self.net.params[layer];
+        // The trainer resets exactly the weights whose mask entry changes, in ascending
+        // order: then the index is updated in place rather than rebuilt.
+        if reset.is_sorted_by(|a, b| a < b)
+            && reset
+                .iter()
+                .all(|&i| p.mask[i as usize] != mask[i as usize])
+        {
+            p.toggle(reset);
+            debug_assert!(p.mask == mask, "set_mask: a changed weight not in `reset`");
+            return;
+        }
         for &i in reset {
             p.weights[i as usize] = 0.0;
             p.momentum[i as usize] = 0.0;

@@ -165,6 +165,7 @@ pub struct Trainer<B: Backend> {
     pending: VecDeque<PendingStep>,
     /// Buffers reused by every mask update.
     scratch: Scratch,
+    reset: Vec<u32>,
     /// Host seconds of the last drop-and-grow of every masked layer.
     last_mask_update: Option<f64>,
     train_len: usize,
@@ -201,6 +202,7 @@ impl<B: Backend> Trainer<B> {
             active: Vec::new(),
             pending: VecDeque::new(),
             scratch: Scratch::default(),
+            reset: Vec::new(),
             last_mask_update: None,
             masks: setup.masks,
             layers: setup.layers,
@@ -268,6 +270,11 @@ impl<B: Backend> Trainer<B> {
         self.f_current = forward_flops(&self.layers, &self.active);
     }
 
+    /// The forward FLOPs per sample after `commit`s (which keep `active` up to date).
+    fn update_flops(&mut self) {
+        self.f_current = forward_flops(&self.layers, &self.active);
+    }
+
     pub fn active(&self, layer: usize) -> usize {
         self.active[layer]
     }
@@ -314,18 +321,25 @@ impl<B: Backend> Trainer<B> {
         for &i in &change.grown {
             mask[i as usize] = true;
         }
-        let reset: Vec<u32> = change
-            .dropped
-            .iter()
-            .chain(&change.grown)
-            .copied()
-            .collect();
-        self.backend.set_mask(l, mask, &reset);
+        // Every changed weight, in ascending order (as `Backend::set_mask` promises).
+        let reset = &mut self.reset;
+        reset.clear();
+        let mut grown = change.grown.iter().copied().peekable();
+        for &d in &change.dropped {
+            while let Some(g) = grown.next_if(|&g| g < d) {
+                reset.push(g);
+            }
+            reset.push(d);
+        }
+        reset.extend(grown);
+        self.backend.set_mask(l, mask, reset);
+        self.active[l] = self.active[l] + change.grown.len() - change.dropped.len();
+        debug_assert_eq!(self.active[l], count_active(mask));
         events.push(Event::MaskUpdate(MaskUpdate {
             step: t,
             layer: l,
             layer_name: self.layers[l].name.clone(),
-            active: count_active(mask),
+            active: self.active[l],
             dropped: change.dropped,
             grown: change.grown,
             drop_fraction,
@@ -375,7 +389,7 @@ impl<B: Backend> Trainer<B> {
             };
             self.commit(t, l, change, f, events);
         }
-        self.refresh_flops();
+        self.update_flops();
         self.last_mask_update = Some(started.elapsed().as_secs_f64());
     }
 
