@@ -54,6 +54,11 @@ pub trait Backend {
     async fn take_losses(&mut self, wait: bool) -> Vec<f64>;
     /// A host copy of a layer's tensor, after every recorded step.
     async fn read(&mut self, layer: usize, tensor: Tensor) -> Vec<f32>;
+    /// The tensor itself, without a copy, where the backend holds it in host memory (the
+    /// CPU backend); None otherwise (then `read` it).
+    fn view(&self, _layer: usize, _tensor: Tensor) -> Option<&[f32]> {
+        None
+    }
     /// Mean loss and accuracy on the first `n` images of a split.
     async fn evaluate(&mut self, split: Split, n: usize) -> (f64, f64);
 }

@@ -133,6 +133,16 @@ impl Backend for CpuBackend {
         p.mask_changed();
     }
 
+    fn view(&self, layer: usize, tensor: Tensor) -> Option<&[f32]> {
+        let p = &self.net.params[layer];
+        Some(match tensor {
+            Tensor::Weights => &p.weights,
+            Tensor::Grad => &p.grad,
+            Tensor::Momentum => &p.momentum,
+            Tensor::SnfsEma => &self.snfs_ema[layer],
+        })
+    }
+
     fn train_step(&mut self, batch: &[u32], o: &StepOptions) {
         self.net.load_batch(&mut self.ws, &self.train, batch);
         self.net.forward(&mut self.ws);

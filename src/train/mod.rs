@@ -146,6 +146,30 @@ pub fn update_schedule(config: &Config) -> UpdateSchedule {
     }
 }
 
+/// A host copy of a tensor when the backend has no view of it.
+async fn host_copy<B: Backend>(backend: &mut B, layer: usize, tensor: Tensor) -> Option<Vec<f32>> {
+    if backend.view(layer, tensor).is_some() {
+        None
+    } else {
+        Some(backend.read(layer, tensor).await)
+    }
+}
+
+/// The tensor in host memory: the backend's own, or the copy `host_copy` made.
+fn on_host<'a, B: Backend>(
+    backend: &'a B,
+    copy: &'a Option<Vec<f32>>,
+    layer: usize,
+    tensor: Tensor,
+) -> &'a [f32] {
+    match copy {
+        Some(copy) => copy,
+        None => backend
+            .view(layer, tensor)
+            .expect("a view where nothing was copied"),
+    }
+}
+
 pub struct Trainer<B: Backend> {
     pub config: Config,
     pub backend: B,
@@ -353,40 +377,32 @@ impl<B: Backend> Trainer<B> {
     }
 
     /// RIGL.md "One mask update": drop by magnitude, grow by the dense gradient (RigL), its
-    /// moving average (SNFS) or at random (SET), in every masked layer.
+    /// moving average (SNFS) or at random (SET), in every masked layer. Reads the weights
+    /// and scores in place where the backend allows (`Backend::view`); reuses its buffers.
     async fn drop_and_grow_all(&mut self, t: usize, events: &mut Vec<Event>) {
         let started = web_time::Instant::now();
         let f = self.schedule.drop_fraction(t);
+        let score_tensor = match self.config.method {
+            Method::Rigl => Some(Tensor::Grad),
+            Method::Snfs => Some(Tensor::SnfsEma),
+            _ => None,
+        };
         for l in self.masked_layers() {
-            let weights = self.backend.read(l, Tensor::Weights).await;
+            // Host copies only where the backend has no view (a GPU).
+            let weight_copy = host_copy(&mut self.backend, l, Tensor::Weights).await;
+            let score_copy = match score_tensor {
+                Some(tensor) => host_copy(&mut self.backend, l, tensor).await,
+                None => None,
+            };
             let seed = self.tie_seed(t, l);
             let k = drop_count(f, self.active[l]);
-            let change = match self.config.method {
-                Method::Rigl | Method::Snfs => {
-                    let what = if self.config.method == Method::Rigl {
-                        Tensor::Grad
-                    } else {
-                        Tensor::SnfsEma
-                    };
-                    let score = self.backend.read(l, what).await;
-                    drop_and_grow_with(
-                        &mut self.scratch,
-                        &weights,
-                        &self.masks[l],
-                        k,
-                        Grow::ByScore(&score),
-                        seed,
-                    )
-                }
-                _ => drop_and_grow_with(
-                    &mut self.scratch,
-                    &weights,
-                    &self.masks[l],
-                    k,
-                    Grow::Random(seed.rotate_left(32)),
-                    seed,
-                ),
+            let weights = on_host(&self.backend, &weight_copy, l, Tensor::Weights);
+            let grow = match score_tensor {
+                Some(tensor) => Grow::ByScore(on_host(&self.backend, &score_copy, l, tensor)),
+                None => Grow::Random(seed.rotate_left(32)),
             };
+            let change =
+                drop_and_grow_with(&mut self.scratch, weights, &self.masks[l], k, grow, seed);
             self.commit(t, l, change, f, events);
         }
         self.update_flops();
