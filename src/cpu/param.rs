@@ -21,6 +21,8 @@ pub struct Param {
     pub all_active: bool,
     /// Scratch for the transposed weights of a fully active layer's input gradient.
     pub transposed: Vec<f32>,
+    /// Scratch for the transposed inputs of a dense weight gradient.
+    pub inputs_t: Vec<f32>,
 }
 
 impl Param {
@@ -39,6 +41,7 @@ impl Param {
             index: SparseIndex::new(shape.n_out, cols),
             all_active: true,
             transposed: Vec::new(),
+            inputs_t: Vec::new(),
             shape,
         };
         p.index.rebuild(&p.mask);
