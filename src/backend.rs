@@ -43,7 +43,9 @@ pub trait Backend {
     /// "CPU" or the GPU adapter, for the page's badge and the CLI.
     fn describe(&self) -> String;
     /// Installs layer `layer`'s mask. Weights listed in `reset` get value 0 and momentum 0
-    /// (dropped and newly grown connections: RIGL.md steps 4-5).
+    /// (dropped and newly grown connections: RIGL.md steps 4-5). The trainer lists in
+    /// `reset` exactly the weights whose mask entry changes, in ascending order, so a
+    /// backend may update its own structures from that list alone.
     fn set_mask(&mut self, layer: usize, mask: &[bool], reset: &[u32]);
     /// Runs (or records, on a GPU) one training step on the training images `batch`.
     fn train_step(&mut self, batch: &[u32], opts: &StepOptions);
@@ -52,6 +54,11 @@ pub trait Backend {
     async fn take_losses(&mut self, wait: bool) -> Vec<f64>;
     /// A host copy of a layer's tensor, after every recorded step.
     async fn read(&mut self, layer: usize, tensor: Tensor) -> Vec<f32>;
+    /// The tensor itself, without a copy, where the backend holds it in host memory (the
+    /// CPU backend); None otherwise (then `read` it).
+    fn view(&self, _layer: usize, _tensor: Tensor) -> Option<&[f32]> {
+        None
+    }
     /// Mean loss and accuracy on the first `n` images of a split.
     async fn evaluate(&mut self, split: Split, n: usize) -> (f64, f64);
 }

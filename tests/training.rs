@@ -113,6 +113,34 @@ fn grown_connections_start_at_zero_with_zero_momentum() {
 }
 
 #[test]
+fn an_update_step_off_the_schedule_updates_every_masked_layer() {
+    let (train, test) = common::mnist(500, 100);
+    // dt = 100: the schedule's only update is at step 0.
+    let c = config("method=rigl&sparsity=0.9&dt=100&steps=20&batch=32&eval_every=20");
+    let mut t = Trainer::cpu(&c, train.clone(), test.clone()).unwrap();
+    let mut events = Vec::new();
+    block_on(t.step(&mut events));
+    block_on(t.step(&mut events));
+    events.clear();
+    assert!(!t.is_update_step(2));
+    block_on(t.update_step(&mut events));
+    let ups = updates(&events);
+    assert_eq!(
+        ups.iter().map(|u| (u.step, u.layer)).collect::<Vec<_>>(),
+        [(2, 0), (2, 1)]
+    );
+    assert!(ups.iter().all(|u| !u.dropped.is_empty()));
+    assert!(t.last_mask_update_seconds().is_some_and(|s| s >= 0.0));
+    // Static has no drop and grow: a plain step.
+    let c = config("method=static&sparsity=0.9&dt=100&steps=20&batch=32&eval_every=20");
+    let mut t = Trainer::cpu(&c, train, test).unwrap();
+    events.clear();
+    block_on(t.update_step(&mut events));
+    assert!(updates(&events).is_empty());
+    assert_eq!(t.last_mask_update_seconds(), None);
+}
+
+#[test]
 fn same_seed_gives_bit_identical_losses_and_mask_histories() {
     let (train, test) = common::mnist(1000, 200);
     for method in ["rigl", "set", "snfs"] {

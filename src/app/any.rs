@@ -138,6 +138,13 @@ impl Backend for AnyBackend {
         }
     }
 
+    fn view(&self, layer: usize, tensor: Tensor) -> Option<&[f32]> {
+        match self {
+            AnyBackend::Cpu(c) => c.view(layer, tensor),
+            AnyBackend::Gpu(_) => None,
+        }
+    }
+
     async fn evaluate(&mut self, split: Split, n: usize) -> (f64, f64) {
         match self {
             AnyBackend::Cpu(c) => c.evaluate(split, n).await,

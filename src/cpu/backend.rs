@@ -117,12 +117,33 @@ impl Backend for CpuBackend {
 
     fn set_mask(&mut self, layer: usize, mask: &[bool], reset: &[u32]) {
         let p = &mut self.net.params[layer];
+        // The trainer resets exactly the weights whose mask entry changes, in ascending
+        // order: then the index is updated in place rather than rebuilt.
+        if reset.is_sorted_by(|a, b| a < b)
+            && reset
+                .iter()
+                .all(|&i| p.mask[i as usize] != mask[i as usize])
+        {
+            p.toggle(reset);
+            debug_assert!(p.mask == mask, "set_mask: a changed weight not in `reset`");
+            return;
+        }
         for &i in reset {
             p.weights[i as usize] = 0.0;
             p.momentum[i as usize] = 0.0;
         }
         p.mask.copy_from_slice(mask);
         p.mask_changed();
+    }
+
+    fn view(&self, layer: usize, tensor: Tensor) -> Option<&[f32]> {
+        let p = &self.net.params[layer];
+        Some(match tensor {
+            Tensor::Weights => &p.weights,
+            Tensor::Grad => &p.grad,
+            Tensor::Momentum => &p.momentum,
+            Tensor::SnfsEma => &self.snfs_ema[layer],
+        })
     }
 
     fn train_step(&mut self, batch: &[u32], o: &StepOptions) {

@@ -7,7 +7,7 @@ use std::cell::RefCell;
 
 use rayon::prelude::*;
 
-use super::kernels::{ROWS, dense_rows, dot, dots, gather_axpy};
+use super::kernels::{GRAD_COLS, GRAD_ROWS, ROWS, dense_rows, dot, gather_axpy, weight_grad_tile};
 use super::param::Param;
 
 thread_local! {
@@ -63,6 +63,67 @@ pub fn dense_forward(p: &Param, x: &[f32], y: &mut [f32], batch: usize) {
         });
 }
 
+/// Output-row tiles per rayon task of the dense weight gradient.
+const GRAD_TILES: usize = 4;
+
+/// dW[o][i] = dY[o] . X[i] for every weight, each exactly as `dot` sums it (as the sparse
+/// path does for active weights). X is transposed into `xt` (columns padded to a multiple of
+/// `GRAD_COLS`) so that a tile of outputs accumulates in vector lanes, with no horizontal
+/// sums; a task takes `GRAD_TILES` tiles of rows and walks the columns once.
+fn dense_weight_grad(
+    grad: &mut [f32],
+    xt: &mut Vec<f32>,
+    n_in: usize,
+    x: &[f32],
+    dy: &[f32],
+    batch: usize,
+) {
+    let stride = n_in.next_multiple_of(GRAD_COLS);
+    xt.resize(batch * stride, 0.0);
+    const B: usize = 16;
+    xt.par_chunks_mut(B * stride)
+        .enumerate()
+        .for_each(|(k, block)| {
+            let b0 = k * B;
+            let bs = block.len() / stride;
+            for i in 0..n_in {
+                for (bb, &v) in x[i * batch + b0..i * batch + b0 + bs].iter().enumerate() {
+                    block[bb * stride + i] = v;
+                }
+            }
+        });
+    let xt = &xt[..];
+    grad.par_chunks_mut(GRAD_TILES * GRAD_ROWS * n_in)
+        .enumerate()
+        .for_each(|(task, g)| {
+            let o0 = task * GRAD_TILES * GRAD_ROWS;
+            let rows = g.len() / n_in;
+            // A short last tile gets its rows of dY copied, padded with zeros.
+            let short = rows % GRAD_ROWS;
+            let mut padded = Vec::new();
+            if short != 0 {
+                padded.extend_from_slice(&dy[(o0 + rows - short) * batch..(o0 + rows) * batch]);
+                padded.resize(GRAD_ROWS * batch, 0.0);
+            }
+            let mut out = [[0f32; GRAD_COLS]; GRAD_ROWS];
+            for i0 in (0..n_in).step_by(GRAD_COLS) {
+                let cols = GRAD_COLS.min(n_in - i0);
+                for r0 in (0..rows).step_by(GRAD_ROWS) {
+                    let n = GRAD_ROWS.min(rows - r0);
+                    let dy_tile = if n == GRAD_ROWS {
+                        &dy[(o0 + r0) * batch..(o0 + r0 + GRAD_ROWS) * batch]
+                    } else {
+                        &padded[..]
+                    };
+                    weight_grad_tile(dy_tile, batch, &xt[i0..], stride, &mut out);
+                    for (r, row) in out.iter().take(n).enumerate() {
+                        g[(r0 + r) * n_in + i0..][..cols].copy_from_slice(&row[..cols]);
+                    }
+                }
+            }
+        });
+}
+
 /// Gradients from `dy = dL/dy`: dW (of active weights only, or of every weight when
 /// `dense_grad`: RIGL.md's dense gradient for the grow criterion), db, and dx when asked.
 pub fn dense_backward(
@@ -81,26 +142,7 @@ pub fn dense_backward(
     // for every weight: the same dot product either way, so both agree exactly.
     let index = &p.index;
     if dense_grad || all_active {
-        p.grad
-            .par_chunks_mut(ROWS * n_in)
-            .enumerate()
-            .for_each(|(k, g_rows)| {
-                let rows = g_rows.len() / n_in;
-                let dy_rows = &dy[k * ROWS * batch..(k * ROWS + rows) * batch];
-                let mut out = [0f32; ROWS];
-                for i in 0..n_in {
-                    dots(
-                        dy_rows,
-                        rows,
-                        batch,
-                        &x[i * batch..(i + 1) * batch],
-                        &mut out,
-                    );
-                    for r in 0..rows {
-                        g_rows[r * n_in + i] = out[r];
-                    }
-                }
-            });
+        dense_weight_grad(&mut p.grad, &mut p.inputs_t, n_in, x, dy, batch);
     } else {
         p.grad
             .par_chunks_exact_mut(n_in)

@@ -176,6 +176,66 @@ dispatch!(
     pub fn dots(a: &[f32], rows: usize, batch: usize, x: &[f32], out: &mut [f32]), dots_avx2, dots_impl
 );
 
+/// Output rows and columns of one weight-gradient tile (`weight_grad_tile`): 6 x 8
+/// accumulators plus 6 x 8 partial sums fit the 16 AVX registers.
+pub const GRAD_ROWS: usize = 6;
+pub const GRAD_COLS: usize = 8;
+
+#[inline(always)]
+fn weight_grad_tile_impl(
+    dy: &[f32],
+    batch: usize,
+    xt: &[f32],
+    stride: usize,
+    out: &mut [[f32; GRAD_COLS]; GRAD_ROWS],
+) {
+    // out[r][v] = dot(dy[r], x[v]) with `dot`'s exact order, where x[v][b] = xt[b * stride + v]:
+    // lane j of `dot` sums the products of samples j, j + LANES, ... in order; the lanes are
+    // then added in order (from -0.0, as `Iterator::sum` does), then the tail. Here the
+    // columns are the vector lanes instead, so no horizontal sums are needed.
+    let full = batch / LANES * LANES;
+    let mut sum = [[-0.0f32; GRAD_COLS]; GRAD_ROWS];
+    for j in 0..LANES {
+        let mut acc = [[0f32; GRAD_COLS]; GRAD_ROWS];
+        for b in (j..full).step_by(LANES) {
+            let xs = &xt[b * stride..b * stride + GRAD_COLS];
+            for r in 0..GRAD_ROWS {
+                let d = dy[r * batch + b];
+                for v in 0..GRAD_COLS {
+                    acc[r][v] += d * xs[v];
+                }
+            }
+        }
+        for r in 0..GRAD_ROWS {
+            for v in 0..GRAD_COLS {
+                sum[r][v] += acc[r][v];
+            }
+        }
+    }
+    let mut tail = [[0f32; GRAD_COLS]; GRAD_ROWS];
+    for b in full..batch {
+        let xs = &xt[b * stride..b * stride + GRAD_COLS];
+        for r in 0..GRAD_ROWS {
+            let d = dy[r * batch + b];
+            for v in 0..GRAD_COLS {
+                tail[r][v] += d * xs[v];
+            }
+        }
+    }
+    for r in 0..GRAD_ROWS {
+        for v in 0..GRAD_COLS {
+            out[r][v] = sum[r][v] + tail[r][v];
+        }
+    }
+}
+
+dispatch!(
+    /// `out[r][v] = dot(dy[r], x[v])` for a tile of `GRAD_ROWS` rows of `dy` (`GRAD_ROWS x
+    /// batch`) and `GRAD_COLS` inputs given transposed (`xt[b * stride + v]`), bit-identical
+    /// to `dot` for each pair.
+    pub fn weight_grad_tile(dy: &[f32], batch: usize, xt: &[f32], stride: usize, out: &mut [[f32; GRAD_COLS]; GRAD_ROWS]), weight_grad_tile_avx2, weight_grad_tile_impl
+);
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -225,6 +285,41 @@ mod tests {
             .collect();
         for r in 0..3 {
             assert_eq!(out[r], dot(&x[r * batch..(r + 1) * batch], &other));
+        }
+    }
+
+    #[test]
+    fn the_weight_gradient_tile_matches_dot_exactly() {
+        // Batches with and without a tail; values with signed zeros and wide magnitudes.
+        for batch in [1, 16, 37, 128] {
+            let value = |i: usize| match i % 11 {
+                0 => 0.0,
+                1 => -0.0,
+                _ => (i as f32 * 0.731).sin() * 10f32.powi((i % 7) as i32 - 3),
+            };
+            let dy: Vec<f32> = (0..GRAD_ROWS * batch).map(|i| value(3 * i + 1)).collect();
+            let stride = GRAD_COLS + 3;
+            let x: Vec<Vec<f32>> = (0..GRAD_COLS)
+                .map(|v| (0..batch).map(|b| value(5 * (v * batch + b) + 2)).collect())
+                .collect();
+            let mut xt = vec![f32::NAN; batch * stride];
+            for (v, row) in x.iter().enumerate() {
+                for (b, &x) in row.iter().enumerate() {
+                    xt[b * stride + v] = x;
+                }
+            }
+            let mut out = [[0f32; GRAD_COLS]; GRAD_ROWS];
+            weight_grad_tile(&dy, batch, &xt, stride, &mut out);
+            for r in 0..GRAD_ROWS {
+                for v in 0..GRAD_COLS {
+                    let want = dot(&dy[r * batch..(r + 1) * batch], &x[v]);
+                    assert_eq!(
+                        out[r][v].to_bits(),
+                        want.to_bits(),
+                        "batch {batch} ({r}, {v})"
+                    );
+                }
+            }
         }
     }
 

@@ -21,6 +21,8 @@ pub struct Param {
     pub all_active: bool,
     /// Scratch for the transposed weights of a fully active layer's input gradient.
     pub transposed: Vec<f32>,
+    /// Scratch for the transposed inputs of a dense weight gradient.
+    pub inputs_t: Vec<f32>,
 }
 
 impl Param {
@@ -39,6 +41,7 @@ impl Param {
             index: SparseIndex::new(shape.n_out, cols),
             all_active: true,
             transposed: Vec::new(),
+            inputs_t: Vec::new(),
             shape,
         };
         p.index.rebuild(&p.mask);
@@ -72,9 +75,61 @@ impl Param {
         self.mask_changed();
     }
 
+    /// Flips the mask entries of `toggled` (sorted ascending, no repeats: dropped and newly
+    /// grown weights), sets their weights and momentum to 0 (RIGL.md steps 4-5) and updates
+    /// the index in place.
+    pub fn toggle(&mut self, toggled: &[u32]) {
+        for &i in toggled {
+            let i = i as usize;
+            self.mask[i] = !self.mask[i];
+            self.weights[i] = 0.0;
+            self.momentum[i] = 0.0;
+        }
+        self.index.update(toggled);
+        self.all_active = self.index.active() == self.mask.len();
+    }
+
     /// Rebuilds the index after the mask was edited in place.
     pub fn mask_changed(&mut self) {
         self.index.rebuild(&self.mask);
         self.all_active = self.index.active() == self.mask.len();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::{Rng, SeedableRng};
+    use rand_pcg::Pcg64;
+
+    #[test]
+    fn toggling_gives_the_state_of_installing_the_new_mask() {
+        let mut rng = Pcg64::seed_from_u64(1);
+        let mut p = Param::zeros(LayerShape::conv("conv", 3, 5, 3, 16));
+        let n = p.weights.len();
+        p.weights
+            .iter_mut()
+            .for_each(|w| *w = rng.random_range(-1.0..1.0));
+        p.momentum
+            .iter_mut()
+            .for_each(|m| *m = rng.random_range(-1.0..1.0));
+        p.set_mask((0..n).map(|_| rng.random_bool(0.4)).collect());
+        for _ in 0..20 {
+            let toggled: Vec<u32> = (0..n as u32).filter(|_| rng.random_bool(0.1)).collect();
+            let mut want = p.clone();
+            let mut mask = want.mask.clone();
+            for &i in &toggled {
+                mask[i as usize] = !mask[i as usize];
+                want.weights[i as usize] = 0.0;
+                want.momentum[i as usize] = 0.0;
+            }
+            want.set_mask(mask);
+            p.toggle(&toggled);
+            assert_eq!(
+                (&p.mask, &p.weights, &p.momentum, p.all_active),
+                (&want.mask, &want.weights, &want.momentum, want.all_active)
+            );
+            assert!(p.index.same_lists(&want.index));
+        }
     }
 }

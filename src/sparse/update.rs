@@ -2,8 +2,6 @@
 //! so that every backend shares them: a backend hands over weights, scores and the mask; the
 //! rule returns the change; `apply_change` edits weights, mask and momentum.
 
-use std::cmp::Ordering;
-
 use rand::SeedableRng;
 use rand_pcg::Pcg64;
 use rayon::prelude::*;
@@ -38,91 +36,275 @@ fn tie(seed: u64, i: u32) -> u32 {
     (z ^ (z >> 31)) as u32
 }
 
-/// Order-preserving bits of |v| (NaN counts as 0).
+/// Order-preserving bits of |v| (NaN counts as 0). Branch-free, so that a selection pass
+/// vectorises.
 fn magnitude_bits(v: f32) -> u32 {
-    if v.is_nan() { 0 } else { v.abs().to_bits() }
+    let bits = v.to_bits() & 0x7FFF_FFFF;
+    if bits > 0x7F80_0000 { 0 } else { bits }
 }
 
-/// A candidate's full sort key (its key, then its tie-break) and its index.
-type Keyed = (u64, u32);
+/// Reusable buffers of the selections below: a caller that keeps one across mask updates
+/// allocates nothing for them after the first update.
+#[derive(Clone, Debug, Default)]
+pub struct Scratch {
+    /// Per chunk of a layer, per scan: candidates `(key << 32) | index` within the limit.
+    parts: Vec<[Vec<u64>; 2]>,
+    /// The candidates of the drop (or only) selection and of the grow selection, in
+    /// ascending index order.
+    cands: [Vec<u64>; 2],
+    /// Keys of a sample, then of the candidates.
+    keys: Vec<u32>,
+    /// `(tie, index)` of the candidates whose key is the k-th smallest.
+    ties: Vec<(u32, u32)>,
+    /// The weights the drop step picked, and the grown ones (sorted).
+    dropped: Vec<u32>,
+    grown: Vec<u32>,
+}
 
-/// Among indices `0..n` that pass `include`, the `k` with the smallest `key`, ties broken by
-/// `tie(seed, i)`; sorted by index.
-///
-/// A one-level radix select: a histogram of the keys' top bits finds the bucket holding the
-/// k-th key; candidates in lower buckets are taken outright and only that boundary bucket is
-/// ordered exactly. Two linear passes, each split over threads in fixed chunks (the result
-/// does not depend on the thread count), so a mask update costs about one training step.
-fn smallest_k(
-    n: usize,
-    include: impl Fn(u32) -> bool + Sync,
-    k: usize,
-    key: impl Fn(u32) -> u32 + Sync,
-    seed: u64,
-) -> Vec<u32> {
-    const SHIFT: u32 = 20;
-    const CHUNK: usize = 1 << 14;
-    if k == 0 {
-        return Vec::new();
+/// Weights per chunk of a selection pass: chunks are fixed (the result never depends on the
+/// thread count) and big enough that a thread's work dwarfs scheduling.
+const CHUNK: usize = 1 << 15;
+/// Positions sampled to guess a selection threshold.
+const SAMPLE: usize = 4096;
+/// Weights per block of a scan: the candidates of a block are found as one bit mask.
+const BLOCK: usize = 32;
+
+/// One selection's candidates and order: the weights whose `mask` entry is `active`, by
+/// |value| ascending, or descending when `largest`.
+#[derive(Clone, Copy)]
+struct Scan<'a> {
+    mask: &'a [bool],
+    active: bool,
+    values: &'a [f32],
+    largest: bool,
+}
+
+impl Scan<'_> {
+    /// The sort key of weight i (smaller first).
+    fn key(&self, i: usize) -> u32 {
+        magnitude_bits(self.values[i]) ^ if self.largest { u32::MAX } else { 0 }
     }
-    let chunks: Vec<std::ops::Range<u32>> = (0..n)
-        .step_by(CHUNK)
-        .map(|s| s as u32..(s + CHUNK).min(n) as u32)
-        .collect();
-    let hist = chunks
-        .par_iter()
-        .map(|r| {
-            let mut h = vec![0usize; 1 << (32 - SHIFT)];
-            for i in r.clone().filter(|&i| include(i)) {
-                h[(key(i) >> SHIFT) as usize] += 1;
-            }
-            h
-        })
-        .reduce(
-            || vec![0usize; 1 << (32 - SHIFT)],
-            |mut a, b| {
-                a.iter_mut().zip(&b).for_each(|(x, y)| *x += y);
-                a
-            },
-        );
-    let (mut below, mut bucket) = (0, hist.len());
-    for (b, &count) in hist.iter().enumerate() {
-        if below + count >= k {
-            bucket = b;
-            break;
+
+    fn candidate(&self, i: usize) -> bool {
+        self.mask[i] == self.active
+    }
+
+    /// Appends `(key << 32) | i` for every candidate i in `lo..hi` whose key is at most
+    /// `limit`, in ascending order of i. Branch-free per weight: a block's matches are
+    /// found as a bit mask, and only the matches are visited.
+    fn collect(&self, lo: usize, hi: usize, limit: u32, out: &mut Vec<u64>) {
+        #[cfg(target_arch = "x86_64")]
+        if std::is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU supports AVX2 (checked just above).
+            return unsafe { self.collect_avx2(lo, hi, limit, out) };
         }
-        below += count;
+        self.collect_impl(lo, hi, limit, out);
     }
-    let parts: Vec<(Vec<u32>, Vec<Keyed>)> = chunks
-        .par_iter()
-        .map(|r| {
-            let (mut taken, mut boundary) = (Vec::new(), Vec::new());
-            for i in r.clone().filter(|&i| include(i)) {
-                let key = key(i);
-                match ((key >> SHIFT) as usize).cmp(&bucket) {
-                    Ordering::Less => taken.push(i),
-                    Ordering::Equal => {
-                        boundary.push(((u64::from(key) << 32) | u64::from(tie(seed, i)), i))
-                    }
-                    Ordering::Greater => {}
-                }
+
+    /// `collect` compiled with AVX2 (integer operations only: the same result).
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    fn collect_avx2(&self, lo: usize, hi: usize, limit: u32, out: &mut Vec<u64>) {
+        self.collect_impl(lo, hi, limit, out);
+    }
+
+    #[inline(always)]
+    fn collect_impl(&self, lo: usize, hi: usize, limit: u32, out: &mut Vec<u64>) {
+        let flip = if self.largest { u32::MAX } else { 0 };
+        let (mask, values) = (&self.mask[lo..hi], &self.values[lo..hi]);
+        let mut push_matches = |start: usize, mut bits: u32| {
+            while bits != 0 {
+                let i = start + bits.trailing_zeros() as usize;
+                bits &= bits - 1;
+                out.push((u64::from(self.key(i)) << 32) | i as u64);
             }
-            (taken, boundary)
-        })
-        .collect();
-    let mut out: Vec<u32> = Vec::with_capacity(k);
-    let mut boundary = Vec::new();
-    for (t, b) in parts {
-        out.extend(t);
-        boundary.extend(b);
+        };
+        let (mc, vc) = (mask.chunks_exact(BLOCK), values.chunks_exact(BLOCK));
+        let (m_rest, v_rest) = (mc.remainder(), vc.remainder());
+        for (b, (m, v)) in mc.zip(vc).enumerate() {
+            let mut bits = 0u32;
+            for j in 0..BLOCK {
+                let hit = (m[j] == self.active) & ((magnitude_bits(v[j]) ^ flip) <= limit);
+                bits |= u32::from(hit) << j;
+            }
+            push_matches(lo + b * BLOCK, bits);
+        }
+        let start = hi - m_rest.len();
+        let mut bits = 0u32;
+        for (j, (&m, &v)) in m_rest.iter().zip(v_rest).enumerate() {
+            let hit = (m == self.active) & ((magnitude_bits(v) ^ flip) <= limit);
+            bits |= u32::from(hit) << j;
+        }
+        push_matches(start, bits);
     }
-    let rest = (k - out.len()).min(boundary.len());
-    if rest < boundary.len() {
-        boundary.select_nth_unstable(rest);
+
+    /// A key limit that about `k` (and, with high probability, at least `k`) candidates are
+    /// at or below, from an evenly spaced sample of positions; `u32::MAX` (every candidate)
+    /// when the sample cannot tell. Only speed depends on it: a limit that turns out too
+    /// low is retried with every candidate, so results are exact either way.
+    fn limit(&self, k: usize, keys: &mut Vec<u32>) -> u32 {
+        let n = self.mask.len();
+        let m = n.min(SAMPLE);
+        if m == n || k == 0 {
+            return u32::MAX;
+        }
+        let stride = n / m;
+        keys.clear();
+        keys.extend(
+            (0..m)
+                .map(|j| j * stride)
+                .filter(|&i| self.candidate(i))
+                .map(|i| self.key(i)),
+        );
+        // Expected sampled candidates among the k smallest: about k / stride; add a margin of
+        // about three standard deviations (binomial, so at most the square root of the mean)
+        // and 8.
+        let expected = k as f64 / stride as f64;
+        let rank = (expected + 3.0 * expected.sqrt() + 8.0).ceil() as usize;
+        if rank >= keys.len() {
+            return u32::MAX;
+        }
+        *keys.select_nth_unstable(rank).1
     }
-    out.extend(boundary[..rest].iter().map(|&(_, i)| i));
-    out.sort_unstable();
+}
+
+/// Collects into `scratch.cands[s]`, in ascending index order, the candidates of each given
+/// scan s (0 and 1) within its limit, in one pass split over threads in fixed chunks.
+fn gather(scratch: &mut Scratch, n: usize, scans: [Option<(Scan<'_>, u32)>; 2]) {
+    let chunks = n.div_ceil(CHUNK);
+    if scratch.parts.len() < chunks {
+        scratch.parts.resize_with(chunks, Default::default);
+    }
+    let collect = |c: usize, parts: &mut [Vec<u64>; 2]| {
+        for (scan, part) in scans.iter().zip(parts) {
+            part.clear();
+            if let Some((scan, limit)) = scan {
+                scan.collect(c * CHUNK, ((c + 1) * CHUNK).min(n), *limit, part);
+            }
+        }
+    };
+    if chunks > 1 {
+        scratch.parts[..chunks]
+            .par_iter_mut()
+            .enumerate()
+            .for_each(|(c, parts)| collect(c, parts));
+    } else if chunks == 1 {
+        collect(0, &mut scratch.parts[0]);
+    }
+    for (s, scan) in scans.iter().enumerate() {
+        if scan.is_some() {
+            let cands = &mut scratch.cands[s];
+            cands.clear();
+            for parts in &scratch.parts[..chunks] {
+                cands.extend_from_slice(&parts[s]);
+            }
+        }
+    }
+}
+
+/// The `k` smallest of `cands` (`(key << 32) | index`, ascending index order) by key, then
+/// by `tie(seed, index)`, then by index, written to `out` in ascending index order.
+fn finish(
+    cands: &[u64],
+    k: usize,
+    seed: u64,
+    keys: &mut Vec<u32>,
+    ties: &mut Vec<(u32, u32)>,
+    out: &mut Vec<u32>,
+) {
+    out.clear();
+    let k = k.min(cands.len());
+    if k == 0 {
+        return;
+    }
+    if k == cands.len() {
+        out.extend(cands.iter().map(|&c| c as u32));
+        return;
+    }
+    keys.clear();
+    keys.extend(cands.iter().map(|&c| (c >> 32) as u32));
+    let (before, &mut kth, _) = keys.select_nth_unstable(k - 1);
+    // Every key below the k-th is among the k - 1 before it: those are taken; of the keys
+    // equal to it, the `need` smallest by (tie, index).
+    let need = k - before.iter().filter(|&&key| key < kth).count();
+    ties.clear();
+    ties.extend(
+        cands
+            .iter()
+            .filter(|&&c| (c >> 32) as u32 == kth)
+            .map(|&c| (tie(seed, c as u32), c as u32)),
+    );
+    let cut = if need < ties.len() {
+        *ties.select_nth_unstable(need - 1).1
+    } else {
+        (u32::MAX, u32::MAX)
+    };
+    out.extend(cands.iter().filter_map(|&c| {
+        let (key, i) = ((c >> 32) as u32, c as u32);
+        (key < kth || (key == kth && (tie(seed, i), i) <= cut)).then_some(i)
+    }));
+}
+
+/// The `k` smallest candidates of `scan` by key, ties broken by `tie(seed, i)` (then by
+/// index), into `out` sorted by index.
+///
+/// A limit guessed from a sample keeps a little more than k candidates in one linear pass
+/// (split over threads in fixed chunks: the result does not depend on the thread count);
+/// only those are ordered. If fewer than k pass, every candidate is kept instead.
+fn smallest_k(scratch: &mut Scratch, scan: Scan<'_>, k: usize, seed: u64, out: &mut Vec<u32>) {
+    out.clear();
+    if k == 0 {
+        return;
+    }
+    let n = scan.mask.len();
+    let limit = scan.limit(k, &mut scratch.keys);
+    gather(scratch, n, [Some((scan, limit)), None]);
+    if scratch.cands[0].len() < k && limit < u32::MAX {
+        gather(scratch, n, [Some((scan, u32::MAX)), None]);
+    }
+    finish(
+        &scratch.cands[0],
+        k,
+        seed,
+        &mut scratch.keys,
+        &mut scratch.ties,
+        out,
+    );
+}
+
+/// `a` without the entries of `b` (both sorted ascending).
+fn difference(a: &[u32], b: &[u32]) -> Vec<u32> {
+    let mut out = Vec::with_capacity(a.len());
+    let mut j = 0;
+    for &x in a {
+        while j < b.len() && b[j] < x {
+            j += 1;
+        }
+        if j == b.len() || b[j] != x {
+            out.push(x);
+        }
+    }
     out
+}
+
+/// Merges `extra` (ascending by index, the low 32 bits) into `cands` (likewise), with
+/// `spare` as room.
+fn merge_into(cands: &mut Vec<u64>, extra: impl Iterator<Item = u64>, spare: &mut Vec<u64>) {
+    spare.clear();
+    spare.reserve(cands.len());
+    let mut extra = extra.peekable();
+    for &c in cands.iter() {
+        while let Some(&e) = extra.peek() {
+            if e as u32 >= c as u32 {
+                break;
+            }
+            spare.push(e);
+            extra.next();
+        }
+        spare.push(c);
+    }
+    spare.extend(extra);
+    std::mem::swap(cands, spare);
 }
 
 /// RIGL.md steps 2-3 (RigL, and the drop/grow of SET and SNFS): drop the `k` active weights
@@ -135,56 +317,126 @@ pub fn drop_and_grow(
     grow: Grow<'_>,
     tie_seed: u64,
 ) -> MaskChange {
+    drop_and_grow_with(&mut Scratch::default(), weights, mask, k, grow, tie_seed)
+}
+
+/// [`drop_and_grow`] with reusable buffers.
+///
+/// One pass over the layer (split over threads) collects both the drop candidates (active
+/// weights of |w| up to a sampled limit) and the grow candidates (inactive weights of
+/// |score| down to a sampled limit, or all of them for random growth); the dropped weights
+/// then join the grow candidates.
+pub fn drop_and_grow_with(
+    scratch: &mut Scratch,
+    weights: &[f32],
+    mask: &[bool],
+    k: usize,
+    grow: Grow<'_>,
+    tie_seed: u64,
+) -> MaskChange {
     assert_eq!(weights.len(), mask.len());
     let n = mask.len();
-    let drop = smallest_k(
-        n,
-        |i| mask[i as usize],
-        k,
-        |i| magnitude_bits(weights[i as usize]),
-        tie_seed,
-    );
-    let mut kept = mask.to_vec();
-    for &i in &drop {
-        kept[i as usize] = false;
-    }
-    let candidate = |i: u32| !kept[i as usize];
-    let grown = match grow {
+    let drop_scan = Scan {
+        mask,
+        active: true,
+        values: weights,
+        largest: false,
+    };
+    let grow_scan = match grow {
         Grow::ByScore(score) => {
-            assert_eq!(score.len(), mask.len());
-            // Largest |score| first: complement the order-preserving bits.
-            smallest_k(
-                n,
-                candidate,
+            assert_eq!(score.len(), n);
+            Scan {
+                mask,
+                active: false,
+                values: score,
+                largest: true,
+            }
+        }
+        // Every inactive weight, in index order.
+        Grow::Random(_) => Scan {
+            mask,
+            active: false,
+            values: weights,
+            largest: false,
+        },
+    };
+    let mut drop_limit = drop_scan.limit(k, &mut scratch.keys);
+    // The grow limit comes from the inactive weights alone: the dropped ones only add
+    // candidates, so k inactive ones within it suffice.
+    let mut grow_limit = match grow {
+        Grow::ByScore(_) => grow_scan.limit(k, &mut scratch.keys),
+        Grow::Random(_) => u32::MAX,
+    };
+    let mut scans = [Some((drop_scan, drop_limit)), Some((grow_scan, grow_limit))];
+    let mut dropped = std::mem::take(&mut scratch.dropped);
+    loop {
+        gather(scratch, n, scans);
+        scans = [None, None];
+        if k > 0 && scratch.cands[0].len() < k && drop_limit < u32::MAX {
+            drop_limit = u32::MAX;
+            scans[0] = Some((drop_scan, drop_limit));
+        }
+        if k > 0 && scratch.cands[1].len() < k && grow_limit < u32::MAX {
+            grow_limit = u32::MAX;
+            scans[1] = Some((grow_scan, grow_limit));
+        }
+        if scans.iter().all(Option::is_none) {
+            break;
+        }
+    }
+    // Retries do not touch a scan's candidates that were complete.
+    finish(
+        &scratch.cands[0],
+        k,
+        tie_seed,
+        &mut scratch.keys,
+        &mut scratch.ties,
+        &mut dropped,
+    );
+    // The grow candidates: the inactive ones collected (at least k within the limit, or
+    // all of them), and the dropped weights within the limit (one beyond it would rank
+    // after k candidates).
+    let [_, cands] = &mut scratch.cands;
+    let spare = &mut scratch.parts[0][0];
+    let mut grown = std::mem::take(&mut scratch.grown);
+    match grow {
+        Grow::ByScore(_) => {
+            merge_into(
+                cands,
+                dropped.iter().filter_map(|&i| {
+                    let key = grow_scan.key(i as usize);
+                    (key <= grow_limit).then_some((u64::from(key) << 32) | u64::from(i))
+                }),
+                spare,
+            );
+            finish(
+                cands,
                 k,
-                |i| !magnitude_bits(score[i as usize]),
                 tie_seed.rotate_left(17),
-            )
+                &mut scratch.keys,
+                &mut scratch.ties,
+                &mut grown,
+            );
         }
         Grow::Random(seed) => {
-            let candidates: Vec<u32> = (0..n as u32).filter(|&i| candidate(i)).collect();
+            merge_into(cands, dropped.iter().map(|&i| u64::from(i)), spare);
             let mut rng = Pcg64::seed_from_u64(seed);
-            let mut picked: Vec<u32> =
-                rand::seq::index::sample(&mut rng, candidates.len(), k.min(candidates.len()))
+            grown.clear();
+            grown.extend(
+                rand::seq::index::sample(&mut rng, cands.len(), k.min(cands.len()))
                     .into_iter()
-                    .map(|j| candidates[j])
-                    .collect();
-            picked.sort_unstable();
-            picked
+                    .map(|j| cands[j] as u32),
+            );
+            grown.sort_unstable();
         }
-    };
-    MaskChange {
-        dropped: drop
-            .iter()
-            .copied()
-            .filter(|i| grown.binary_search(i).is_err())
-            .collect(),
-        grown: grown
-            .iter()
-            .copied()
-            .filter(|i| drop.binary_search(i).is_err())
-            .collect(),
     }
+    let change = MaskChange {
+        dropped: difference(&dropped, &grown),
+        grown: difference(&grown, &dropped),
+    };
+    scratch.dropped = dropped;
+    scratch.grown = grown;
+    change
 }
 
 /// RIGL.md steps 4-5: dropped weights are masked to 0; newly grown weights start at exactly
@@ -210,13 +462,16 @@ pub fn apply_change(
 /// SNIP (RIGL.md "Baselines"): keep the `active` weights with the largest |g * w|, from the
 /// gradient of the dense network on one mini-batch.
 pub fn snip_mask(weights: &[f32], grads: &[f32], active: usize, tie_seed: u64) -> Vec<bool> {
-    let keep = smallest_k(
-        weights.len(),
-        |_| true,
-        active,
-        |i| !magnitude_bits(weights[i as usize] * grads[i as usize]),
-        tie_seed,
-    );
+    let saliency: Vec<f32> = weights.iter().zip(grads).map(|(w, g)| w * g).collect();
+    let all = vec![true; weights.len()];
+    let mut keep = Vec::new();
+    let scan = Scan {
+        mask: &all,
+        active: true,
+        values: &saliency,
+        largest: true,
+    };
+    smallest_k(&mut Scratch::default(), scan, active, tie_seed, &mut keep);
     let mut mask = vec![false; weights.len()];
     for i in keep {
         mask[i as usize] = true;
@@ -234,13 +489,15 @@ pub fn magnitude_prune(
 ) -> Vec<u32> {
     let active = mask.iter().filter(|&&m| m).count();
     let k = active.saturating_sub(target_active);
-    smallest_k(
-        mask.len(),
-        |i| mask[i as usize],
-        k,
-        |i| magnitude_bits(weights[i as usize]),
-        tie_seed,
-    )
+    let scan = Scan {
+        mask,
+        active: true,
+        values: weights,
+        largest: false,
+    };
+    let mut dropped = Vec::new();
+    smallest_k(&mut Scratch::default(), scan, k, tie_seed, &mut dropped);
+    dropped
 }
 
 #[cfg(test)]
@@ -343,6 +600,195 @@ mod tests {
         assert_eq!(
             snip_mask(&W, &g, 3, 0),
             vec![true, true, false, false, false, true]
+        );
+    }
+
+    /// The rules stated plainly: the k smallest candidates by (key, tie, index), from a full
+    /// sort.
+    fn reference_smallest(keys: &[Option<u32>], k: usize, seed: u64) -> Vec<u32> {
+        let mut c: Vec<(u32, u32, u32)> = keys
+            .iter()
+            .enumerate()
+            .filter_map(|(i, key)| key.map(|key| (key, tie(seed, i as u32), i as u32)))
+            .collect();
+        c.sort_unstable();
+        let mut out: Vec<u32> = c.iter().take(k).map(|&(_, _, i)| i).collect();
+        out.sort_unstable();
+        out
+    }
+
+    fn reference_drop_and_grow(
+        w: &[f32],
+        mask: &[bool],
+        k: usize,
+        grow: Grow<'_>,
+        seed: u64,
+    ) -> MaskChange {
+        let drop_keys: Vec<Option<u32>> = (0..w.len())
+            .map(|i| mask[i].then(|| magnitude_bits(w[i])))
+            .collect();
+        let drop = reference_smallest(&drop_keys, k, seed);
+        let mut kept = mask.to_vec();
+        for &i in &drop {
+            kept[i as usize] = false;
+        }
+        let grown = match grow {
+            Grow::ByScore(g) => {
+                let keys: Vec<Option<u32>> = (0..w.len())
+                    .map(|i| (!kept[i]).then(|| !magnitude_bits(g[i])))
+                    .collect();
+                reference_smallest(&keys, k, seed.rotate_left(17))
+            }
+            Grow::Random(s) => {
+                let cands: Vec<u32> = (0..w.len() as u32).filter(|&i| !kept[i as usize]).collect();
+                let mut rng = Pcg64::seed_from_u64(s);
+                let mut out: Vec<u32> = rand::seq::index::sample(&mut rng, cands.len(), k)
+                    .into_iter()
+                    .map(|j| cands[j])
+                    .collect();
+                out.sort_unstable();
+                out
+            }
+        };
+        MaskChange {
+            dropped: drop
+                .iter()
+                .copied()
+                .filter(|i| !grown.contains(i))
+                .collect(),
+            grown: grown
+                .iter()
+                .copied()
+                .filter(|i| !drop.contains(i))
+                .collect(),
+        }
+    }
+
+    /// Values with many exact ties (a few levels, some NaN and signed zeros), or spread.
+    fn values(n: usize, ties: bool, rng: &mut Pcg64) -> Vec<f32> {
+        use rand::Rng;
+        (0..n)
+            .map(|_| {
+                if ties {
+                    match rng.random_range(0..10) {
+                        0 => f32::NAN,
+                        1 => -0.0,
+                        2..=4 => 0.0,
+                        l => (l as f32 * 0.25) * if rng.random_bool(0.5) { 1.0 } else { -1.0 },
+                    }
+                } else {
+                    rng.random_range(-1.0f32..1.0)
+                }
+            })
+            .collect()
+    }
+
+    #[test]
+    fn drop_and_grow_matches_a_full_sort_at_every_size_density_and_tie_pattern() {
+        use rand::Rng;
+        let mut rng = Pcg64::seed_from_u64(42);
+        let mut scratch = Scratch::default();
+        // Sizes below and above the sample (4096) and the chunk (32768), odd tails.
+        for (round, &n) in [1, 7, 100, 4095, 5000, 40_000, 70_001]
+            .iter()
+            .cycle()
+            .take(16)
+            .enumerate()
+        {
+            let density = [0.02, 0.1, 0.5, 0.97][round % 4];
+            let ties = round % 3 == 0;
+            let w = values(n, ties, &mut rng);
+            let g = values(n, round % 2 == 0, &mut rng);
+            let mask: Vec<bool> = (0..n).map(|_| rng.random_bool(density)).collect();
+            let active = mask.iter().filter(|&&m| m).count();
+            for f in [0.0, 0.01, 0.3, 1.0] {
+                let k = drop_count(f, active);
+                let seed = rng.random();
+                for grow in [Grow::ByScore(&g), Grow::Random(seed ^ 1)] {
+                    let want = reference_drop_and_grow(&w, &mask, k, grow, seed);
+                    let got = drop_and_grow_with(&mut scratch, &w, &mask, k, grow, seed);
+                    assert_eq!(got, want, "n={n} density={density} ties={ties} k={k}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_misleading_sample_falls_back_to_every_candidate() {
+        // Every tenth weight (the sampled ones) is tiny, the rest large: the sample puts the
+        // drop limit far too low, and the grow limit likewise for the gradient.
+        let n = 40_960;
+        let w: Vec<f32> = (0..n)
+            .map(|i| {
+                if i % 10 == 0 {
+                    1e-6 * (1 + i) as f32
+                } else {
+                    1.0 + i as f32
+                }
+            })
+            .collect();
+        let g: Vec<f32> = (0..n)
+            .map(|i| {
+                if i % 10 == 0 {
+                    1e3 + i as f32
+                } else {
+                    1e-3 * (1 + i % 7) as f32
+                }
+            })
+            .collect();
+        let mask: Vec<bool> = (0..n).map(|i| i % 3 != 1).collect();
+        for k in [1, 3000, 20_000] {
+            let want = reference_drop_and_grow(&w, &mask, k, Grow::ByScore(&g), 5);
+            assert_eq!(
+                drop_and_grow(&w, &mask, k, Grow::ByScore(&g), 5),
+                want,
+                "k={k}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_result_does_not_depend_on_the_thread_count() {
+        let mut rng = Pcg64::seed_from_u64(3);
+        let n = 200_000;
+        let (w, g) = (values(n, false, &mut rng), values(n, true, &mut rng));
+        let mask: Vec<bool> = (0..n).map(|i| i % 11 == 0).collect();
+        let k = drop_count(0.3, mask.iter().filter(|&&m| m).count());
+        let run = |threads| {
+            rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap()
+                .install(|| drop_and_grow(&w, &mask, k, Grow::ByScore(&g), 9))
+        };
+        let one = run(1);
+        assert_eq!(one, run(3));
+        assert_eq!(
+            one,
+            reference_drop_and_grow(&w, &mask, k, Grow::ByScore(&g), 9)
+        );
+    }
+
+    #[test]
+    fn snip_and_pruning_match_a_full_sort() {
+        let mut rng = Pcg64::seed_from_u64(8);
+        let n = 50_000;
+        let (w, g) = (values(n, true, &mut rng), values(n, false, &mut rng));
+        let keys: Vec<Option<u32>> = (0..n).map(|i| Some(!magnitude_bits(w[i] * g[i]))).collect();
+        let keep = reference_smallest(&keys, 4000, 6);
+        let mask = snip_mask(&w, &g, 4000, 6);
+        assert_eq!(
+            (0..n as u32)
+                .filter(|&i| mask[i as usize])
+                .collect::<Vec<_>>(),
+            keep
+        );
+        let keys: Vec<Option<u32>> = (0..n)
+            .map(|i| mask[i].then(|| magnitude_bits(w[i])))
+            .collect();
+        assert_eq!(
+            magnitude_prune(&w, &mask, 1000, 2),
+            reference_smallest(&keys, 3000, 2)
         );
     }
 

@@ -24,7 +24,7 @@ use crate::sparse::flops::{FlopsCounter, dense_forward_flops, forward_flops};
 use crate::sparse::mask::{active_for_density, count_active, random_mask};
 use crate::sparse::schedule::{PruneSchedule, UpdateSchedule};
 use crate::sparse::update::{
-    Grow, MaskChange, drop_and_grow, drop_count, magnitude_prune, snip_mask,
+    Grow, MaskChange, Scratch, drop_and_grow_with, drop_count, magnitude_prune, snip_mask,
 };
 use crate::sparse::{LayerShape, Method};
 
@@ -154,6 +154,30 @@ pub fn update_schedule(config: &Config) -> UpdateSchedule {
     }
 }
 
+/// A host copy of a tensor when the backend has no view of it.
+async fn host_copy<B: Backend>(backend: &mut B, layer: usize, tensor: Tensor) -> Option<Vec<f32>> {
+    if backend.view(layer, tensor).is_some() {
+        None
+    } else {
+        Some(backend.read(layer, tensor).await)
+    }
+}
+
+/// The tensor in host memory: the backend's own, or the copy `host_copy` made.
+fn on_host<'a, B: Backend>(
+    backend: &'a B,
+    copy: &'a Option<Vec<f32>>,
+    layer: usize,
+    tensor: Tensor,
+) -> &'a [f32] {
+    match copy {
+        Some(copy) => copy,
+        None => backend
+            .view(layer, tensor)
+            .expect("a view where nothing was copied"),
+    }
+}
+
 pub struct Trainer<B: Backend> {
     pub config: Config,
     pub backend: B,
@@ -171,6 +195,11 @@ pub struct Trainer<B: Backend> {
     flops: FlopsCounter,
     f_current: f64,
     pending: VecDeque<PendingStep>,
+    /// Buffers reused by every mask update.
+    scratch: Scratch,
+    reset: Vec<u32>,
+    /// Host seconds of the last drop-and-grow of every masked layer.
+    last_mask_update: Option<f64>,
     train_len: usize,
     test_len: usize,
     /// Steps done.
@@ -204,6 +233,9 @@ impl<B: Backend> Trainer<B> {
             data_rng: stream(config.seed, STREAM_DATA),
             active: Vec::new(),
             pending: VecDeque::new(),
+            scratch: Scratch::default(),
+            reset: Vec::new(),
+            last_mask_update: None,
             masks: setup.masks,
             layers: setup.layers,
             densities: setup.densities,
@@ -270,6 +302,11 @@ impl<B: Backend> Trainer<B> {
         self.f_current = forward_flops(&self.layers, &self.active);
     }
 
+    /// The forward FLOPs per sample after `commit`s (which keep `active` up to date).
+    fn update_flops(&mut self) {
+        self.f_current = forward_flops(&self.layers, &self.active);
+    }
+
     pub fn active(&self, layer: usize) -> usize {
         self.active[layer]
     }
@@ -326,18 +363,25 @@ impl<B: Backend> Trainer<B> {
         for &i in &change.grown {
             mask[i as usize] = true;
         }
-        let reset: Vec<u32> = change
-            .dropped
-            .iter()
-            .chain(&change.grown)
-            .copied()
-            .collect();
-        self.backend.set_mask(l, mask, &reset);
+        // Every changed weight, in ascending order (as `Backend::set_mask` promises).
+        let reset = &mut self.reset;
+        reset.clear();
+        let mut grown = change.grown.iter().copied().peekable();
+        for &d in &change.dropped {
+            while let Some(g) = grown.next_if(|&g| g < d) {
+                reset.push(g);
+            }
+            reset.push(d);
+        }
+        reset.extend(grown);
+        self.backend.set_mask(l, mask, reset);
+        self.active[l] = self.active[l] + change.grown.len() - change.dropped.len();
+        debug_assert_eq!(self.active[l], count_active(mask));
         events.push(Event::MaskUpdate(MaskUpdate {
             step: t,
             layer: l,
             layer_name: self.layers[l].name.clone(),
-            active: count_active(mask),
+            active: self.active[l],
             dropped: change.dropped,
             grown: change.grown,
             drop_fraction,
@@ -351,34 +395,36 @@ impl<B: Backend> Trainer<B> {
     }
 
     /// RIGL.md "One mask update": drop by magnitude, grow by the dense gradient (RigL), its
-    /// moving average (SNFS) or at random (SET), in every masked layer.
+    /// moving average (SNFS) or at random (SET), in every masked layer. Reads the weights
+    /// and scores in place where the backend allows (`Backend::view`); reuses its buffers.
     async fn drop_and_grow_all(&mut self, t: usize, events: &mut Vec<Event>) {
+        let started = web_time::Instant::now();
         let f = self.schedule.drop_fraction(t);
+        let score_tensor = match self.config.method {
+            Method::Rigl => Some(Tensor::Grad),
+            Method::Snfs => Some(Tensor::SnfsEma),
+            _ => None,
+        };
         for l in self.masked_layers() {
-            let weights = self.backend.read(l, Tensor::Weights).await;
+            // Host copies only where the backend has no view (a GPU).
+            let weight_copy = host_copy(&mut self.backend, l, Tensor::Weights).await;
+            let score_copy = match score_tensor {
+                Some(tensor) => host_copy(&mut self.backend, l, tensor).await,
+                None => None,
+            };
             let seed = self.tie_seed(t, l);
             let k = drop_count(f, self.active[l]);
-            let change = match self.config.method {
-                Method::Rigl | Method::Snfs => {
-                    let what = if self.config.method == Method::Rigl {
-                        Tensor::Grad
-                    } else {
-                        Tensor::SnfsEma
-                    };
-                    let score = self.backend.read(l, what).await;
-                    drop_and_grow(&weights, &self.masks[l], k, Grow::ByScore(&score), seed)
-                }
-                _ => drop_and_grow(
-                    &weights,
-                    &self.masks[l],
-                    k,
-                    Grow::Random(seed.rotate_left(32)),
-                    seed,
-                ),
+            let weights = on_host(&self.backend, &weight_copy, l, Tensor::Weights);
+            let grow = match score_tensor {
+                Some(tensor) => Grow::ByScore(on_host(&self.backend, &score_copy, l, tensor)),
+                None => Grow::Random(seed.rotate_left(32)),
             };
+            let change =
+                drop_and_grow_with(&mut self.scratch, weights, &self.masks[l], k, grow, seed);
             self.commit(t, l, change, f, events);
         }
-        self.refresh_flops();
+        self.update_flops();
+        self.last_mask_update = Some(started.elapsed().as_secs_f64());
     }
 
     /// SNIP at step 0: keep the largest |g * w| of the dense network on this batch.
@@ -459,6 +505,25 @@ impl<B: Backend> Trainer<B> {
     /// One training step (RIGL.md step 7: on a RigL or SNFS update step the mask update
     /// replaces the SGD step; SET does the SGD step, then the mask update).
     pub async fn step(&mut self, events: &mut Vec<Event>) {
+        let update = self.is_update_step(self.step);
+        self.step_as(update, events).await;
+    }
+
+    /// One step that is a mask update step whatever the schedule says, at the schedule's
+    /// drop fraction for the current step (a drop-and-grow method's, else a plain step):
+    /// benchmarks time update steps with it.
+    pub async fn update_step(&mut self, events: &mut Vec<Event>) {
+        let update = self.config.method.is_dynamic();
+        self.step_as(update, events).await;
+    }
+
+    /// Host seconds the last drop-and-grow of every masked layer took: reading weights and
+    /// scores, choosing, installing the new masks, reporting.
+    pub fn last_mask_update_seconds(&self) -> Option<f64> {
+        self.last_mask_update
+    }
+
+    async fn step_as(&mut self, update: bool, events: &mut Vec<Event>) {
         let t = self.step;
         let method = self.config.method;
         let lr = learning_rate(&self.config, t);
@@ -466,7 +531,6 @@ impl<B: Backend> Trainer<B> {
         if t == 0 && method == Method::Snip {
             self.snip(events).await;
         }
-        let update = self.is_update_step(t);
         let dense_grad = method == Method::Snfs || (method == Method::Rigl && update);
         let replaces_sgd = update && matches!(method, Method::Rigl | Method::Snfs);
         let opts = StepOptions {
@@ -532,29 +596,5 @@ impl<B: Backend> Trainer<B> {
     /// Forward FLOPs per sample at the current masks (inference cost).
     pub fn inference_flops(&self) -> f64 {
         self.f_current
-    }
-
-    /// Seconds one RigL drop-and-grow of every masked layer takes on the host, given the
-    /// backend's current weights and gradients (median of `repeats`, for `riglab bench`).
-    pub async fn time_mask_update(&mut self, repeats: usize) -> f64 {
-        let f = self.schedule.drop_fraction(0);
-        let mut inputs = Vec::new();
-        for l in self.masked_layers() {
-            let w = self.backend.read(l, Tensor::Weights).await;
-            let g = self.backend.read(l, Tensor::Grad).await;
-            inputs.push((l, w, g));
-        }
-        let mut times: Vec<f64> = (0..repeats.max(1))
-            .map(|_| {
-                let started = web_time::Instant::now();
-                for (l, w, g) in &inputs {
-                    let k = drop_count(f, self.active[*l]);
-                    std::hint::black_box(drop_and_grow(w, &self.masks[*l], k, Grow::ByScore(g), 0));
-                }
-                started.elapsed().as_secs_f64()
-            })
-            .collect();
-        times.sort_by(f64::total_cmp);
-        times[times.len() / 2]
     }
 }
