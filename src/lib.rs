@@ -10,6 +10,7 @@ pub mod data;
 pub mod gpu;
 pub mod landscape;
 pub mod model;
+pub mod par;
 pub mod share;
 pub mod sparse;
 pub mod train;

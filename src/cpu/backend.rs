@@ -109,7 +109,7 @@ impl CpuBackend {
 
 impl Backend for CpuBackend {
     fn describe(&self) -> String {
-        match rayon::current_num_threads() {
+        match crate::par::threads() {
             1 => "CPU (1 thread)".to_string(),
             n => format!("CPU ({n} threads)"),
         }

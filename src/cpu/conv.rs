@@ -3,7 +3,7 @@
 //! active weight adds a shifted copy of one input plane to one output plane, so sparse
 //! layers skip inactive weights entirely.
 
-use rayon::prelude::*;
+use crate::par::*;
 
 use super::kernels::{axpy, dot};
 use super::param::Param;

@@ -5,7 +5,7 @@
 
 use std::cell::RefCell;
 
-use rayon::prelude::*;
+use crate::par::*;
 
 use super::kernels::{GRAD_COLS, GRAD_ROWS, ROWS, dense_rows, dot, gather_axpy, weight_grad_tile};
 use super::param::Param;

@@ -5,16 +5,16 @@ use std::sync::{Arc, OnceLock};
 
 use super::error::GpuError;
 
-const GEMM: &str = include_str!("../../shaders/gemm.wgsl");
-const DENSE: &str = include_str!("../../shaders/dense.wgsl");
-const CONV: &str = include_str!("../../shaders/conv.wgsl");
-const POOL: &str = include_str!("../../shaders/pool.wgsl");
-const RELU: &str = include_str!("../../shaders/relu.wgsl");
-const LOSS: &str = include_str!("../../shaders/loss.wgsl");
-const GATHER: &str = include_str!("../../shaders/gather.wgsl");
-const SGD: &str = include_str!("../../shaders/sgd.wgsl");
-const MASK: &str = include_str!("../../shaders/mask.wgsl");
-const SPARSE: &str = include_str!("../../shaders/sparse.wgsl");
+const GEMM: &str = include_str!(concat!(env!("OUT_DIR"), "/shaders/gemm.wgsl"));
+const DENSE: &str = include_str!(concat!(env!("OUT_DIR"), "/shaders/dense.wgsl"));
+const CONV: &str = include_str!(concat!(env!("OUT_DIR"), "/shaders/conv.wgsl"));
+const POOL: &str = include_str!(concat!(env!("OUT_DIR"), "/shaders/pool.wgsl"));
+const RELU: &str = include_str!(concat!(env!("OUT_DIR"), "/shaders/relu.wgsl"));
+const LOSS: &str = include_str!(concat!(env!("OUT_DIR"), "/shaders/loss.wgsl"));
+const GATHER: &str = include_str!(concat!(env!("OUT_DIR"), "/shaders/gather.wgsl"));
+const SGD: &str = include_str!(concat!(env!("OUT_DIR"), "/shaders/sgd.wgsl"));
+const MASK: &str = include_str!(concat!(env!("OUT_DIR"), "/shaders/mask.wgsl"));
+const SPARSE: &str = include_str!(concat!(env!("OUT_DIR"), "/shaders/sparse.wgsl"));
 
 /// Invocations per workgroup of every kernel (within WebGPU's default limit of 256) but the
 /// sparse ones.

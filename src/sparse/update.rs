@@ -2,9 +2,9 @@
 //! so that every backend shares them: a backend hands over weights, scores and the mask; the
 //! rule returns the change; `apply_change` edits weights, mask and momentum.
 
+use crate::par::*;
 use rand::SeedableRng;
 use rand_pcg::Pcg64;
-use rayon::prelude::*;
 
 /// Which weights a mask update turned off and on (net of drop-and-regrow), sorted.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

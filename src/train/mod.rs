@@ -399,6 +399,7 @@ impl<B: Backend> Trainer<B> {
     /// and scores in place where the backend allows (`Backend::view`); reuses its buffers.
     async fn drop_and_grow_all(&mut self, t: usize, events: &mut Vec<Event>) {
         let started = web_time::Instant::now();
+        let mut reading = 0.0;
         let f = self.schedule.drop_fraction(t);
         let score_tensor = match self.config.method {
             Method::Rigl => Some(Tensor::Grad),
@@ -407,11 +408,13 @@ impl<B: Backend> Trainer<B> {
         };
         for l in self.masked_layers() {
             // Host copies only where the backend has no view (a GPU).
+            let read = web_time::Instant::now();
             let weight_copy = host_copy(&mut self.backend, l, Tensor::Weights).await;
             let score_copy = match score_tensor {
                 Some(tensor) => host_copy(&mut self.backend, l, tensor).await,
                 None => None,
             };
+            reading += read.elapsed().as_secs_f64();
             let seed = self.tie_seed(t, l);
             let k = drop_count(f, self.active[l]);
             let weights = on_host(&self.backend, &weight_copy, l, Tensor::Weights);
@@ -424,7 +427,7 @@ impl<B: Backend> Trainer<B> {
             self.commit(t, l, change, f, events);
         }
         self.update_flops();
-        self.last_mask_update = Some(started.elapsed().as_secs_f64());
+        self.last_mask_update = Some(started.elapsed().as_secs_f64() - reading);
     }
 
     /// SNIP at step 0: keep the largest |g * w| of the dense network on this batch.
@@ -517,8 +520,9 @@ impl<B: Backend> Trainer<B> {
         self.step_as(update, events).await;
     }
 
-    /// Host seconds the last drop-and-grow of every masked layer took: reading weights and
-    /// scores, choosing, installing the new masks, reporting.
+    /// Host seconds the last drop-and-grow of every masked layer took: choosing, installing
+    /// the new masks, reporting; not the read-back of a GPU's weights and scores (which waits
+    /// for the step's dense gradient).
     pub fn last_mask_update_seconds(&self) -> Option<f64> {
         self.last_mask_update
     }
