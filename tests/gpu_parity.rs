@@ -350,6 +350,56 @@ fn evaluation_and_loss_at_match_the_cpu_and_leave_training_alone() {
             many[k]
         );
     }
+    // A landscape plane: the first layer evaluated at the origin and along each direction,
+    // combined per point on the GPU (n within one evaluation batch), or point by point (n
+    // beyond it); each point as the CPU computes it from the point's parameters.
+    let origin = riglab::landscape::Point {
+        weights: weights.clone(),
+        biases: biases.clone(),
+    };
+    let direction = |f: f32| riglab::landscape::Point {
+        weights: weights
+            .iter()
+            .map(|l| {
+                l.iter()
+                    .enumerate()
+                    .map(|(i, w)| if i % 2 == 0 { f * w } else { -w })
+                    .collect()
+            })
+            .collect(),
+        biases: biases
+            .iter()
+            .map(|l| l.iter().map(|b| f * b + 0.01).collect())
+            .collect(),
+    };
+    let (d1, d2) = (direction(0.3), direction(-0.7));
+    let coords = [(0.0, 0.0), (0.5, -0.25), (-1.0, 1.0), (0.2, 0.9)];
+    // Each setting twice (the second call reuses the first layer's outputs), then with the
+    // directions swapped (it must not).
+    let settings = [
+        (Some(sparse_masks.as_slice()), 250),
+        (None, 250),
+        (None, 350),
+    ];
+    let calls = settings
+        .iter()
+        .flat_map(|&(m, n)| [(m, n, false), (m, n, false)])
+        .chain([(None, 250, false), (None, 250, true)]);
+    for (m, n, swapped) in calls {
+        let (a, b) = if swapped { (&d2, &d1) } else { (&d1, &d2) };
+        let plane = block_on(g.plane_losses((&origin, a, b), &coords, m, n));
+        assert_eq!(plane.len(), coords.len());
+        for (k, &(x, y)) in coords.iter().enumerate() {
+            let p = origin.offset(x, a, y, b);
+            let lc = block_on(cpu.loss_at(&p.weights, &p.biases, m, n));
+            assert!(
+                ((plane[k] - lc) / lc).abs() < 1e-4,
+                "plane point {k} (n = {n}, masked {}, swapped {swapped}): {} vs {lc}",
+                m.is_some(),
+                plane[k]
+            );
+        }
+    }
     let after: Vec<Vec<f32>> = (0..layers)
         .map(|l| block_on(g.read(l, Tensor::Weights)))
         .collect();

@@ -89,6 +89,29 @@ impl AnyBackend {
         }
     }
 
+    /// `loss_at` of the points `origin + x d1 + y d2` for each (x, y) of `coords` (a row of a
+    /// landscape plane). The GPU evaluates the first layer once per direction and combines it
+    /// per point (`GpuBackend::plane_losses`); the CPU takes each point in turn.
+    pub async fn plane_losses(
+        &mut self,
+        plane: (&Point, &Point, &Point),
+        coords: &[(f64, f64)],
+        masks: Option<&[Vec<bool>]>,
+        n: usize,
+    ) -> Vec<f64> {
+        match self {
+            AnyBackend::Gpu(g) => g.plane_losses(plane, coords, masks, n).await,
+            AnyBackend::Cpu(_) => {
+                let (origin, d1, d2) = plane;
+                let points: Vec<Point> = coords
+                    .iter()
+                    .map(|&(x, y)| origin.offset(x, d1, y, d2))
+                    .collect();
+                self.losses_at(&points, masks, n).await
+            }
+        }
+    }
+
     /// The current weights and biases.
     pub async fn point(&mut self, layers: usize) -> Point {
         let mut weights = Vec::with_capacity(layers);

@@ -259,11 +259,9 @@ pub async fn plane(ctx: Ctx, t: &mut Trainer<AnyBackend>, grid: usize, dense: bo
     );
     let mut losses = Vec::with_capacity(grid);
     for &y in &coords {
-        let points: Vec<Point> = coords
-            .iter()
-            .map(|&x| center.offset(x, &d1, y, &d2))
-            .collect();
-        losses.push(t.backend.losses_at(&points, restrict, SAMPLES).await);
+        let row: Vec<(f64, f64)> = coords.iter().map(|&x| (x, y)).collect();
+        let plane = (&center, &d1, &d2);
+        losses.push(t.backend.plane_losses(plane, &row, restrict, SAMPLES).await);
         ctx.landscape.set(Some(Landscape {
             title: title.clone(),
             shape: Shape::Plane {

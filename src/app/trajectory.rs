@@ -59,12 +59,13 @@ pub async fn compute_map(
     show(Progress::Grid(&map, 0, nx * ny));
     next_frame().await;
     // A row at a time: the GPU evaluates it with one read-back; the CPU yields to the page
-    // every ~30 ms inside `losses_at`.
+    // every ~30 ms (`AnyBackend::plane_losses`).
+    let [d1, d2] = &p.directions;
     for r in 0..ny {
-        let row: Vec<_> = (0..nx).map(|c| p.grid_point(origin, r, c)).collect();
+        let row: Vec<(f64, f64)> = p.xs.iter().map(|&x| (x, p.ys[r])).collect();
         map.losses.push(
             t.backend
-                .losses_at(&row, Some(&p.masks), LOSS_SAMPLES)
+                .plane_losses((origin, d1, d2), &row, Some(&p.masks), LOSS_SAMPLES)
                 .await,
         );
         show(Progress::Grid(&map, (r + 1) * nx, nx * ny));

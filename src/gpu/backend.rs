@@ -13,11 +13,12 @@ use super::losses::LossRing;
 use super::ops::Common;
 use super::program::{self, DataBuffers, LayerBuffers, Workspace, mask_values};
 use super::sparse::{Planned, SparseLists, has_lists};
-use super::uniforms::StepInfo;
+use super::uniforms::{PlanePoint, StepInfo};
 use crate::backend::{Backend, Split, StepOptions, Tensor, check_data};
 use crate::config::Config;
-use crate::cpu::Net;
+use crate::cpu::{Net, Op};
 use crate::data::Dataset;
+use crate::landscape::Point;
 use crate::sparse::LayerKind;
 use crate::train::{Setup, Trainer};
 
@@ -31,6 +32,46 @@ const PROBE_SLOTS: usize = 64;
 
 /// A point of parameter space: the weights and the biases of every layer.
 pub type PointRef<'a> = (&'a [Vec<f32>], &'a [Vec<f32>]);
+
+/// A landscape plane over a network whose first operation is a fully connected layer: that
+/// layer's outputs for the plane's origin and its two directions (landscape.wgsl), combined
+/// for each point on the GPU, so only the later layers run per point.
+struct PlaneProgram {
+    outputs: [wgpu::Buffer; 3],
+    /// The evaluation workspace's first-layer output, which `combine` writes.
+    input: wgpu::Buffer,
+    point: wgpu::Buffer,
+    combine: Dispatch,
+    len: usize,
+    /// What `outputs` were computed from: the first layer's weights and biases of the origin
+    /// and both directions, one after the other, its mask (if any) and the image count. A
+    /// plane is evaluated a row per call; the rows after the first reuse the outputs.
+    key: Vec<f32>,
+    key_mask: Option<Vec<bool>>,
+    key_n: usize,
+}
+
+impl PlaneProgram {
+    /// Whether `outputs` hold the first layer's outputs for these parameters; if not,
+    /// remembers them as what the outputs are about to be computed from.
+    fn holds(&mut self, points: [&Point; 3], mask: Option<&[bool]>, n: usize) -> bool {
+        let parts = || points.iter().flat_map(|p| [&p.weights[0], &p.biases[0]]);
+        let same = self.key_n == n
+            && self.key_mask.as_deref() == mask
+            && self.key.len() == parts().map(|v| v.len()).sum::<usize>()
+            && parts()
+                .flat_map(|v| v.iter())
+                .zip(&self.key)
+                .all(|(a, b)| a.to_bits() == b.to_bits());
+        if !same {
+            self.key.clear();
+            self.key.extend(parts().flat_map(|v| v.iter().copied()));
+            self.key_mask = mask.map(<[bool]>::to_vec);
+            self.key_n = n;
+        }
+        same
+    }
+}
 
 /// gather, forward, loss, backward; then the SNFS average and SGD when a step asks for them.
 struct TrainProgram {
@@ -74,6 +115,7 @@ pub struct GpuBackend {
     /// The mask the probe's lists were last built from, per layer (all true: no mask).
     probe_masks: Vec<Vec<bool>>,
     probe_is_sparse: Vec<bool>,
+    plane: Option<PlaneProgram>,
     step_info: wgpu::Buffer,
     eval_info: wgpu::Buffer,
     indices: wgpu::Buffer,
@@ -252,6 +294,45 @@ impl GpuBackend {
             )?,
             loss: program::loss(&b, &alloc, &net, &eval_ws, &eval_out, false, &ec)?,
         };
+        let plane = match net.ops.first() {
+            Some(&Op::Dense(0)) if net.ops.len() > 1 => {
+                let len = setup.layers[0].n_out * eval_batch;
+                let outputs = [
+                    alloc.storage("plane origin outputs", len)?,
+                    alloc.storage("plane direction 1 outputs", len)?,
+                    alloc.storage("plane direction 2 outputs", len)?,
+                ];
+                let point = alloc.uniform(
+                    "plane point",
+                    &PlanePoint {
+                        len: len as u32,
+                        ..PlanePoint::default()
+                    },
+                );
+                let [o0, o1, o2] = &outputs;
+                let bind = b.bind(
+                    &kernels.layouts.plane,
+                    &[&point, o0, o1, o2, &eval_ws.acts[1]],
+                );
+                let combine = b.dispatch(
+                    "plane_combine",
+                    &kernels.plane_combine,
+                    bind,
+                    [grid(len), 1, 1],
+                )?;
+                Some(PlaneProgram {
+                    outputs,
+                    input: eval_ws.acts[1].clone(),
+                    point,
+                    combine,
+                    len,
+                    key: Vec::new(),
+                    key_mask: None,
+                    key_n: 0,
+                })
+            }
+            _ => None,
+        };
         let mask_reset = layers
             .iter()
             .map(|l| {
@@ -273,6 +354,7 @@ impl GpuBackend {
             probe_lists,
             probe_masks,
             probe_is_sparse,
+            plane,
             step_info,
             eval_info,
             indices,
@@ -451,6 +533,113 @@ impl GpuBackend {
         out
     }
 
+    /// `loss_at` of the points `origin + x d1 + y d2` for each (x, y) of `coords`, with the
+    /// same masks. When the network starts with a fully connected layer and `n` images fit
+    /// one evaluation batch, that layer runs three times (origin, d1, d2) and each point
+    /// combines its outputs (landscape.wgsl) before the later layers run; else as `losses_at`.
+    pub async fn plane_losses(
+        &mut self,
+        (origin, d1, d2): (&Point, &Point, &Point),
+        coords: &[(f64, f64)],
+        masks: Option<&[Vec<bool>]>,
+        n: usize,
+    ) -> Vec<f64> {
+        let n = n.min(self.train_len);
+        let Some(mut plane) = self.plane.take().filter(|_| n > 0 && n <= self.eval_batch) else {
+            let points: Vec<Point> = coords
+                .iter()
+                .map(|&(x, y)| origin.offset(x, d1, y, d2))
+                .collect();
+            let refs: Vec<PointRef> = points
+                .iter()
+                .map(|p| (p.weights.as_slice(), p.biases.as_slice()))
+                .collect();
+            return self.losses_at(&refs, masks, n).await;
+        };
+        self.set_probe_masks(masks);
+        let mut info = StepInfo {
+            valid: n as u32,
+            ..StepInfo::default()
+        };
+        self.ctx
+            .queue
+            .write_buffer(&self.eval_info, 0, bytemuck::bytes_of(&info));
+        // The images; the first layer's outputs for the origin and each direction, unless the
+        // last call computed them for the same parameters (the previous row of the plane).
+        let mut encoder = self.ctx.device.create_command_encoder(&Default::default());
+        {
+            let mut pass = encoder.begin_compute_pass(&Default::default());
+            self.eval.gather_train.record(&mut pass);
+        }
+        self.ctx.queue.submit([encoder.finish()]);
+        if !plane.holds([origin, d1, d2], masks.map(|m| &m[0][..]), n) {
+            for (k, p) in [origin, d1, d2].into_iter().enumerate() {
+                self.write_probe_layers(0..1, &p.weights, &p.biases, masks);
+                let mut encoder = self.ctx.device.create_command_encoder(&Default::default());
+                {
+                    let mut pass = encoder.begin_compute_pass(&Default::default());
+                    self.eval.forward_probe[0]
+                        .pick(&self.probe_is_sparse, false)
+                        .record(&mut pass);
+                }
+                let bytes = 4 * plane.len as u64;
+                encoder.copy_buffer_to_buffer(&plane.input, 0, &plane.outputs[k], 0, bytes);
+                self.ctx.queue.submit([encoder.finish()]);
+            }
+        }
+        let layers = self.layers.len();
+        let mut out = Vec::with_capacity(coords.len());
+        for chunk in coords.chunks(PROBE_SLOTS) {
+            for (k, &(x, y)) in chunk.iter().enumerate() {
+                // The later layers' parameters at this point (the first layer's are not used).
+                let comb = |c: &[Vec<f32>], a: &[Vec<f32>], b: &[Vec<f32>]| -> Vec<Vec<f32>> {
+                    (0..layers)
+                        .map(|l| {
+                            if l == 0 {
+                                return Vec::new();
+                            }
+                            c[l].iter()
+                                .zip(&a[l])
+                                .zip(&b[l])
+                                .map(|((&c, &a), &b)| {
+                                    (f64::from(c) + x * f64::from(a) + y * f64::from(b)) as f32
+                                })
+                                .collect()
+                        })
+                        .collect()
+                };
+                let weights = comb(&origin.weights, &d1.weights, &d2.weights);
+                let biases = comb(&origin.biases, &d1.biases, &d2.biases);
+                self.write_probe_layers(1..layers, &weights, &biases, masks);
+                let queue = &self.ctx.queue;
+                let at = PlanePoint {
+                    x: x as f32,
+                    y: y as f32,
+                    len: plane.len as u32,
+                    _pad: 0,
+                };
+                queue.write_buffer(&plane.point, 0, bytemuck::bytes_of(&at));
+                info.loss_slot = k as u32;
+                queue.write_buffer(&self.eval_info, 0, bytemuck::bytes_of(&info));
+                let mut encoder = self.ctx.device.create_command_encoder(&Default::default());
+                {
+                    let mut pass = encoder.begin_compute_pass(&Default::default());
+                    plane.combine.record(&mut pass);
+                    record_all(
+                        &mut pass,
+                        pick(&self.eval.forward_probe[1..], &self.probe_is_sparse, false),
+                    );
+                    self.eval.loss.record(&mut pass);
+                }
+                queue.submit([encoder.finish()]);
+            }
+            let sums = self.read_buffer(&self.eval_out, 2 * chunk.len()).await;
+            out.extend(sums.chunks_exact(2).map(|s| f64::from(s[0]) / n as f64));
+        }
+        self.plane = Some(plane);
+        out
+    }
+
     /// Rebuilds the probe's lists of active weights where `masks` (none: every weight)
     /// differs from the mask they were built from.
     fn set_probe_masks(&mut self, masks: Option<&[Vec<bool>]>) {
@@ -481,10 +670,24 @@ impl GpuBackend {
         biases: &[Vec<f32>],
         masks: Option<&[Vec<bool>]>,
     ) {
+        self.write_probe_layers(0..self.layers.len(), weights, biases, masks);
+    }
+
+    /// `write_probe` for the layers in `range` only.
+    fn write_probe_layers(
+        &mut self,
+        range: std::ops::Range<usize>,
+        weights: &[Vec<f32>],
+        biases: &[Vec<f32>],
+        masks: Option<&[Vec<bool>]>,
+    ) {
         assert_eq!(weights.len(), self.layers.len(), "weights of every layer");
         assert_eq!(biases.len(), self.layers.len(), "biases of every layer");
         let queue = &self.ctx.queue;
         for (l, (w, b)) in self.probe.iter().enumerate() {
+            if !range.contains(&l) {
+                continue;
+            }
             assert_eq!(weights[l].len(), self.layers[l].len, "layer {l} weights");
             assert_eq!(biases[l].len(), self.layers[l].n_out, "layer {l} biases");
             let values: &[f32] = match masks {

@@ -15,6 +15,7 @@ const GATHER: &str = include_str!(concat!(env!("OUT_DIR"), "/shaders/gather.wgsl
 const SGD: &str = include_str!(concat!(env!("OUT_DIR"), "/shaders/sgd.wgsl"));
 const MASK: &str = include_str!(concat!(env!("OUT_DIR"), "/shaders/mask.wgsl"));
 const SPARSE: &str = include_str!(concat!(env!("OUT_DIR"), "/shaders/sparse.wgsl"));
+const LANDSCAPE: &str = include_str!(concat!(env!("OUT_DIR"), "/shaders/landscape.wgsl"));
 
 /// Invocations per workgroup of every kernel (within WebGPU's default limit of 256) but the
 /// sparse ones.
@@ -80,6 +81,8 @@ pub struct Layouts {
     /// dims, lists of active weights, lhs, rhs, out, bias, momentum, step: a sparse fully
     /// connected layer and its SGD.
     pub sparse: wgpu::BindGroupLayout,
+    /// plane, z0, z1, z2, z: a landscape plane's first layer (landscape.wgsl).
+    pub plane: wgpu::BindGroupLayout,
 }
 
 /// A compute pipeline, compiled the first time a step records it. On SwiftShader (a
@@ -203,6 +206,7 @@ pub struct Kernels {
     pub dense_backward_weights_sparse: Pipeline,
     pub dense_backward_weights_all: Pipeline,
     pub sgd_step_sparse: Pipeline,
+    pub plane_combine: Pipeline,
 }
 
 impl Kernels {
@@ -216,6 +220,7 @@ impl Kernels {
             sgd: layout(device, "sgd", &[U, R, R, W, W, W]),
             mask_reset: layout(device, "mask_reset", &[R, W, W]),
             sparse: layout(device, "sparse", &[U, R, R, R, W, R, W, U]),
+            plane: layout(device, "plane", &[U, R, R, R, W]),
         };
         let module = |label: &str, source: String| {
             device.create_shader_module(wgpu::ShaderModuleDescriptor {
@@ -232,6 +237,7 @@ impl Kernels {
         let sgd = module("sgd.wgsl", SGD.into());
         let mask = module("mask.wgsl", MASK.into());
         let sparse = module("sparse.wgsl", SPARSE.into());
+        let landscape = module("landscape.wgsl", LANDSCAPE.into());
         let pipeline =
             |module: &wgpu::ShaderModule, layout: &wgpu::BindGroupLayout, entry: &'static str| {
                 Pipeline::new(device, module, layout, entry, None)
@@ -277,6 +283,7 @@ impl Kernels {
             ),
             dense_backward_weights_all: pipeline(&sparse, &l.sparse, "dense_backward_weights_all"),
             sgd_step_sparse: pipeline(&sparse, &l.sparse, "sgd_step_sparse"),
+            plane_combine: pipeline(&landscape, &l.plane, "plane_combine"),
             layouts,
         }
     }

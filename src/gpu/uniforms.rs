@@ -85,3 +85,13 @@ pub struct SparseDims {
     pub rows: u32,
     pub active_list: u32,
 }
+
+/// `Plane` in landscape.wgsl: the point's coordinates on a landscape plane.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, Pod, Zeroable)]
+pub struct PlanePoint {
+    pub x: f32,
+    pub y: f32,
+    pub len: u32,
+    pub _pad: u32,
+}
