@@ -107,7 +107,10 @@ pub fn Charts(ctx: Ctx) -> impl IntoView {
 #[component]
 pub fn MaskViews(ctx: Ctx) -> impl IntoView {
     let (side, set_side) = signal(true);
-    let shape = move || {
+    // Which layers and runs there are: rebuilt only when they change (the escape demo adds
+    // runs without touching the configuration).
+    let shape = Memo::new(move |_| {
+        ctx.view_tick.track();
         ctx.status.track();
         ctx.config.track();
         ctx.versus.track();
@@ -121,9 +124,9 @@ pub fn MaskViews(ctx: Ctx) -> impl IntoView {
             let labels: Vec<String> = lab.runs.iter().map(|r| r.label.clone()).collect();
             Some((layers, labels))
         })
-    };
+    });
     move || {
-        let Some((layers, labels)) = shape() else {
+        let Some((layers, labels)) = shape.get() else {
             return ().into_any();
         };
         let race = labels.len() > 1;
@@ -437,13 +440,14 @@ pub fn LabState(ctx: Ctx) -> impl IntoView {
 /// side).
 #[component]
 fn RunPicker(ctx: Ctx) -> impl IntoView {
-    let labels = move || {
+    let labels = Memo::new(move |_| {
+        ctx.view_tick.track();
         ctx.status.track();
         ctx.lab
             .with_value(|l| l.runs.iter().map(|r| r.label.clone()).collect::<Vec<_>>())
-    };
+    });
     move || {
-        let labels = labels();
+        let labels = labels.get();
         (labels.len() > 1).then(|| {
             view! {
                 <select id="shown-run" on:change=move |ev| {

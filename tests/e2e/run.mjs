@@ -145,6 +145,11 @@ const failed = await run([
       assert(await page.getAttribute('#escape', 'data-map') === 'done', 'no map of both paths');
       assert((await page.textContent('#escape-caption')).includes('PC1 explains'), 'no explained variance');
       assert((await state(page)).runs === 2, 'two continuations');
+      // Both continuations' masks, side by side: Static's never changed, RigL's did.
+      await page.waitForFunction(() => document.querySelectorAll('.mask-column').length === 2);
+      const counts = await page.$$eval('.mask-column .mask-counts', (cs) => cs.map((c) => c.textContent));
+      assert(counts.some((c) => c.includes(' 0 updates')) && counts.some((c) => !c.includes(' 0 updates')),
+        `escape masks: ${JSON.stringify(counts)}`);
       await screenshot(page, 'escape-demo');
       await screenshotOf(page, '#escape', 'escape-map');
       const csv = await exported(page, '#escape-export');
