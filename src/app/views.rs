@@ -103,25 +103,33 @@ pub fn Charts(ctx: Ctx) -> impl IntoView {
     }
 }
 
+/// Each layer's (name, rows, columns), and each run's label.
+type MaskShape = (Vec<(String, usize, usize)>, Vec<String>);
+
 /// One image per masked layer, with its drop/grow counters; in a race, one column per run.
 #[component]
 pub fn MaskViews(ctx: Ctx) -> impl IntoView {
     let (side, set_side) = signal(true);
     // Which layers and runs there are: rebuilt only when they change (the escape demo adds
     // runs without touching the configuration).
-    let shape = Memo::new(move |_| {
+    // A trainer is out of the lab while its step or read-back is in flight: the views keep
+    // the last shape meanwhile.
+    let shape = Memo::new(move |last: Option<&Option<MaskShape>>| {
         ctx.view_tick.track();
         ctx.status.track();
         ctx.config.track();
         ctx.versus.track();
         ctx.lab.with_value(|lab| {
-            let layers = lab.primary().and_then(|r| r.trainer.as_ref()).map(|t| {
-                t.layers
-                    .iter()
-                    .map(|l| (l.name.clone(), l.n_out, l.num_weights() / l.n_out))
-                    .collect::<Vec<_>>()
-            })?;
-            let labels: Vec<String> = lab.runs.iter().map(|r| r.label.clone()).collect();
+            let primary = lab.primary()?;
+            let Some(t) = primary.trainer.as_ref() else {
+                return last.cloned().flatten();
+            };
+            let layers = t
+                .layers
+                .iter()
+                .map(|l| (l.name.clone(), l.n_out, l.num_weights() / l.n_out))
+                .collect();
+            let labels = lab.runs.iter().map(|r| r.label.clone()).collect();
             Some((layers, labels))
         })
     });

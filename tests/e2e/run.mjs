@@ -90,6 +90,7 @@ async function trainsAndShowsMaskUpdates(webgpu, name, { gpu = false } = {}) {
     assert(s.last_loss < 0.5 * s.first_loss, `loss did not fall: ${s.first_loss} -> ${s.last_loss}`);
     assert(s.test_accuracy > (gpu ? 0.6 : 0.8), `test accuracy ${s.test_accuracy}`);
     // A race shows each run's masks side by side: Static never updates its mask, RigL does.
+    await page.waitForFunction(() => document.querySelectorAll('.mask-column').length === 2);
     const columns = await page.$$eval('.mask-column', (cs) => cs.map((c) =>
       [c.querySelector('.mask-run').textContent, c.querySelector('.mask-counts').textContent]));
     assert(columns.length === 2 && columns[1][1].includes(' 0 updates') && !columns[0][1].includes(' 0 updates'),
