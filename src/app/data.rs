@@ -5,7 +5,7 @@ use wasm_bindgen::{Clamped, JsCast};
 use web_sys::{CanvasRenderingContext2d, HtmlCanvasElement, ImageData};
 
 use super::ctx::{Ctx, Status};
-use super::fetch::{fetch_cached, fetch_text};
+use super::fetch::{fetch_cached, fetch_text, gunzip};
 use crate::data::{Dataset, Manifest};
 
 const MANIFEST_URL: &str = "data/manifest.json";
@@ -48,7 +48,7 @@ pub async fn ensure(ctx: Ctx, name: &str) -> Result<(), String> {
             };
             let bytes = fetch_cached(&url, &file.sha256, |n| ctx.status.set(status(n))).await?;
             done += bytes.len() as u64;
-            contents.push(bytes);
+            contents.push(gunzip(&url, bytes).await?);
         }
         splits.push(
             set.decode(split, &contents)

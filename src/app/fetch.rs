@@ -69,6 +69,42 @@ pub async fn fetch_bytes(url: &str, mut progress: impl FnMut(u64)) -> Result<Vec
     Ok(out)
 }
 
+/// Inflates gzip bytes with the browser's DecompressionStream (the same bytes back when
+/// they are not gzip). Without it (very old browsers) the file cannot be read: said so.
+pub async fn gunzip(url: &str, bytes: Vec<u8>) -> Result<Vec<u8>, String> {
+    if !crate::data::is_gzip(&bytes) {
+        return Ok(bytes);
+    }
+    let fail = |e: JsValue| format!("{url}: cannot inflate: {}", js_err(e));
+    let ctor: js_sys::Function = Reflect::get(&js_sys::global(), &"DecompressionStream".into())
+        .map_err(fail)?
+        .dyn_into()
+        .map_err(|_| format!("{url}: this browser has no DecompressionStream to inflate it"))?;
+    let inflater = Reflect::construct(&ctor, &js_sys::Array::of1(&"gzip".into())).map_err(fail)?;
+    let parts = js_sys::Array::of1(&Uint8Array::from(&bytes[..]));
+    let stream = web_sys::Blob::new_with_u8_array_sequence(&parts)
+        .map_err(fail)?
+        .stream();
+    let pipe: js_sys::Function = Reflect::get(&stream, &"pipeThrough".into())
+        .map_err(fail)?
+        .dyn_into()
+        .map_err(|_| format!("{url}: streams cannot be piped here"))?;
+    let inflated = pipe.call1(&stream, &inflater).map_err(fail)?;
+    let resp =
+        Response::new_with_opt_readable_stream(Some(&inflated.unchecked_into())).map_err(fail)?;
+    let buf = JsFuture::from(resp.array_buffer().map_err(fail)?)
+        .await
+        .map_err(fail)?;
+    let out = Uint8Array::new(&buf);
+    if u64::from(out.length()) > crate::data::MAX_DECOMPRESSED_BYTES {
+        return Err(format!(
+            "{url}: inflates to more than {} bytes",
+            crate::data::MAX_DECOMPRESSED_BYTES
+        ));
+    }
+    Ok(out.to_vec())
+}
+
 /// Cache Storage bucket for data files; files are keyed by their sha256, so a changed file
 /// is fetched again and an unchanged one never twice.
 const CACHE_NAME: &str = "riglab-data-v1";

@@ -1,9 +1,12 @@
+//! Gzip: natively with flate2; the page inflates files with the browser's
+//! DecompressionStream before parsing (src/app/fetch.rs), so its wasm carries no inflater.
+
 use std::borrow::Cow;
+#[cfg(not(target_arch = "wasm32"))]
 use std::io::{Read, Write};
 
-use flate2::Compression;
-use flate2::read::MultiGzDecoder;
-use flate2::write::GzEncoder;
+#[cfg(not(target_arch = "wasm32"))]
+use flate2::{Compression, read::MultiGzDecoder, write::GzEncoder};
 
 use super::DataError;
 
@@ -11,9 +14,15 @@ use super::DataError;
 /// data set riglab works with (full MNIST training images are 47 MB).
 pub const MAX_DECOMPRESSED_BYTES: u64 = 1 << 30;
 
+/// Whether `bytes` start with the gzip magic.
+pub fn is_gzip(bytes: &[u8]) -> bool {
+    bytes.len() >= 2 && bytes[..2] == [0x1f, 0x8b]
+}
+
 /// Returns the bytes themselves, or their inflated form when they start with the gzip magic.
+#[cfg(not(target_arch = "wasm32"))]
 pub fn gunzip_if_gzipped(bytes: &[u8]) -> Result<Cow<'_, [u8]>, DataError> {
-    if bytes.len() < 2 || bytes[..2] != [0x1f, 0x8b] {
+    if !is_gzip(bytes) {
         return Ok(Cow::Borrowed(bytes));
     }
     let mut out = Vec::new();
@@ -29,7 +38,20 @@ pub fn gunzip_if_gzipped(bytes: &[u8]) -> Result<Cow<'_, [u8]>, DataError> {
     Ok(Cow::Owned(out))
 }
 
+/// The page: the bytes themselves; gzip reaching the parser is an error (the page inflates
+/// files as it fetches them).
+#[cfg(target_arch = "wasm32")]
+pub fn gunzip_if_gzipped(bytes: &[u8]) -> Result<Cow<'_, [u8]>, DataError> {
+    if is_gzip(bytes) {
+        return Err(DataError::Gzip(
+            "gzip data reached the parser; the page inflates files as it fetches them".into(),
+        ));
+    }
+    Ok(Cow::Borrowed(bytes))
+}
+
 /// Compresses with the best gzip level (files are written once and fetched many times).
+#[cfg(not(target_arch = "wasm32"))]
 pub fn gzip(bytes: &[u8]) -> Vec<u8> {
     let mut enc = GzEncoder::new(Vec::new(), Compression::best());
     enc.write_all(bytes).expect("writing to a Vec cannot fail");

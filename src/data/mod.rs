@@ -11,7 +11,9 @@ mod subset;
 
 pub use cifar::{CIFAR10_CLASSES, CIFAR10_SHAPE, parse_cifar, write_cifar};
 pub use error::DataError;
-pub use gz::{MAX_DECOMPRESSED_BYTES, gunzip_if_gzipped, gzip};
+#[cfg(not(target_arch = "wasm32"))]
+pub use gz::gzip;
+pub use gz::{MAX_DECOMPRESSED_BYTES, gunzip_if_gzipped, is_gzip};
 pub use idx::{parse_idx_images, parse_idx_labels, write_idx_images, write_idx_labels};
 pub use manifest::{FileEntry, FileRole, Format, Manifest, SetEntry, SplitEntry};
 pub use subset::balanced_subset;
