@@ -90,7 +90,7 @@ pub fn draw_loss(
     let mut builder = ChartBuilder::on(&area);
     let chart = builder
         .margin(10)
-        .x_label_area_size(28)
+        .x_label_area_size(38)
         .y_label_area_size(48);
     macro_rules! plot {
         ($chart:expr) => {{
@@ -130,12 +130,37 @@ pub fn draw_loss(
         }};
     }
     if log {
-        plot!(chart.build_cartesian_2d(x, (lo * 0.9..hi * 1.1).log_scale())?);
+        let (lo, hi) = (lo * 0.9, hi * 1.1);
+        let y = (lo..hi).log_scale().with_key_points(log_ticks(lo, hi));
+        plot!(chart.build_cartesian_2d(x, y)?);
     } else {
         plot!(chart.build_cartesian_2d(x, 0f64..hi * 1.05)?);
     }
     area.present()?;
     Ok(())
+}
+
+/// Labels for a log-scale axis from `lo` to `hi`: 1, 2 and 5 times the powers of ten in
+/// between (at least the powers of ten when the range spans many decades).
+fn log_ticks(lo: f64, hi: f64) -> Vec<f64> {
+    let decades = (hi / lo).log10();
+    let steps: &[f64] = if decades > 3.0 {
+        &[1.0]
+    } else {
+        &[1.0, 2.0, 5.0]
+    };
+    let mut ticks = Vec::new();
+    let mut p = 10f64.powf(lo.log10().floor());
+    while p <= hi {
+        ticks.extend(
+            steps
+                .iter()
+                .map(|s| s * p)
+                .filter(|t| (lo..=hi).contains(t)),
+        );
+        p *= 10.0;
+    }
+    ticks
 }
 
 pub fn draw_accuracy(canvas: HtmlCanvasElement, runs: &[Series], steps: usize) -> DrawResult {
@@ -154,7 +179,7 @@ pub fn draw_accuracy(canvas: HtmlCanvasElement, runs: &[Series], steps: usize) -
     let lo = ((lo * 100.0 - 5.0).floor().max(0.0) / 100.0).min(0.9);
     let mut chart = ChartBuilder::on(&area)
         .margin(10)
-        .x_label_area_size(28)
+        .x_label_area_size(38)
         .y_label_area_size(48)
         .build_cartesian_2d(0f64..steps.max(1) as f64, lo * 100.0..100.0)?;
     chart
@@ -216,7 +241,7 @@ pub fn draw_schedule(
     };
     let mut chart = ChartBuilder::on(&area)
         .margin(10)
-        .x_label_area_size(28)
+        .x_label_area_size(38)
         .y_label_area_size(40)
         .build_cartesian_2d(0f64..steps.max(1) as f64, 0f64..(s.alpha * 1.1).max(0.01))?;
     chart
