@@ -7,7 +7,7 @@
 
 use super::buffers::Alloc;
 use super::error::GpuError;
-use super::kernels::{Builder, Dispatch, SPARSE_SAMPLES};
+use super::kernels::{Builder, Dispatch, Pipeline, SPARSE_SAMPLES};
 use super::ops::{Common, u};
 use super::uniforms::SparseDims;
 use crate::cpu::index::SparseIndex;
@@ -133,6 +133,28 @@ fn batch_groups(batch: usize) -> u64 {
     batch.div_ceil(SPARSE_SAMPLES as usize) as u64
 }
 
+/// A dispatch of a sparse.wgsl kernel over `lists`: its dimensions at `batch`, the lists,
+/// `buffers` in the layout's order (read, read, write, read, write, then the step uniform).
+#[allow(clippy::too_many_arguments)]
+fn sparse_dispatch(
+    b: &Builder,
+    a: &Alloc,
+    lists: &SparseLists,
+    batch: usize,
+    (what, pipeline): (&str, &Pipeline),
+    buffers: [&B; 5],
+    groups: [u64; 3],
+    c: &Common,
+) -> Result<Dispatch, GpuError> {
+    let dims = lists.dims(a, batch);
+    let [r0, r1, w0, r2, w1] = buffers;
+    let bg = b.bind(
+        &b.kernels.layouts.sparse,
+        &[&dims, &lists.buffer, r0, r1, w0, r2, w1, c.step],
+    );
+    b.dispatch(what, pipeline, bg, groups)
+}
+
 /// y = W x + b over the active weights (src/cpu/dense.rs `dense_forward`).
 #[allow(clippy::too_many_arguments)]
 pub fn dense_forward_sparse(
@@ -146,17 +168,18 @@ pub fn dense_forward_sparse(
     y: &B,
     c: &Common,
 ) -> Result<Dispatch, GpuError> {
-    let dims = lists.dims(a, batch);
-    let bg = b.bind(
-        &b.kernels.layouts.sparse,
-        &[&dims, &lists.buffer, w, x, y, bias, c.dummy_write, c.step],
-    );
+    let k = &b.kernels.dense_forward_sparse;
     let groups = [lists.index.rows as u64, batch_groups(batch), 1];
-    b.dispatch(
-        "dense_forward_sparse",
-        &b.kernels.dense_forward_sparse,
-        bg,
+    let buffers = [w, x, y, bias, c.dummy_write];
+    sparse_dispatch(
+        b,
+        a,
+        lists,
+        batch,
+        ("dense_forward_sparse", k),
+        buffers,
         groups,
+        c,
     )
 }
 
@@ -169,27 +192,11 @@ pub fn dense_backward_input_sparse(
     (w, dy, dx): (&B, &B, &B),
     c: &Common,
 ) -> Result<Dispatch, GpuError> {
-    let dims = lists.dims(a, batch);
-    let bg = b.bind(
-        &b.kernels.layouts.sparse,
-        &[
-            &dims,
-            &lists.buffer,
-            w,
-            dy,
-            dx,
-            c.dummy_read,
-            c.dummy_write,
-            c.step,
-        ],
-    );
+    let k = &b.kernels.dense_backward_input_sparse;
     let groups = [lists.index.cols as u64, batch_groups(batch), 1];
-    b.dispatch(
-        "dense_backward_input_sparse",
-        &b.kernels.dense_backward_input_sparse,
-        bg,
-        groups,
-    )
+    let buffers = [w, dy, dx, c.dummy_read, c.dummy_write];
+    let what = ("dense_backward_input_sparse", k);
+    sparse_dispatch(b, a, lists, batch, what, buffers, groups, c)
 }
 
 /// The gradient of the active weights (src/cpu/dense.rs `dense_backward` without
@@ -202,26 +209,11 @@ pub fn dense_backward_weights_sparse(
     (dy, x, grad): (&B, &B, &B),
     c: &Common,
 ) -> Result<Dispatch, GpuError> {
-    let dims = lists.dims(a, batch);
-    let bg = b.bind(
-        &b.kernels.layouts.sparse,
-        &[
-            &dims,
-            &lists.buffer,
-            dy,
-            x,
-            grad,
-            c.dummy_read,
-            c.dummy_write,
-            c.step,
-        ],
-    );
-    b.dispatch(
-        "dense_backward_weights_sparse",
-        &b.kernels.dense_backward_weights_sparse,
-        bg,
-        [lists.index.rows as u64, 1, 1],
-    )
+    let k = &b.kernels.dense_backward_weights_sparse;
+    let what = ("dense_backward_weights_sparse", k);
+    let buffers = [dy, x, grad, c.dummy_read, c.dummy_write];
+    let groups = [lists.index.rows as u64, 1, 1];
+    sparse_dispatch(b, a, lists, batch, what, buffers, groups, c)
 }
 
 /// The gradient of every weight, row by row (a layer on the sparse path, on a step that asks
@@ -234,26 +226,11 @@ pub fn dense_backward_weights_all(
     (dy, x, grad): (&B, &B, &B),
     c: &Common,
 ) -> Result<Dispatch, GpuError> {
-    let dims = lists.dims(a, batch);
-    let bg = b.bind(
-        &b.kernels.layouts.sparse,
-        &[
-            &dims,
-            &lists.buffer,
-            dy,
-            x,
-            grad,
-            c.dummy_read,
-            c.dummy_write,
-            c.step,
-        ],
-    );
-    b.dispatch(
-        "dense_backward_weights_all",
-        &b.kernels.dense_backward_weights_all,
-        bg,
-        [lists.index.rows as u64, 1, 1],
-    )
+    let k = &b.kernels.dense_backward_weights_all;
+    let what = ("dense_backward_weights_all", k);
+    let buffers = [dy, x, grad, c.dummy_read, c.dummy_write];
+    let groups = [lists.index.rows as u64, 1, 1];
+    sparse_dispatch(b, a, lists, batch, what, buffers, groups, c)
 }
 
 /// SGD of the active weights only (src/cpu/sgd.rs `sgd_step` on a masked layer).
@@ -264,28 +241,11 @@ pub fn sgd_step_sparse(
     (grad, weights, momentum): (&B, &B, &B),
     c: &Common,
 ) -> Result<Dispatch, GpuError> {
-    let dims = lists.dims(a, 0);
-    let bg = b.bind(
-        &b.kernels.layouts.sparse,
-        &[
-            &dims,
-            &lists.buffer,
-            grad,
-            c.dummy_read,
-            weights,
-            c.dummy_read,
-            momentum,
-            c.step,
-        ],
-    );
     let n = (lists.index.rows * lists.index.cols) as u64;
-    let groups = n.div_ceil(16).clamp(1, SGD_GROUPS);
-    b.dispatch(
-        "sgd_step_sparse",
-        &b.kernels.sgd_step_sparse,
-        bg,
-        [groups, 1, 1],
-    )
+    let groups = [n.div_ceil(16).clamp(1, SGD_GROUPS), 1, 1];
+    let what = ("sgd_step_sparse", &b.kernels.sgd_step_sparse);
+    let buffers = [grad, c.dummy_read, weights, c.dummy_read, momentum];
+    sparse_dispatch(b, a, lists, 0, what, buffers, groups, c)
 }
 
 /// A dispatch of a recorded program, or a fully connected layer's choice between its dense
