@@ -468,6 +468,31 @@ fn losses(events: &[Event]) -> Vec<f64> {
         .collect()
 }
 
+/// The same run on the GPU backend `g` and on the CPU.
+fn twins(
+    setup: &Setup,
+    g: GpuBackend,
+    train: Dataset,
+    test: Dataset,
+) -> (Trainer<GpuBackend>, Trainer<CpuBackend>) {
+    let (n_train, n_test) = (train.len(), test.len());
+    let tg = Trainer::new(setup.clone(), g, n_train, n_test);
+    let cpu = CpuBackend::new(setup, train, test).unwrap();
+    (tg, Trainer::new(setup.clone(), cpu, n_train, n_test))
+}
+
+/// Both runs logged `steps` step losses, each within `LOSS_TOLERANCE` of the other's.
+fn assert_same_losses(gpu: &[Event], cpu: &[Event], steps: usize) {
+    let (lg, lc) = (losses(gpu), losses(cpu));
+    assert_eq!((lg.len(), lc.len()), (steps, steps));
+    for (t, (a, b)) in lg.iter().zip(&lc).enumerate() {
+        assert!(
+            (a - b).abs() <= LOSS_TOLERANCE,
+            "step {t}: loss {a} (GPU) vs {b} (CPU)"
+        );
+    }
+}
+
 fn updates(events: &[Event]) -> Vec<&MaskUpdate> {
     events
         .iter()
@@ -500,25 +525,11 @@ fn a_rigl_run_matches_the_cpu() {
         "densities {:?}",
         setup.densities
     );
-    let (n_train, n_test) = (train.len(), test.len());
-    let mut tg = Trainer::new(setup.clone(), g, n_train, n_test);
-    let mut tc = Trainer::new(
-        setup.clone(),
-        CpuBackend::new(&setup, train, test).unwrap(),
-        n_train,
-        n_test,
-    );
+    let (mut tg, mut tc) = twins(&setup, g, train, test);
     let (eg, ec) = (run(&mut tg), run(&mut tc));
-    let (lg, lc) = (losses(&eg), losses(&ec));
-    assert_eq!((lg.len(), lc.len()), (200, 200));
     // On lavapipe the largest difference is ~3e-7: the kernels sum in another order than the
     // CPU, and the difference does not grow over the run.
-    for (t, (a, b)) in lg.iter().zip(&lc).enumerate() {
-        assert!(
-            (a - b).abs() <= LOSS_TOLERANCE,
-            "step {t}: loss {a} (GPU) vs {b} (CPU)"
-        );
-    }
+    assert_same_losses(&eg, &ec, 200);
     // Mask updates: RigL drops the smallest |w| and grows the largest |dense gradient|
     // (RIGL.md). The first drop ranks the initial weights, identical bits on both, so it is
     // identical. Later ranks use values that differ in the last bits, so two weights (or
@@ -576,28 +587,14 @@ fn a_pruning_run_moves_to_the_sparse_path_and_matches_the_cpu() {
         return;
     };
     let layers = setup.layers.len();
-    let (n_train, n_test) = (train.len(), test.len());
-    let mut tg = Trainer::new(setup.clone(), g, n_train, n_test);
-    let mut tc = Trainer::new(
-        setup.clone(),
-        CpuBackend::new(&setup, train, test).unwrap(),
-        n_train,
-        n_test,
-    );
+    let (mut tg, mut tc) = twins(&setup, g, train, test);
     assert!(!tg.backend.computes_sparse(0), "fc1 dense at first");
     let (eg, ec) = (run(&mut tg), run(&mut tc));
     assert!(
         (0..layers).all(|l| tg.backend.computes_sparse(l)),
         "sparse at 90%"
     );
-    let (lg, lc) = (losses(&eg), losses(&ec));
-    assert_eq!((lg.len(), lc.len()), (60, 60));
-    for (t, (a, b)) in lg.iter().zip(&lc).enumerate() {
-        assert!(
-            (a - b).abs() <= LOSS_TOLERANCE,
-            "step {t}: loss {a} (GPU) vs {b} (CPU)"
-        );
-    }
+    assert_same_losses(&eg, &ec, 60);
     for l in 0..layers {
         let (wg, wc) = (
             block_on(tg.backend.read(l, Tensor::Weights)),
