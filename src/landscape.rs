@@ -26,11 +26,21 @@ pub struct Point {
 impl Point {
     /// self + a * d + b * e (for a point on a plane through self).
     pub fn offset(&self, a: f64, d: &Point, b: f64, e: &Point) -> Point {
+        self.offset_from(0, a, d, b, e)
+    }
+
+    /// `offset` of the layers from `first` on; the layers before it are left empty (a caller
+    /// that computes them another way).
+    pub fn offset_from(&self, first: usize, a: f64, d: &Point, b: f64, e: &Point) -> Point {
         let comb = |x: &[Vec<f32>], dx: &[Vec<f32>], ex: &[Vec<f32>]| {
             x.iter()
                 .zip(dx)
                 .zip(ex)
-                .map(|((x, dx), ex)| {
+                .enumerate()
+                .map(|(l, ((x, dx), ex))| {
+                    if l < first {
+                        return Vec::new();
+                    }
                     x.iter()
                         .zip(dx)
                         .zip(ex)

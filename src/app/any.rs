@@ -3,7 +3,7 @@
 use super::driver::{next_frame, now_ms};
 use crate::backend::{Backend, Split, StepOptions, Tensor};
 use crate::cpu::CpuBackend;
-use crate::gpu::{GpuBackend, PointRef};
+use crate::gpu::GpuBackend;
 use crate::landscape::Point;
 
 pub enum AnyBackend {
@@ -58,40 +58,10 @@ impl AnyBackend {
         }
     }
 
-    /// `loss_at` of several points with the same masks. On the GPU, in few read-backs; on the
-    /// CPU, point by point, yielding to the browser every ~30 ms so the page stays responsive.
-    pub async fn losses_at(
-        &mut self,
-        points: &[Point],
-        masks: Option<&[Vec<bool>]>,
-        n: usize,
-    ) -> Vec<f64> {
-        match self {
-            AnyBackend::Gpu(g) => {
-                let refs: Vec<PointRef> = points
-                    .iter()
-                    .map(|p| (p.weights.as_slice(), p.biases.as_slice()))
-                    .collect();
-                g.losses_at(&refs, masks, n).await
-            }
-            AnyBackend::Cpu(c) => {
-                let mut out = Vec::with_capacity(points.len());
-                let mut since = now_ms();
-                for p in points {
-                    out.push(c.loss_at(&p.weights, &p.biases, masks, n).await);
-                    if now_ms() - since > 30.0 {
-                        next_frame().await;
-                        since = now_ms();
-                    }
-                }
-                out
-            }
-        }
-    }
-
     /// `loss_at` of the points `origin + x d1 + y d2` for each (x, y) of `coords` (a row of a
     /// landscape plane). The GPU evaluates the first layer once per direction and combines it
-    /// per point (`GpuBackend::plane_losses`); the CPU takes each point in turn.
+    /// per point, with one read-back for the row (`GpuBackend::plane_losses`); the CPU takes
+    /// each point in turn, yielding to the browser every ~30 ms so the page stays responsive.
     pub async fn plane_losses(
         &mut self,
         plane: (&Point, &Point, &Point),
@@ -101,13 +71,19 @@ impl AnyBackend {
     ) -> Vec<f64> {
         match self {
             AnyBackend::Gpu(g) => g.plane_losses(plane, coords, masks, n).await,
-            AnyBackend::Cpu(_) => {
+            AnyBackend::Cpu(c) => {
                 let (origin, d1, d2) = plane;
-                let points: Vec<Point> = coords
-                    .iter()
-                    .map(|&(x, y)| origin.offset(x, d1, y, d2))
-                    .collect();
-                self.losses_at(&points, masks, n).await
+                let mut out = Vec::with_capacity(coords.len());
+                let mut since = now_ms();
+                for &(x, y) in coords {
+                    let p = origin.offset(x, d1, y, d2);
+                    out.push(c.loss_at(&p.weights, &p.biases, masks, n).await);
+                    if now_ms() - since > 30.0 {
+                        next_frame().await;
+                        since = now_ms();
+                    }
+                }
+                out
             }
         }
     }

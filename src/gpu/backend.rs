@@ -592,25 +592,8 @@ impl GpuBackend {
         for chunk in coords.chunks(PROBE_SLOTS) {
             for (k, &(x, y)) in chunk.iter().enumerate() {
                 // The later layers' parameters at this point (the first layer's are not used).
-                let comb = |c: &[Vec<f32>], a: &[Vec<f32>], b: &[Vec<f32>]| -> Vec<Vec<f32>> {
-                    (0..layers)
-                        .map(|l| {
-                            if l == 0 {
-                                return Vec::new();
-                            }
-                            c[l].iter()
-                                .zip(&a[l])
-                                .zip(&b[l])
-                                .map(|((&c, &a), &b)| {
-                                    (f64::from(c) + x * f64::from(a) + y * f64::from(b)) as f32
-                                })
-                                .collect()
-                        })
-                        .collect()
-                };
-                let weights = comb(&origin.weights, &d1.weights, &d2.weights);
-                let biases = comb(&origin.biases, &d1.biases, &d2.biases);
-                self.write_probe_layers(1..layers, &weights, &biases, masks);
+                let p = origin.offset_from(1, x, d1, y, d2);
+                self.write_probe_layers(1..layers, &p.weights, &p.biases, masks);
                 let queue = &self.ctx.queue;
                 let at = PlanePoint {
                     x: x as f32,
