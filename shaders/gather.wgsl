@@ -15,17 +15,6 @@ struct GatherShape {
     _pad1: u32,
 }
 
-struct StepInfo {
-    lr: f32,
-    momentum: f32,
-    wd: f32,
-    snfs_decay: f32,
-    dense_grad: u32,
-    loss_slot: u32,
-    base: u32,
-    valid: u32,
-}
-
 @group(0) @binding(0) var<uniform> shape: GatherShape;
 @group(0) @binding(1) var<storage, read> indices: array<u32>;
 @group(0) @binding(2) var<storage, read> images: array<u32>;

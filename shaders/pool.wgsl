@@ -1,19 +1,6 @@
 // 2x2 max-pooling (stride 2, odd edges dropped) and flatten (mirrors src/cpu/pool.rs), on
 // [C][batch][H][W] planes. Grid-stride loops: any size fits any number of workgroups.
 
-struct Shape {
-    // Elements this dispatch writes.
-    n: u32,
-    // Channels (flatten) or planes = channels * batch (pool).
-    c: u32,
-    batch: u32,
-    h: u32,
-    w: u32,
-    hw: u32,
-    _pad0: u32,
-    _pad1: u32,
-}
-
 @group(0) @binding(0) var<uniform> shape: Shape;
 @group(0) @binding(1) var<storage, read> src: array<f32>;
 @group(0) @binding(2) var<storage, read_write> dst: array<f32>;

@@ -1,17 +1,6 @@
 // ReLU (mirrors relu_forward / relu_backward in src/cpu/pool.rs). Same bind-group layout as
 // pool.wgsl; binding 3 holds the ReLU output y for the backward pass.
 
-struct Shape {
-    n: u32,
-    c: u32,
-    batch: u32,
-    h: u32,
-    w: u32,
-    hw: u32,
-    _pad0: u32,
-    _pad1: u32,
-}
-
 @group(0) @binding(0) var<uniform> shape: Shape;
 @group(0) @binding(1) var<storage, read> src: array<f32>;
 @group(0) @binding(2) var<storage, read_write> dst: array<f32>;

@@ -1,17 +1,6 @@
 // SGD with momentum and weight decay through the mask (mirrors src/cpu/sgd.rs), and SNFS's
 // moving average of the dense gradient (RIGL.md "Baselines": SNFS).
 
-struct StepInfo {
-    lr: f32,
-    momentum: f32,
-    wd: f32,
-    snfs_decay: f32,
-    dense_grad: u32,
-    loss_slot: u32,
-    base: u32,
-    valid: u32,
-}
-
 @group(0) @binding(0) var<uniform> step_info: StepInfo;
 @group(0) @binding(1) var<storage, read> grad: array<f32>;
 @group(0) @binding(2) var<storage, read> mask: array<f32>;

@@ -26,18 +26,6 @@ struct SparseDims {
     active_list: u32,
 }
 
-// Per-step values written by the host (src/gpu/uniforms.rs `StepInfo`).
-struct StepInfo {
-    lr: f32,
-    momentum: f32,
-    wd: f32,
-    snfs_decay: f32,
-    dense_grad: u32,
-    loss_slot: u32,
-    base: u32,
-    valid: u32,
-}
-
 @group(0) @binding(0) var<uniform> dims: SparseDims;
 @group(0) @binding(1) var<storage, read> lists: array<u32>;
 @group(0) @binding(2) var<storage, read> lhs: array<f32>;

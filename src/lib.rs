@@ -7,6 +7,8 @@ pub mod backend;
 pub mod config;
 pub mod cpu;
 pub mod data;
+pub mod events;
+pub mod experiment;
 pub mod gpu;
 pub mod landscape;
 pub mod model;

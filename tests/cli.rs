@@ -60,12 +60,8 @@ fn bad_queries_are_refused_with_every_problem_named() {
 
 #[test]
 fn train_prints_json_lines_and_a_summary() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = small_mnist();
     let out = dir.path().to_str().unwrap();
-    let o = riglab(&[
-        "data", "--sets", "mnist", "--train", "500", "--test", "100", "--out", out,
-    ]);
-    assert!(o.status.success(), "{}", stderr(&o));
     let o = riglab(&[
         "train",
         "method=rigl&steps=40&dt=10&batch=32&eval_every=20",
@@ -98,18 +94,25 @@ fn train_prints_json_lines_and_a_summary() {
     );
 }
 
-#[test]
-fn train_on_the_gpu_backend_matches_the_cpu_run() {
-    if std::env::var("RIGLAB_SKIP_GPU").is_ok_and(|v| v == "1") {
-        eprintln!("skipping the GPU training run (RIGLAB_SKIP_GPU=1)");
-        return;
-    }
+/// A folder holding a 500/100-image MNIST set prepared by `riglab data`.
+fn small_mnist() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().to_str().unwrap();
     let o = riglab(&[
         "data", "--sets", "mnist", "--train", "500", "--test", "100", "--out", out,
     ]);
     assert!(o.status.success(), "{}", stderr(&o));
+    dir
+}
+
+#[test]
+fn train_on_the_gpu_backend_matches_the_cpu_run() {
+    if std::env::var("RIGLAB_SKIP_GPU").is_ok_and(|v| v == "1") {
+        eprintln!("skipping the GPU training run (RIGLAB_SKIP_GPU=1)");
+        return;
+    }
+    let dir = small_mnist();
+    let out = dir.path().to_str().unwrap();
     let summary = |backend: &str| {
         let o = riglab(&[
             "train",
@@ -179,4 +182,63 @@ fn landscape_on_the_trajectory_plane_writes_the_grid_and_the_path() {
     // --json goes only with the PCA plane.
     let o = riglab(&["landscape", "steps=20", "--json", "x.json"]);
     assert_eq!(o.status.code(), Some(2));
+}
+
+/// `riglab landscape --backend gpu` trains and evaluates the landscape on the GPU (lavapipe
+/// in CI): the line, the random plane and the trajectory plane agree with the CPU's.
+#[test]
+fn landscapes_on_the_gpu_backend_match_the_cpu() {
+    if std::env::var("RIGLAB_SKIP_GPU").is_ok_and(|v| v == "1") {
+        eprintln!("skipping the GPU landscapes (RIGLAB_SKIP_GPU=1)");
+        return;
+    }
+    let dir = small_mnist();
+    let out = dir.path().to_str().unwrap();
+    let csv = |mode: &[&str], backend: &str| {
+        let mut args = vec![
+            "landscape",
+            "method=rigl&steps=40&dt=10&batch=32&eval_every=20",
+            "--samples",
+            "200",
+            "--grid",
+            "5",
+            "--points",
+            "7",
+            "--backend",
+            backend,
+            "--data-dir",
+            out,
+        ];
+        args.extend_from_slice(mode);
+        let o = riglab(&args);
+        assert!(o.status.success(), "{mode:?} on {backend}: {}", stderr(&o));
+        stdout(&o)
+    };
+    // Every number of the CSVs, row by row: the same rows, losses within 1e-3.
+    let numbers = |s: &str| -> Vec<Vec<String>> {
+        s.lines()
+            .map(|l| l.split(',').map(str::to_string).collect())
+            .collect()
+    };
+    for mode in [
+        &["--mode", "interp"][..],
+        &["--mode", "plane"],
+        &["--plane", "pca"],
+    ] {
+        let (g, c) = (numbers(&csv(mode, "gpu")), numbers(&csv(mode, "cpu")));
+        assert_eq!(g.len(), c.len(), "{mode:?}: rows");
+        assert!(g.len() > 5, "{mode:?}: {g:?}");
+        for (rg, rc) in g.iter().zip(&c) {
+            assert_eq!(rg.len(), rc.len(), "{mode:?}");
+            for (a, b) in rg.iter().zip(rc) {
+                match (a.parse::<f64>(), b.parse::<f64>()) {
+                    (Ok(x), Ok(y)) => assert!(
+                        (x - y).abs() <= 1e-3 * y.abs().max(1.0),
+                        "{mode:?}: {rg:?} (GPU) vs {rc:?} (CPU)"
+                    ),
+                    _ => assert_eq!(a, b, "{mode:?}"),
+                }
+            }
+        }
+    }
 }

@@ -16,6 +16,7 @@ use riglab::config::Config;
 use riglab::cpu::CpuBackend;
 use riglab::data::Dataset;
 use riglab::gpu::{GpuBackend, SMALL_LAYER_WEIGHTS, SPARSE_BELOW_DENSITY, context_for_tests};
+use riglab::model::Point;
 use riglab::train::{Event, MaskUpdate, Setup, Trainer};
 
 /// Largest |gpu - cpu| over the largest |cpu| of a tensor, for one step (kernels alone agree
@@ -62,7 +63,7 @@ fn step_parity(query: &str, n_train: usize) {
     let mut masks = setup.masks.clone();
     // Fully connected layers below the threshold, or small, take the sparse path, the
     // others the dense one (the CNN's convolutions: always dense).
-    for (l, (shape, mask)) in setup.layers.iter().zip(&masks).enumerate() {
+    for (l, (shape, mask)) in setup.exp.layers().iter().zip(&masks).enumerate() {
         let density = mask.iter().filter(|&&m| m).count() as f64 / mask.len() as f64;
         let fc = shape.kind == riglab::sparse::LayerKind::Dense;
         let small = mask.len() <= SMALL_LAYER_WEIGHTS;
@@ -123,13 +124,13 @@ fn step_parity(query: &str, n_train: usize) {
             );
             assert_close(
                 &format!("{w} bias"),
-                &block_on(g.read_bias(l)),
+                &block_on(g.read(l, Tensor::Bias)),
                 &p.bias,
                 STEP_TOLERANCE,
             );
             assert_close(
                 &format!("{w} bias momentum"),
-                &block_on(g.read_bias_momentum(l)),
+                &block_on(g.read(l, Tensor::BiasMomentum)),
                 &p.bias_momentum,
                 STEP_TOLERANCE,
             );
@@ -313,8 +314,12 @@ fn evaluation_and_loss_at_match_the_cpu_and_leave_training_alone() {
         (Some(sparse_masks.as_slice()), 350),
         (None, 350),
     ] {
-        let lg = block_on(g.loss_at(&weights, &biases, m, n));
-        let lc = block_on(cpu.loss_at(&weights, &biases, m, n));
+        let point = Point {
+            weights: weights.clone(),
+            biases: biases.clone(),
+        };
+        let lg = block_on(g.loss_at(&point, m, n));
+        let lc = block_on(cpu.loss_at(&point, m, n));
         assert!(
             ((lg - lc) / lc).abs() < 1e-5,
             "loss_at masks {}: {lg} vs {lc}",
@@ -324,10 +329,10 @@ fn evaluation_and_loss_at_match_the_cpu_and_leave_training_alone() {
     }
     // Many points at once (two evaluation batches each: more points than one read-back
     // holds), each as loss_at computes it alone.
-    let points: Vec<riglab::landscape::Point> = (0..40)
+    let points: Vec<Point> = (0..40)
         .map(|k| {
             let f = 0.5 + k as f32 / 40.0;
-            riglab::landscape::Point {
+            Point {
                 weights: weights
                     .iter()
                     .map(|l| l.iter().map(|w| f * w).collect())
@@ -336,14 +341,11 @@ fn evaluation_and_loss_at_match_the_cpu_and_leave_training_alone() {
             }
         })
         .collect();
-    let refs: Vec<riglab::gpu::PointRef> = points
-        .iter()
-        .map(|p| (p.weights.as_slice(), p.biases.as_slice()))
-        .collect();
+    let refs: Vec<&Point> = points.iter().collect();
     let many = block_on(g.losses_at(&refs, Some(&sparse_masks), 350));
     assert_eq!(many.len(), points.len());
     for (k, p) in points.iter().enumerate() {
-        let lc = block_on(cpu.loss_at(&p.weights, &p.biases, Some(&sparse_masks), 350));
+        let lc = block_on(cpu.loss_at(p, Some(&sparse_masks), 350));
         assert!(
             ((many[k] - lc) / lc).abs() < 1e-5,
             "losses_at point {k}: {} vs {lc}",
@@ -353,11 +355,11 @@ fn evaluation_and_loss_at_match_the_cpu_and_leave_training_alone() {
     // A landscape plane: the first layer evaluated at the origin and along each direction,
     // combined per point on the GPU (n within one evaluation batch), or point by point (n
     // beyond it); each point as the CPU computes it from the point's parameters.
-    let origin = riglab::landscape::Point {
+    let origin = Point {
         weights: weights.clone(),
         biases: biases.clone(),
     };
-    let direction = |f: f32| riglab::landscape::Point {
+    let direction = |f: f32| Point {
         weights: weights
             .iter()
             .map(|l| {
@@ -391,7 +393,7 @@ fn evaluation_and_loss_at_match_the_cpu_and_leave_training_alone() {
         assert_eq!(plane.len(), coords.len());
         for (k, &(x, y)) in coords.iter().enumerate() {
             let p = origin.offset(x, a, y, b);
-            let lc = block_on(cpu.loss_at(&p.weights, &p.biases, m, n));
+            let lc = block_on(cpu.loss_at(&p, m, n));
             assert!(
                 ((plane[k] - lc) / lc).abs() < 1e-4,
                 "plane point {k} (n = {n}, masked {}, swapped {swapped}): {} vs {lc}",
@@ -516,14 +518,14 @@ fn a_rigl_run_matches_the_cpu() {
     };
     // ERK at 90%: fc1 ~8% dense and fc2 ~23% on the sparse path, and fc3 too (never masked,
     // but small: all its weights in the lists).
-    let sparse: Vec<bool> = (0..setup.layers.len())
+    let sparse: Vec<bool> = (0..setup.exp.layers().len())
         .map(|l| g.computes_sparse(l))
         .collect();
     assert_eq!(
         sparse,
         [true, true, true],
         "densities {:?}",
-        setup.densities
+        setup.exp.densities
     );
     let (mut tg, mut tc) = twins(&setup, g, train, test);
     let (eg, ec) = (run(&mut tg), run(&mut tc));
@@ -586,7 +588,7 @@ fn a_pruning_run_moves_to_the_sparse_path_and_matches_the_cpu() {
     let Some(g) = gpu(&setup, train.clone(), test.clone()) else {
         return;
     };
-    let layers = setup.layers.len();
+    let layers = setup.exp.layers().len();
     let (mut tg, mut tc) = twins(&setup, g, train, test);
     assert!(!tg.backend.computes_sparse(0), "fc1 dense at first");
     let (eg, ec) = (run(&mut tg), run(&mut tc));

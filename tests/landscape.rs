@@ -2,13 +2,14 @@
 
 mod common;
 
-use riglab::backend::block_on;
+use riglab::backend::{Backend, block_on};
 use riglab::config::Config;
 use riglab::landscape::Point;
+use riglab::landscape::compute::{PlaneSpec, line, plane, trajectory_map};
 use riglab::landscape::map::{PlaneMap, Projection, gram_row, path_points};
 use riglab::landscape::trajectory::{TRAJECTORY_LIMIT, Trajectory};
 use riglab::train::escape::escape;
-use riglab::train::landscape_run::{interpolate, plane, train_recording, trajectory_map};
+use riglab::train::record::train_recording;
 use riglab::train::{Event, Setup, Trainer};
 
 fn trained(query: &str) -> Trainer<riglab::cpu::CpuBackend> {
@@ -32,19 +33,17 @@ fn interpolation_endpoints_reproduce_the_snapshots_losses_exactly() {
         weights: s.weights,
         biases: b.biases.iter().map(|x| vec![0.0; x.len()]).collect(),
     };
-    let rows = interpolate(
+    let rows = block_on(line(
         &mut t.backend,
         (&a, &s.masks),
         (&b, &b_masks),
         29,
         256,
-        |_, _| {},
-    );
+        async |_, _| {},
+    ));
     assert_eq!(rows.len(), 29);
     let at = |c: f64| rows.iter().find(|r| r.c == c).unwrap();
-    let mut loss = |p: &Point, m: &[Vec<bool>]| {
-        block_on(t.backend.loss_at(&p.weights, &p.biases, Some(m), 256))
-    };
+    let mut loss = |p: &Point, m: &[Vec<bool>]| block_on(t.backend.loss_at(p, Some(m), 256));
     assert_eq!(at(0.0).mask_a, loss(&a, &s.masks));
     assert_eq!(at(1.0).mask_b, loss(&b, &b_masks));
     // The trained end is better than the initial point in its own subspace.
@@ -56,25 +55,23 @@ fn the_plane_is_centred_on_the_current_loss() {
     let mut t = trained("method=rigl&sparsity=0.9&steps=60&dt=20&batch=64&eval_every=60");
     let center = t.backend.point();
     let masks = t.masks.clone();
-    let rows: Vec<usize> = t.layers.iter().map(|l| l.n_out).collect();
-    let p = plane(
+    let spec = PlaneSpec {
+        grid: 5,
+        span: 1.0,
+        samples: 256,
+        dense_directions: false,
+        seed: 7,
+    };
+    let p = block_on(plane(
         &mut t.backend,
         &center,
         &masks,
-        &rows,
-        5,
-        1.0,
-        256,
-        false,
-        7,
-        |_, _| {},
-    );
+        spec,
+        async |_, _| {},
+    ));
     assert_eq!(p.coords, [-1.0, -0.5, 0.0, 0.5, 1.0]);
     assert_eq!(p.losses[2][2], p.center_loss);
-    let direct = block_on(
-        t.backend
-            .loss_at(&center.weights, &center.biases, Some(&masks), 256),
-    );
+    let direct = block_on(t.backend.loss_at(&center, Some(&masks), 256));
     assert_eq!(p.center_loss, direct);
     // Moving a whole filter-normalised step away raises the loss somewhere on the border.
     let border = [
@@ -152,7 +149,15 @@ fn the_trajectory_plane_holds_the_path_from_start_to_end() {
     assert_eq!(trajectory.snapshots()[0].point, start);
     let end = t.backend.point();
     let paths = [("trajectory".to_string(), trajectory.path_to(t.step, &end))];
-    let map = trajectory_map(&mut t.backend, &paths, &end, 7, 256, |_, _| {}).unwrap();
+    let map = block_on(trajectory_map(
+        &mut t.backend,
+        &paths,
+        &end,
+        7,
+        256,
+        async |_| {},
+    ))
+    .unwrap();
     let path = &map.paths[0].points;
     assert_eq!(path.len(), 10);
     let (first, last) = (path[0], path[path.len() - 1]);
@@ -177,9 +182,6 @@ fn the_trajectory_plane_holds_the_path_from_start_to_end() {
         .collect();
     let p = Projection::new(&paths, &end, &rows, 7).unwrap();
     let q = p.grid_point(&end, 2, 5);
-    let direct = block_on(
-        t.backend
-            .loss_at(&q.weights, &q.biases, Some(&p.masks), 256),
-    );
+    let direct = block_on(t.backend.loss_at(&q, Some(&p.masks), 256));
     assert_eq!(map.losses[2][5], direct);
 }

@@ -152,8 +152,9 @@ pub fn RunBar(ctx: Ctx, reset: Callback<()>) -> impl IntoView {
     let next_update = move || {
         // From the configuration, so it works while a step is in flight too.
         let target = ctx.lab.with_value(|l| {
-            l.primary()
-                .and_then(|r| crate::train::next_update_step(&r.config, r.step()))
+            let r = l.primary()?;
+            let exp = crate::experiment::Experiment::new(&r.config).ok()?;
+            exp.next_update_step(r.step())
         });
         if let Some(t) = target {
             ctx.mode.set(Mode::Until(t + 1));

@@ -6,10 +6,9 @@ use leptos::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 
-use super::any::AnyBackend;
 use super::ctx::{Ctx, GpuState, Mode};
 use super::lab::{FLASH_MS, Mark, sync_state};
-use crate::backend::{Backend, Tensor};
+use crate::backend::{AnyBackend, Backend, Tensor};
 use crate::train::{Event, Trainer};
 
 /// Milliseconds of training per animation frame (a 60 Hz frame is 16.7 ms).
@@ -179,7 +178,7 @@ async fn run_until_paused(ctx: Ctx) {
 pub async fn mark(t: &mut Trainer<AnyBackend>) -> Mark {
     Mark {
         step: t.step,
-        point: t.backend.point(t.layers.len()).await,
+        point: t.backend.read_point().await,
         masks: t.masks.clone(),
     }
 }
@@ -230,8 +229,9 @@ pub async fn snapshot(ctx: Ctx) {
         let Some(mut trainer) = taken.flatten() else {
             continue;
         };
-        let mut weights = Vec::with_capacity(trainer.layers.len());
-        for l in 0..trainer.layers.len() {
+        let layers = trainer.layers().len();
+        let mut weights = Vec::with_capacity(layers);
+        for l in 0..layers {
             weights.push(trainer.backend.read(l, Tensor::Weights).await);
         }
         ctx.lab.update_value(|lab| {

@@ -169,7 +169,7 @@ async fn demo(
 async fn escape_map(
     ctx: Ctx,
     map: RwSignal<Option<Landscape>>,
-    t: &mut crate::train::Trainer<super::any::AnyBackend>,
+    t: &mut crate::train::Trainer<crate::backend::AnyBackend>,
     solution: &Mark,
     ends: [&Mark; 2],
 ) -> Result<(), String> {

@@ -3,11 +3,11 @@
 
 use std::collections::HashMap;
 
-use super::any::AnyBackend;
-use crate::backend::{Backend, Tensor};
+use crate::backend::{AnyBackend, Backend, State};
 use crate::config::Config;
 use crate::cpu::CpuBackend;
 use crate::data::Dataset;
+use crate::experiment::Experiment;
 use crate::gpu::{GpuBackend, GpuContext};
 use crate::landscape::Point;
 use crate::landscape::trajectory::{TRAJECTORY_LIMIT, Trajectory};
@@ -65,8 +65,8 @@ pub struct Run {
     pub label: String,
     /// None while a step is in flight (taken out so no borrow is held across an await).
     pub trainer: Option<Trainer<AnyBackend>>,
-    /// The last full copy of the GPU state (weights, biases, both momenta, at `synced_step`),
-    /// from which the CPU carries on if the device is lost.
+    /// The last full copy of the GPU state, from which the CPU carries on if the device is
+    /// lost.
     pub synced: Option<Synced>,
     /// The trainer's step when it was last put back.
     steps_done: usize,
@@ -98,15 +98,15 @@ impl Run {
         let backend = match gpu
             .map(|g| GpuBackend::with_context(g.clone(), &setup, train.clone(), test.clone()))
         {
-            Some(Ok(g)) => AnyBackend::Gpu(Box::new(g)),
+            Some(Ok(g)) => AnyBackend::from(g),
             other => {
                 if let Some(Err(e)) = other {
                     why_not_gpu = Some(e.to_string());
                 }
-                AnyBackend::Cpu(Box::new(cpu_backend(&setup, train, test)?))
+                AnyBackend::from(cpu_backend(&setup, train, test)?)
             }
         };
-        let layers = setup.layers.len();
+        let layers = setup.exp.layers().len();
         let trainer = Trainer::new(setup, backend, train.len(), test.len());
         let label = match config.method {
             Method::Dense => "dense".to_string(),
@@ -247,61 +247,37 @@ fn cpu_backend(setup: &Setup, train: &Dataset, test: &Dataset) -> Result<CpuBack
     Ok(backend)
 }
 
-/// A host copy of a run's training state.
+/// A host copy of a run's training state at a step.
 pub struct Synced {
     pub step: usize,
-    pub weights: Vec<Vec<f32>>,
-    pub biases: Vec<Vec<f32>>,
-    pub momentum: Vec<Vec<f32>>,
-    pub bias_momentum: Vec<Vec<f32>>,
+    pub state: State,
 }
 
 /// Reads the full training state of a GPU run, so the CPU can carry on from it.
 pub async fn sync_state(trainer: &mut Trainer<AnyBackend>) -> Synced {
-    let n = trainer.layers.len();
-    let mut weights = Vec::with_capacity(n);
-    let mut momentum = Vec::with_capacity(n);
-    for l in 0..n {
-        weights.push(trainer.backend.read(l, Tensor::Weights).await);
-        momentum.push(trainer.backend.read(l, Tensor::Momentum).await);
-    }
-    let biases = trainer.backend.read_biases(n).await;
-    let bias_momentum = trainer.backend.read_bias_momenta(n).await;
     Synced {
         step: trainer.step,
-        weights,
-        biases,
-        momentum,
-        bias_momentum,
+        state: trainer.backend.read_state().await,
     }
 }
 
-/// A CPU backend holding a copy of a run's state: weights, biases and both momenta (or the
-/// initial weights when `state` is None) under the trainer's masks.
+/// A CPU backend holding a copy of a run's state (or the initial weights when `synced` is
+/// None) under the trainer's masks, and the step of that state.
 pub fn cpu_from_state(
-    config: &Config,
+    exp: &Experiment,
     masks: &[Vec<bool>],
-    state: Option<Synced>,
+    synced: Option<Synced>,
     train: &Dataset,
     test: &Dataset,
 ) -> Result<(CpuBackend, usize), String> {
-    let mut setup = Setup::new(config)?;
+    let mut setup = Setup::of(exp.clone());
     setup.masks = masks.to_vec();
-    let mut from_step = 0;
-    let rest = state.map(|s| {
-        setup.weights = s.weights;
-        from_step = s.step;
-        (s.biases, s.momentum, s.bias_momentum)
-    });
-    let mut cpu = cpu_backend(&setup, train, test)?;
-    if let Some((biases, momentum, bias_momentum)) = rest {
-        for (l, p) in cpu.net.params.iter_mut().enumerate() {
-            p.bias.copy_from_slice(&biases[l]);
-            p.momentum.copy_from_slice(&momentum[l]);
-            p.bias_momentum.copy_from_slice(&bias_momentum[l]);
-        }
-    }
-    Ok((cpu, from_step))
+    let Some(s) = synced else {
+        return Ok((cpu_backend(&setup, train, test)?, 0));
+    };
+    let mut cpu = CpuBackend::with_state(&setup, &s.state, train.clone(), test.clone())?;
+    cpu.yielder = Some(Box::new(|| Box::pin(super::driver::next_frame())));
+    Ok((cpu, s.step))
 }
 
 impl Run {
@@ -312,7 +288,7 @@ impl Run {
             return Err("the run is busy".into());
         };
         let (cpu, from_step) = cpu_from_state(
-            &self.config,
+            &trainer.exp,
             &trainer.masks,
             self.synced.take(),
             train,
@@ -320,7 +296,7 @@ impl Run {
         )?;
         let lost = trainer.drop_in_flight();
         let now = trainer.step;
-        trainer.backend = AnyBackend::Cpu(Box::new(cpu));
+        trainer.backend = AnyBackend::from(cpu);
         Ok(format!(
             "{}: carried on at step {now} on the CPU from the weights synchronised at step {from_step} ({lost} recorded steps lost)",
             self.label
@@ -336,13 +312,13 @@ impl Run {
         (train, test): (&Dataset, &Dataset),
         record_every: Option<usize>,
     ) -> Result<Run, String> {
-        let state = sync_state(trainer).await;
-        let weights = state.weights.clone();
+        let synced = sync_state(trainer).await;
+        let weights = synced.state.weights.clone();
         let start = Mark {
             step: 0,
             point: Point {
-                weights: state.weights.clone(),
-                biases: state.biases.clone(),
+                weights: synced.state.weights.clone(),
+                biases: synced.state.biases.clone(),
             },
             masks: trainer.masks.clone(),
         };
@@ -355,11 +331,11 @@ impl Run {
             }
             // The GPU's state as read back.
             AnyBackend::Gpu(_) => {
-                cpu_from_state(&trainer.config, &trainer.masks, Some(state), train, test)?.0
+                cpu_from_state(&trainer.exp, &trainer.masks, Some(synced), train, test)?.0
             }
         };
-        let forked = trainer.fork(&config, AnyBackend::Cpu(Box::new(cpu)))?;
-        let layers = forked.layers.len();
+        let forked = trainer.fork(&config, AnyBackend::from(cpu))?;
+        let layers = forked.layers().len();
         Ok(Run {
             label,
             history: History {

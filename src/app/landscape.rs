@@ -6,25 +6,23 @@
 use leptos::html::Canvas;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use rand::SeedableRng;
 
-use super::any::AnyBackend;
 use super::charts::RUN_COLORS;
 use super::ctx::{Ctx, Mode};
-use super::driver::{next_frame, now_ms};
+use super::driver::{FRAME_BUDGET_MS, next_frame, now_ms};
 use super::export::download;
 use super::lab::Mark;
 use super::landscape_draw::{PathStyle, draw_line, draw_map, draw_plane};
-use super::trajectory::{Progress, compute_map};
+use crate::backend::{AnyBackend, Backend};
+use crate::landscape::compute::{self, MapProgress, PlaneSpec};
 use crate::landscape::map::PlaneMap;
-use crate::landscape::{
-    LOSS_SAMPLES, Point, direction_seed, filter_normalized_direction, grid_coords,
-    interpolation_coefficients, union_masks,
-};
+use crate::landscape::{LOSS_SAMPLES, Point, direction_seed, interpolation_coefficients};
 use crate::train::Trainer;
 
 /// Training images every landscape loss is measured on.
 pub const SAMPLES: usize = LOSS_SAMPLES;
+/// Points along a line, from -0.2 to 1.2 (as `riglab landscape`'s default).
+const LINE_POINTS: usize = 29;
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum Shape {
@@ -121,10 +119,17 @@ pub async fn map_into(
     (title, styles, start_label): (String, Vec<(String, usize)>, String),
 ) -> Result<PlaneMap, String> {
     let started = now_ms();
-    let show = |p: Progress| {
+    let mut frame = now_ms();
+    let show = async |p: MapProgress<'_>| {
+        // The PCA's pieces are small: show them (and yield) once a frame's budget is spent;
+        // each grid row is shown as it arrives.
+        let grid_row = matches!(p, MapProgress::Grid(..));
+        if !grid_row && now_ms() - frame <= FRAME_BUDGET_MS {
+            return;
+        }
         let (map, done, total, unit) = match p {
-            Progress::Pca(d, n) => (None, d, n, "snapshots (PCA)"),
-            Progress::Grid(m, d, n) => (Some(m.clone()), d, n, "grid points"),
+            MapProgress::Pca(d, n) => (None, d, n, "snapshots (PCA)"),
+            MapProgress::Grid(m, d, n) => (Some(m.clone()), d, n, "grid points"),
         };
         target.set(Some(Landscape {
             title: title.clone(),
@@ -138,8 +143,10 @@ pub async fn map_into(
             unit,
             millis: now_ms() - started,
         }));
+        next_frame().await;
+        frame = now_ms();
     };
-    compute_map(t, paths, origin, grid, show).await
+    compute::trajectory_map(&mut t.backend, paths, origin, grid, LOSS_SAMPLES, show).await
 }
 
 /// The loss on the plane of the first two principal components of run `i`'s trajectory
@@ -155,7 +162,7 @@ async fn trajectory_plane(
         .try_update_value(|l| l.runs.get_mut(i).and_then(|r| r.trajectory.take()))
         .flatten()
         .ok_or("this run has no recorded trajectory")?;
-    let end = t.backend.point(t.layers.len()).await;
+    let end = t.backend.read_point().await;
     let path = trajectory.path_to(t.step, &end);
     let title = format!(
         "step {}: the trajectory's plane (PCA of {} snapshots about the current point, {grid} × {grid})",
@@ -206,76 +213,66 @@ pub async fn line(
     title: String,
 ) {
     let started = now_ms();
-    let coeffs = interpolation_coefficients(29);
-    let union = union_masks(&a.1, &b.1);
-    let masks = [
-        ("mask of A", &a.1),
-        ("mask of B", &b.1),
-        ("union of the masks", &union),
-    ];
-    let mut series: Vec<(String, Vec<f64>)> = masks
-        .iter()
-        .map(|(n, _)| (n.to_string(), Vec::new()))
-        .collect();
-    for (i, &c) in coeffs.iter().enumerate() {
-        let p = Point::lerp(&a.0, &b.0, c);
-        for (k, (_, m)) in masks.iter().enumerate() {
-            let loss = t.backend.loss_at(&p, Some(m), SAMPLES).await;
-            series[k].1.push(loss);
-        }
+    let coeffs = interpolation_coefficients(LINE_POINTS);
+    let show = async |rows: &[compute::InterpRow], total: usize| {
+        let series = ["mask of A", "mask of B", "union of the masks"]
+            .into_iter()
+            .enumerate()
+            .map(|(k, name)| {
+                let losses = rows.iter().map(|r| [r.mask_a, r.mask_b, r.union][k]);
+                (name.to_string(), losses.collect())
+            })
+            .collect();
         ctx.landscape.set(Some(Landscape {
             title: title.clone(),
             shape: Shape::Line {
                 coeffs: coeffs.clone(),
-                series: series.clone(),
+                series,
             },
-            done: i + 1,
-            total: coeffs.len(),
+            done: rows.len(),
+            total,
             unit: "points",
             millis: now_ms() - started,
         }));
         next_frame().await;
-    }
+    };
+    let (a, b) = ((&a.0, &a.1[..]), (&b.0, &b.1[..]));
+    compute::line(&mut t.backend, a, b, LINE_POINTS, SAMPLES, show).await;
 }
 
 /// The loss on a `grid` x `grid` slice around the current parameters, along two
 /// filter-normalised random directions (within the active weights unless `dense`).
 pub async fn plane(ctx: Ctx, t: &mut Trainer<AnyBackend>, grid: usize, dense: bool) {
     let started = now_ms();
-    let layers = t.layers.len();
-    let center = t.backend.point(layers).await;
-    let masks = t.masks.clone();
-    let rows: Vec<usize> = t.layers.iter().map(|l| l.n_out).collect();
-    let mut rng = rand_pcg::Pcg64::seed_from_u64(direction_seed(t.config.seed, t.step));
-    let restrict = (!dense).then_some(&masks[..]);
-    let d1 = filter_normalized_direction(&center, &rows, restrict, &mut rng);
-    let d2 = filter_normalized_direction(&center, &rows, restrict, &mut rng);
-    let coords = grid_coords(grid, 1.0);
-    let center_loss = t.backend.loss_at(&center, restrict, SAMPLES).await;
+    let center = t.backend.read_point().await;
+    let spec = PlaneSpec {
+        grid,
+        span: 1.0,
+        samples: SAMPLES,
+        dense_directions: dense,
+        seed: direction_seed(t.exp.seed, t.step),
+    };
     let title = format!(
         "step {}: loss around the current parameters ({grid} × {grid}, {} directions)",
         t.step,
         if dense { "dense" } else { "sparse" }
     );
-    let mut losses = Vec::with_capacity(grid);
-    for &y in &coords {
-        let row: Vec<(f64, f64)> = coords.iter().map(|&x| (x, y)).collect();
-        let plane = (&center, &d1, &d2);
-        losses.push(t.backend.plane_losses(plane, &row, restrict, SAMPLES).await);
+    let show = async |p: &compute::Plane, rows: usize| {
         ctx.landscape.set(Some(Landscape {
             title: title.clone(),
             shape: Shape::Plane {
-                coords: coords.clone(),
-                losses: losses.clone(),
-                center: center_loss,
+                coords: p.coords.clone(),
+                losses: p.losses.clone(),
+                center: p.center_loss,
             },
-            done: losses.len(),
-            total: grid,
+            done: p.losses.len(),
+            total: rows,
             unit: "rows",
             millis: now_ms() - started,
         }));
         next_frame().await;
-    }
+    };
+    compute::plane(&mut t.backend, &center, &t.masks, spec, show).await;
 }
 
 fn to_csv(l: &Landscape) -> String {
@@ -361,7 +358,7 @@ async fn line_end(
     key: &str,
 ) -> Option<(Mark, String)> {
     if key == "now" {
-        let point = t.backend.point(t.layers.len()).await;
+        let point = t.backend.read_point().await;
         let mark = Mark {
             step: t.step,
             point,

@@ -1,7 +1,6 @@
 //! The page (wasm only): leptos components over a few signals (`ctx`); effects touch the
 //! outside world (URL, canvases, network); the training loop runs in animation frames.
 
-mod any;
 mod backend;
 mod charts;
 mod controls;
@@ -15,7 +14,6 @@ mod lab;
 mod landscape;
 mod landscape_draw;
 mod masks;
-mod trajectory;
 mod url;
 mod views;
 

@@ -8,8 +8,8 @@ use super::charts::{RUN_CSS, Series, draw_accuracy, draw_loss, draw_schedule};
 use super::ctx::{Ctx, Status};
 use super::driver::now_ms;
 use super::masks::{Blocks, draw_mask, draw_pixel_heatmap};
+use crate::experiment::update_schedule;
 use crate::sparse::Method;
-use crate::train::update_schedule;
 
 /// One line for a classroom: what the selected method does.
 pub fn explain(method: Method) -> &'static str {
@@ -125,7 +125,7 @@ pub fn MaskViews(ctx: Ctx) -> impl IntoView {
                 return last.cloned().flatten();
             };
             let layers = t
-                .layers
+                .layers()
                 .iter()
                 .map(|l| (l.name.clone(), l.n_out, l.num_weights() / l.n_out))
                 .collect();
@@ -249,7 +249,7 @@ pub fn PixelHeatmap(ctx: Ctx) -> impl IntoView {
             let Some(t) = lab.run(ctx.shown.get()).and_then(|r| r.trainer.as_ref()) else {
                 return;
             };
-            let l = &t.layers[0];
+            let l = &t.layers()[0];
             if l.n_in == 784 && l.kh == 1 {
                 set_max.set(draw_pixel_heatmap(&c, l.n_out, l.n_in, &t.masks[0], 28));
             }
@@ -274,7 +274,7 @@ pub fn Densities(ctx: Ctx) -> impl IntoView {
             let Some(t) = lab.run(ctx.shown.get()).and_then(|r| r.trainer.as_ref()) else {
                 return Vec::new();
             };
-            t.layers
+            t.layers()
                 .iter()
                 .enumerate()
                 .map(|(l, shape)| {

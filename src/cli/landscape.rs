@@ -5,11 +5,13 @@ use std::path::PathBuf;
 
 use indicatif::ProgressBar;
 
-use super::{CliError, DataDir, parse_config};
+use super::{BackendKind, CliError, DataDir, parse_config, trainer};
+use crate::backend::{AnyBackend, Backend, block_on};
+use crate::landscape::compute::{MapProgress, PlaneSpec, line, plane, trajectory_map};
 use crate::landscape::trajectory::{TRAJECTORY_LIMIT, Trajectory};
 use crate::sparse::Method;
 use crate::train::escape::escape;
-use crate::train::landscape_run::{interpolate, plane, train_recording, trajectory_map};
+use crate::train::record::train_recording;
 use crate::train::{Setup, Trainer};
 
 #[derive(clap::Args)]
@@ -51,6 +53,9 @@ pub struct LandscapeArgs {
     /// variance as JSON here.
     #[arg(long)]
     json: Option<PathBuf>,
+    /// Compute backend of the training and of the landscape.
+    #[arg(long, value_enum, default_value = "cpu")]
+    backend: BackendKind,
     #[command(flatten)]
     data: DataDir,
 }
@@ -77,15 +82,16 @@ pub struct EscapeArgs {
     data: DataDir,
 }
 
-/// Trains `config` on the CPU, recording its trajectory.
+/// Trains `config` on `backend`, recording its trajectory.
 fn train(
     config: &crate::config::Config,
     data: &DataDir,
-) -> Result<(Trainer<crate::cpu::CpuBackend>, Trajectory), CliError> {
+    backend: BackendKind,
+) -> Result<(Trainer<AnyBackend>, Trajectory), CliError> {
     let (train, test) = data.load(config)?;
     let setup = Setup::new(config).map_err(CliError::Usage)?;
     let start = setup.initial_point();
-    let mut t = Trainer::cpu(config, train, test).map_err(CliError::Usage)?;
+    let mut t = trainer(backend, config, train, test)?;
     let mut trajectory = Trajectory::new(start, TRAJECTORY_LIMIT, None);
     let bar = ProgressBar::new(config.steps as u64);
     train_recording(&mut t, &mut trajectory, |_| bar.inc(1));
@@ -130,8 +136,9 @@ pub fn run_landscape(args: LandscapeArgs) -> Result<(), CliError> {
         return Err(CliError::Usage("--json goes with --plane pca".into()));
     }
     eprintln!("training {}", config.to_query_full());
-    let (mut run, trajectory) = train(&config, &args.data)?;
-    let b_point = run.backend.point();
+    let (mut run, trajectory) = train(&config, &args.data, args.backend)?;
+    eprintln!("on {}", run.backend.describe());
+    let b_point = block_on(run.backend.read_point());
     let b_masks = run.masks.clone();
     let bar = ProgressBar::new(0);
     let progress = |done: usize, total: usize| {
@@ -151,17 +158,17 @@ pub fn run_landscape(args: LandscapeArgs) -> Result<(), CliError> {
                 let mut c = config.clone();
                 c.method = m;
                 eprintln!("training snapshot A: {}", c.to_query_full());
-                let (a, _) = train(&c, &args.data)?;
-                (a.backend.point(), a.masks.clone())
+                let (mut a, _) = train(&c, &args.data, args.backend)?;
+                (block_on(a.backend.read_point()), a.masks.clone())
             };
-            let rows = interpolate(
+            let rows = block_on(line(
                 &mut run.backend,
                 (&a_point, &a_masks),
                 (&b_point, &b_masks),
                 args.points,
                 args.samples,
-                progress,
-            );
+                async |rows, total| progress(rows.len(), total),
+            ));
             out.push_str("c,loss_mask_a,loss_mask_b,loss_union\n");
             for r in rows {
                 let _ = writeln!(
@@ -173,14 +180,18 @@ pub fn run_landscape(args: LandscapeArgs) -> Result<(), CliError> {
         }
         "plane-pca" => {
             let path = trajectory.path_to(run.step, &b_point);
-            let map = trajectory_map(
+            let map = block_on(trajectory_map(
                 &mut run.backend,
                 &[("trajectory".to_string(), path)],
                 &b_point,
                 args.grid,
                 args.samples,
-                progress,
-            )
+                async |p| {
+                    if let MapProgress::Grid(_, done, total) = p {
+                        progress(done, total)
+                    }
+                },
+            ))
             .map_err(CliError::Failed)?;
             eprintln!(
                 "trajectory plane: {} snapshots; the two components explain {:.1}% and {:.1}% of the movement",
@@ -195,19 +206,20 @@ pub fn run_landscape(args: LandscapeArgs) -> Result<(), CliError> {
             out = map.csv();
         }
         "plane" | "plane-random" => {
-            let rows: Vec<usize> = run.layers.iter().map(|l| l.n_out).collect();
-            let p = plane(
+            let spec = PlaneSpec {
+                grid: args.grid,
+                span: args.span,
+                samples: args.samples,
+                dense_directions: args.dense_directions,
+                seed: crate::landscape::direction_seed(config.seed, run.step),
+            };
+            let p = block_on(plane(
                 &mut run.backend,
                 &b_point,
                 &b_masks,
-                &rows,
-                args.grid,
-                args.span,
-                args.samples,
-                args.dense_directions,
-                crate::landscape::direction_seed(config.seed, run.step),
-                progress,
-            );
+                spec,
+                async |p, total| progress(p.losses.len(), total),
+            ));
             eprintln!(
                 "loss at the centre (the trained parameters): {:.6}",
                 p.center_loss

@@ -13,9 +13,11 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+use crate::backend::{AnyBackend, block_on};
 use crate::config::Config;
 use crate::data::Dataset;
 use crate::prepare::load_prepared;
+use crate::train::Trainer;
 
 #[derive(Parser)]
 #[command(
@@ -108,6 +110,23 @@ pub enum BackendKind {
     Cpu,
     /// wgpu: Vulkan natively (Mesa lavapipe where there is no GPU).
     Gpu,
+}
+
+/// A run of `config` on `kind`'s backend.
+fn trainer(
+    kind: BackendKind,
+    config: &Config,
+    train: Dataset,
+    test: Dataset,
+) -> Result<Trainer<AnyBackend>, CliError> {
+    Ok(match kind {
+        BackendKind::Cpu => Trainer::cpu(config, train, test)
+            .map_err(CliError::Usage)?
+            .map_backend(AnyBackend::from),
+        BackendKind::Gpu => block_on(Trainer::gpu(config, train, test, None))
+            .map_err(gpu_error)?
+            .map_backend(AnyBackend::from),
+    })
 }
 
 /// A GPU backend that cannot start is a failure; a bad configuration, a usage error.

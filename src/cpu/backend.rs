@@ -5,11 +5,18 @@ use std::pin::Pin;
 
 use super::net::{Net, Workspace};
 use super::sgd::sgd_step;
-use crate::backend::{Backend, Split, StepOptions, Tensor, check_data};
+use crate::backend::{
+    Backend, PlaneRef, Split, State, StepOptions, Tensor, check_data, plane_point_by_point,
+};
 use crate::data::Dataset;
-use crate::train::Setup;
+use crate::experiment::Setup;
+use crate::model::Point;
 
 const EVAL_BATCH: usize = 500;
+
+/// With a yielder, `losses_at` yields after a point once this many milliseconds have passed
+/// since the last yield (the page stays responsive while a landscape fills in).
+const YIELD_AFTER_MS: f64 = 30.0;
 
 /// Something to await between evaluation batches: the page passes "the next animation
 /// frame" so a long evaluation never freezes it.
@@ -25,22 +32,25 @@ pub struct CpuBackend {
     test: Dataset,
     losses: Vec<f64>,
     snfs_ema: Vec<Vec<f32>>,
-    /// The network `loss_at` evaluates, apart from the training state (made on first use).
+    /// The network `losses_at` evaluates, apart from the training state (made on first use).
     probe: Option<Box<Net>>,
+    /// When `losses_at` last yielded (or started).
+    last_yield: web_time::Instant,
 }
 
 impl CpuBackend {
     pub fn new(setup: &Setup, train: Dataset, test: Dataset) -> Result<Self, String> {
-        let c = &setup.config;
-        check_data(&train, &test, setup.input, setup.classes, c.batch)
-            .map_err(|e| format!("data={}: {e}", c.data.name()))?;
-        let mut net = Net::new(&c.model, setup.input, setup.classes);
+        let e = &setup.exp;
+        check_data(&train, &test, e.input(), e.classes(), e.batch)
+            .map_err(|why| format!("data={}: {why}", e.data.name()))?;
+        let g = &e.graph;
+        let mut net = Net::new(&g.spec, g.input, g.classes);
         for (l, p) in net.params.iter_mut().enumerate() {
             p.weights.copy_from_slice(&setup.weights[l]);
             p.set_mask(setup.masks[l].clone());
         }
         Ok(Self {
-            ws: net.workspace(c.batch),
+            ws: net.workspace(e.batch),
             eval_ws: net.workspace(EVAL_BATCH.min(train.len()).min(test.len())),
             snfs_ema: net
                 .params
@@ -53,7 +63,38 @@ impl CpuBackend {
             test,
             losses: Vec::new(),
             probe: None,
+            last_yield: web_time::Instant::now(),
         })
+    }
+
+    /// A backend at `state` (a copy of another backend's, e.g. a GPU's before its device was
+    /// lost) under the masks of `setup`: inactive weights and their momentum are 0.
+    pub fn with_state(
+        setup: &Setup,
+        state: &State,
+        train: Dataset,
+        test: Dataset,
+    ) -> Result<Self, String> {
+        let mut b = Self::new(setup, train, test)?;
+        for (l, p) in b.net.params.iter_mut().enumerate() {
+            let lens = [
+                (state.weights[l].len(), p.weights.len()),
+                (state.momentum[l].len(), p.momentum.len()),
+                (state.snfs_ema[l].len(), p.weights.len()),
+                (state.biases[l].len(), p.bias.len()),
+                (state.bias_momentum[l].len(), p.bias.len()),
+            ];
+            if lens.iter().any(|(a, b)| a != b) {
+                return Err(format!("the state does not fit layer {}", p.shape.name));
+            }
+            p.weights.copy_from_slice(&state.weights[l]);
+            p.momentum.copy_from_slice(&state.momentum[l]);
+            p.set_mask(p.mask.clone());
+            p.bias.copy_from_slice(&state.biases[l]);
+            p.bias_momentum.copy_from_slice(&state.bias_momentum[l]);
+            b.snfs_ema[l].copy_from_slice(&state.snfs_ema[l]);
+        }
+        Ok(b)
     }
 
     /// A copy of the whole training state (weights, masks, biases, momentum, SNFS average,
@@ -69,36 +110,38 @@ impl CpuBackend {
             losses: Vec::new(),
             snfs_ema: self.snfs_ema.clone(),
             probe: None,
+            last_yield: web_time::Instant::now(),
         }
     }
 
     /// The current point in parameter space (every layer's weights and biases).
-    pub fn point(&self) -> crate::landscape::Point {
-        crate::landscape::Point {
+    pub fn point(&self) -> Point {
+        Point {
             weights: self.net.params.iter().map(|p| p.weights.clone()).collect(),
             biases: self.net.params.iter().map(|p| p.bias.clone()).collect(),
         }
     }
 
-    /// Mean loss on the first `n` training images at the given parameters (inactive weights
-    /// zeroed by `masks` when given), without touching the training state: the loss
-    /// landscape and interpolation views (DESIGN.md).
-    pub async fn loss_at(
-        &mut self,
-        weights: &[Vec<f32>],
-        biases: &[Vec<f32>],
-        masks: Option<&[Vec<bool>]>,
-        n: usize,
-    ) -> f64 {
-        let net = &self.net;
+    /// Mean loss on the first `n` training images at `point` under `masks` (none: every
+    /// weight active), on a network apart from the training state.
+    fn probe_loss(&mut self, point: &Point, masks: Option<&[Vec<bool>]>, n: usize) -> f64 {
+        let g = &self.net.graph;
         let probe = self
             .probe
-            .get_or_insert_with(|| Box::new(Net::new(&net.spec, net.input, net.classes)));
-        assert_eq!(weights.len(), probe.params.len(), "weights of every layer");
-        assert_eq!(biases.len(), probe.params.len(), "biases of every layer");
+            .get_or_insert_with(|| Box::new(Net::new(&g.spec, g.input, g.classes)));
+        assert_eq!(
+            point.weights.len(),
+            probe.params.len(),
+            "weights of every layer"
+        );
+        assert_eq!(
+            point.biases.len(),
+            probe.params.len(),
+            "biases of every layer"
+        );
         for (l, p) in probe.params.iter_mut().enumerate() {
-            p.weights.copy_from_slice(&weights[l]);
-            p.bias.copy_from_slice(&biases[l]);
+            p.weights.copy_from_slice(&point.weights[l]);
+            p.bias.copy_from_slice(&point.biases[l]);
             let mask = masks.map_or_else(|| vec![true; p.weights.len()], |m| m[l].clone());
             p.set_mask(mask);
         }
@@ -143,7 +186,47 @@ impl Backend for CpuBackend {
             Tensor::Grad => &p.grad,
             Tensor::Momentum => &p.momentum,
             Tensor::SnfsEma => &self.snfs_ema[layer],
+            Tensor::Bias => &p.bias,
+            Tensor::BiasMomentum => &p.bias_momentum,
         })
+    }
+
+    fn layer_count(&self) -> usize {
+        self.net.params.len()
+    }
+
+    async fn losses_at(
+        &mut self,
+        points: &[&Point],
+        masks: Option<&[Vec<bool>]>,
+        n: usize,
+    ) -> Vec<f64> {
+        let mut out = Vec::with_capacity(points.len());
+        if points.len() > 1 {
+            self.last_yield = web_time::Instant::now();
+        }
+        for p in points {
+            out.push(self.probe_loss(p, masks, n));
+            if let Some(y) = &self.yielder
+                && self.last_yield.elapsed().as_secs_f64() * 1e3 > YIELD_AFTER_MS
+            {
+                y().await;
+                self.last_yield = web_time::Instant::now();
+            }
+        }
+        out
+    }
+
+    async fn plane_losses(
+        &mut self,
+        plane: PlaneRef<'_>,
+        coords: &[(f64, f64)],
+        masks: Option<&[Vec<bool>]>,
+        n: usize,
+    ) -> Vec<f64> {
+        // A point at a time; the yields count from the start of the row.
+        self.last_yield = web_time::Instant::now();
+        plane_point_by_point(self, plane, coords, masks, n).await
     }
 
     fn train_step(&mut self, batch: &[u32], o: &StepOptions) {
@@ -171,13 +254,7 @@ impl Backend for CpuBackend {
     }
 
     async fn read(&mut self, layer: usize, tensor: Tensor) -> Vec<f32> {
-        let p = &self.net.params[layer];
-        match tensor {
-            Tensor::Weights => p.weights.clone(),
-            Tensor::Grad => p.grad.clone(),
-            Tensor::Momentum => p.momentum.clone(),
-            Tensor::SnfsEma => self.snfs_ema[layer].clone(),
-        }
+        self.view(layer, tensor).expect("a host tensor").to_vec()
     }
 
     async fn evaluate(&mut self, split: Split, n: usize) -> (f64, f64) {

@@ -7,20 +7,7 @@ use crate::par::*;
 
 use super::kernels::{axpy, dot};
 use super::param::Param;
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct ConvGeom {
-    pub c_in: usize,
-    pub c_out: usize,
-    pub h: usize,
-    pub w: usize,
-}
-
-impl ConvGeom {
-    fn plane(&self) -> usize {
-        self.h * self.w
-    }
-}
+use crate::model::ConvGeom;
 
 /// Valid output range [lo, hi) along one axis for a tap offset `d` in {-1, 0, 1}.
 fn valid(d: isize, n: usize) -> (usize, usize) {

@@ -5,7 +5,7 @@
 use rand::{Rng, SeedableRng};
 use rand_pcg::Pcg64;
 
-use super::conv::{ConvGeom, conv_backward, conv_forward};
+use super::conv::{conv_backward, conv_forward};
 use super::dense::{dense_backward, dense_forward};
 use super::loss::softmax_cross_entropy;
 use super::net::Net;
@@ -13,6 +13,7 @@ use super::param::Param;
 use super::pool::*;
 use crate::data::{Dataset, ImageShape};
 use crate::model::ModelSpec;
+use crate::model::{ConvGeom, PoolGeom};
 use crate::sparse::LayerShape;
 
 /// Small enough that, with these seeds, no step crosses a ReLU kink or a max-pool tie.

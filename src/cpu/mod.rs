@@ -4,7 +4,6 @@
 pub mod backend;
 pub mod conv;
 pub mod dense;
-pub mod index;
 pub mod kernels;
 pub mod loss;
 pub mod net;
@@ -16,5 +15,5 @@ pub mod sgd;
 mod gradcheck;
 
 pub use backend::CpuBackend;
-pub use net::{Net, Op, Workspace};
+pub use net::{Net, Workspace};
 pub use param::Param;

@@ -3,47 +3,22 @@
 
 use rand::Rng;
 
-use super::conv::{ConvGeom, conv_backward, conv_forward};
+use super::conv::{conv_backward, conv_forward};
 use super::dense::{dense_backward, dense_forward};
 use super::loss::softmax_cross_entropy;
 use super::param::Param;
 use super::pool::{
-    PoolGeom, flatten_backward, flatten_forward, pool_backward, pool_forward, relu_backward,
-    relu_forward,
+    flatten_backward, flatten_forward, pool_backward, pool_forward, relu_backward, relu_forward,
 };
 use crate::data::{Dataset, ImageShape};
-use crate::model::ModelSpec;
 use crate::model::init::he_normal;
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Op {
-    /// Fully connected layer with parameters `params[i]`.
-    Dense(usize),
-    /// 3x3 convolution with parameters `params[i]`.
-    Conv(usize, ConvGeom),
-    Relu,
-    /// 2x2 max-pool over `c` planes of h x w per sample.
-    Pool {
-        c: usize,
-        h: usize,
-        w: usize,
-    },
-    /// `[C][batch][HW]` -> `[C*HW][batch]`.
-    Flatten {
-        c: usize,
-        hw: usize,
-    },
-}
+use crate::model::{Graph, ModelSpec, Op, PoolGeom};
 
 #[derive(Clone, Debug)]
 pub struct Net {
-    pub spec: ModelSpec,
-    pub input: ImageShape,
-    pub classes: usize,
-    pub ops: Vec<Op>,
+    /// The ops and their geometry (shared with the GPU backend).
+    pub graph: Graph,
     pub params: Vec<Param>,
-    /// Activation size per sample before op i (and after the last op at the end).
-    sizes: Vec<usize>,
 }
 
 /// Activations and their gradients for one batch size.
@@ -59,52 +34,9 @@ pub struct Workspace {
 impl Net {
     /// A network of zero weights, all active; see `init`.
     pub fn new(spec: &ModelSpec, input: ImageShape, classes: usize) -> Self {
-        let shapes = spec.layer_shapes(input, classes);
-        let mut ops = Vec::new();
-        let mut sizes = vec![input.len()];
-        let mut push = |op, size| {
-            ops.push(op);
-            sizes.push(size);
-        };
-        match spec {
-            ModelSpec::Mlp { .. } => {
-                for (i, s) in shapes.iter().enumerate() {
-                    push(Op::Dense(i), s.n_out);
-                    if i + 1 < shapes.len() {
-                        push(Op::Relu, s.n_out);
-                    }
-                }
-            }
-            ModelSpec::Cnn { .. } => {
-                let (mut c, mut h, mut w) = (input.channels, input.height, input.width);
-                for (i, shape) in shapes.iter().enumerate().take(2) {
-                    let g = ConvGeom {
-                        c_in: c,
-                        c_out: shape.n_out,
-                        h,
-                        w,
-                    };
-                    c = g.c_out;
-                    push(Op::Conv(i, g), c * h * w);
-                    push(Op::Relu, c * h * w);
-                    push(Op::Pool { c, h, w }, c * (h / 2) * (w / 2));
-                    (h, w) = (h / 2, w / 2);
-                }
-                push(Op::Flatten { c, hw: h * w }, c * h * w);
-                push(Op::Dense(2), shapes[2].n_out);
-                push(Op::Relu, shapes[2].n_out);
-                push(Op::Dense(3), classes);
-            }
-        }
-        let params = shapes.into_iter().map(Param::zeros).collect();
-        Self {
-            spec: spec.clone(),
-            input,
-            classes,
-            ops,
-            params,
-            sizes,
-        }
+        let graph = Graph::new(spec, input, classes);
+        let params = graph.layers.iter().cloned().map(Param::zeros).collect();
+        Self { graph, params }
     }
 
     /// He/Kaiming normal initialisation: weights ~ N(0, 2 / fan_in), biases 0, momentum 0.
@@ -125,20 +57,20 @@ impl Net {
         }
     }
 
-    /// Activation size per sample before op i (and after the last op at the end), shared with
-    /// the GPU backend so both lay out the same buffers.
-    pub fn activation_sizes(&self) -> &[usize] {
-        &self.sizes
-    }
-
     pub fn workspace(&self, batch: usize) -> Workspace {
-        let acts: Vec<Vec<f32>> = self.sizes.iter().map(|s| vec![0.0; s * batch]).collect();
+        let acts: Vec<Vec<f32>> = self
+            .graph
+            .activation_sizes()
+            .iter()
+            .map(|s| vec![0.0; s * batch])
+            .collect();
         let argmax = self
+            .graph
             .ops
             .iter()
             .enumerate()
             .map(|(i, op)| match op {
-                Op::Pool { .. } => vec![0; self.sizes[i + 1] * batch],
+                Op::Pool { .. } => vec![0; self.graph.activation_sizes()[i + 1] * batch],
                 _ => Vec::new(),
             })
             .collect();
@@ -151,24 +83,19 @@ impl Net {
         }
     }
 
-    /// Whether the input is `[C][batch][H][W]` (CNN) rather than `[pixels][batch]` (MLP).
-    fn planar_input(&self) -> bool {
-        matches!(self.ops.first(), Some(Op::Conv(..)))
-    }
-
     /// Copies images `indices` of `data` into the workspace input, scaled to [0, 1].
     pub fn load_batch(&self, ws: &mut Workspace, data: &Dataset, indices: &[u32]) {
         assert_eq!(indices.len(), ws.batch);
         let (b_n, n, plane) = (
             ws.batch,
-            self.input.len(),
-            self.input.height * self.input.width,
+            self.graph.input.len(),
+            self.graph.input.height * self.graph.input.width,
         );
         let x = &mut ws.acts[0];
         for (b, &i) in indices.iter().enumerate() {
             ws.labels[b] = data.labels[i as usize];
         }
-        if self.planar_input() {
+        if self.graph.planar_input() {
             for (b, &i) in indices.iter().enumerate() {
                 for (c, ch) in data.image(i as usize).chunks_exact(plane).enumerate() {
                     for (d, &v) in x[(c * b_n + b) * plane..][..plane].iter_mut().zip(ch) {
@@ -194,7 +121,7 @@ impl Net {
     /// Runs every op; the logits end up in `ws.acts.last()` as `[classes][batch]`.
     pub fn forward(&self, ws: &mut Workspace) {
         let batch = ws.batch;
-        for (i, op) in self.ops.iter().enumerate() {
+        for (i, op) in self.graph.ops.iter().enumerate() {
             let (before, after) = ws.acts.split_at_mut(i + 1);
             let (x, y) = (&before[i], &mut after[0]);
             match *op {
@@ -220,14 +147,14 @@ impl Net {
     pub fn loss(&self, ws: &mut Workspace, grad: bool) -> (f64, usize) {
         let logits = ws.acts.last().expect("logits");
         let d = grad.then(|| ws.grads.last_mut().expect("logit grads").as_mut_slice());
-        softmax_cross_entropy(logits, &ws.labels, self.classes, d)
+        softmax_cross_entropy(logits, &ws.labels, self.graph.classes, d)
     }
 
     /// Backpropagates from `ws.grads.last()` (set by `loss`). Gradients of active weights,
     /// or of all weights when `dense_grad`, land in each `Param::grad`.
     pub fn backward(&mut self, ws: &mut Workspace, dense_grad: bool) {
         let batch = ws.batch;
-        for (i, op) in self.ops.iter().enumerate().rev() {
+        for (i, op) in self.graph.ops.iter().enumerate().rev() {
             let (x, y) = (&ws.acts[i], &ws.acts[i + 1]);
             let (before, after) = ws.grads.split_at_mut(i + 1);
             let dy = &after[0];
@@ -269,9 +196,9 @@ impl Net {
             self.forward(ws);
             let logits = ws.acts.last().expect("logits");
             let (l, c) = if chunk.len() == ws.batch {
-                softmax_cross_entropy(logits, &ws.labels, self.classes, None)
+                softmax_cross_entropy(logits, &ws.labels, self.graph.classes, None)
             } else {
-                partial_loss(logits, &ws.labels, self.classes, chunk.len())
+                partial_loss(logits, &ws.labels, self.graph.classes, chunk.len())
             };
             loss += l;
             correct += c;

@@ -1,7 +1,8 @@
 //! The parameters and optimizer state of one maskable layer.
 
-use super::index::SparseIndex;
 use crate::sparse::LayerShape;
+use crate::sparse::index::SparseIndex;
+use crate::sparse::update::apply_reset;
 
 /// Weights `[n_out][n_in * kh * kw]` (flat; inactive weights hold exactly 0), the mask,
 /// dense biases (RIGL.md: biases are always dense), gradients and momentum.
@@ -79,12 +80,12 @@ impl Param {
     /// grown weights), sets their weights and momentum to 0 (RIGL.md steps 4-5) and updates
     /// the index in place.
     pub fn toggle(&mut self, toggled: &[u32]) {
-        for &i in toggled {
-            let i = i as usize;
-            self.mask[i] = !self.mask[i];
-            self.weights[i] = 0.0;
-            self.momentum[i] = 0.0;
-        }
+        apply_reset(
+            toggled,
+            &mut self.mask,
+            &mut self.weights,
+            &mut self.momentum,
+        );
         self.index.update(toggled);
         self.all_active = self.index.active() == self.mask.len();
     }

@@ -1,18 +1,6 @@
 //! 2x2 max-pooling (stride 2, odd edges dropped) and ReLU, on `[C][batch][H][W]` planes.
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct PoolGeom {
-    /// Planes: channels * batch.
-    pub planes: usize,
-    pub h: usize,
-    pub w: usize,
-}
-
-impl PoolGeom {
-    pub fn out_hw(&self) -> (usize, usize) {
-        (self.h / 2, self.w / 2)
-    }
-}
+use crate::model::PoolGeom;
 
 /// y = max over each 2x2 window; `argmax` records the winning input index for backward.
 pub fn pool_forward(g: PoolGeom, x: &[f32], y: &mut [f32], argmax: &mut [u32]) {

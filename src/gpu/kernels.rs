@@ -5,6 +5,7 @@ use std::sync::{Arc, OnceLock};
 
 use super::error::GpuError;
 
+const PRELUDE: &str = include_str!(concat!(env!("OUT_DIR"), "/shaders/prelude.wgsl"));
 const GEMM: &str = include_str!(concat!(env!("OUT_DIR"), "/shaders/gemm.wgsl"));
 const DENSE: &str = include_str!(concat!(env!("OUT_DIR"), "/shaders/dense.wgsl"));
 const CONV: &str = include_str!(concat!(env!("OUT_DIR"), "/shaders/conv.wgsl"));
@@ -222,22 +223,24 @@ impl Kernels {
             sparse: layout(device, "sparse", &[U, R, R, R, W, R, W, U]),
             plane: layout(device, "plane", &[U, R, R, R, W]),
         };
-        let module = |label: &str, source: String| {
+        // Every module starts with the shared structs of prelude.wgsl.
+        let module = |label: &str, parts: &[&str]| {
+            let source = std::iter::once(PRELUDE).chain(parts.iter().copied());
             device.create_shader_module(wgpu::ShaderModuleDescriptor {
                 label: Some(label),
-                source: wgpu::ShaderSource::Wgsl(source.into()),
+                source: wgpu::ShaderSource::Wgsl(source.collect::<Vec<_>>().join("\n").into()),
             })
         };
-        let dense = module("dense.wgsl", format!("{GEMM}\n{DENSE}"));
-        let conv = module("conv.wgsl", format!("{GEMM}\n{CONV}"));
-        let pool = module("pool.wgsl", POOL.into());
-        let relu = module("relu.wgsl", RELU.into());
-        let loss = module("loss.wgsl", LOSS.into());
-        let gather = module("gather.wgsl", GATHER.into());
-        let sgd = module("sgd.wgsl", SGD.into());
-        let mask = module("mask.wgsl", MASK.into());
-        let sparse = module("sparse.wgsl", SPARSE.into());
-        let landscape = module("landscape.wgsl", LANDSCAPE.into());
+        let dense = module("dense.wgsl", &[GEMM, DENSE]);
+        let conv = module("conv.wgsl", &[GEMM, CONV]);
+        let pool = module("pool.wgsl", &[POOL]);
+        let relu = module("relu.wgsl", &[RELU]);
+        let loss = module("loss.wgsl", &[LOSS]);
+        let gather = module("gather.wgsl", &[GATHER]);
+        let sgd = module("sgd.wgsl", &[SGD]);
+        let mask = module("mask.wgsl", &[MASK]);
+        let sparse = module("sparse.wgsl", &[SPARSE]);
+        let landscape = module("landscape.wgsl", &[LANDSCAPE]);
         let pipeline =
             |module: &wgpu::ShaderModule, layout: &wgpu::BindGroupLayout, entry: &'static str| {
                 Pipeline::new(device, module, layout, entry, None)
@@ -317,6 +320,42 @@ pub fn record_all<'a>(
     for d in dispatches {
         d.record(pass);
     }
+}
+
+/// A new command encoder, filled by `encode`, submitted to `queue`.
+pub fn submit(
+    device: &wgpu::Device,
+    queue: &wgpu::Queue,
+    label: &str,
+    encode: impl FnOnce(&mut wgpu::CommandEncoder),
+) {
+    let mut encoder =
+        device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some(label) });
+    encode(&mut encoder);
+    queue.submit([encoder.finish()]);
+}
+
+/// One compute pass in `encoder`, filled by `record`.
+pub fn pass(
+    encoder: &mut wgpu::CommandEncoder,
+    label: &str,
+    record: impl FnOnce(&mut wgpu::ComputePass<'_>),
+) {
+    let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
+        label: Some(label),
+        timestamp_writes: None,
+    });
+    record(&mut pass);
+}
+
+/// `submit` of one compute pass filled by `record`.
+pub fn submit_pass(
+    device: &wgpu::Device,
+    queue: &wgpu::Queue,
+    label: &str,
+    record: impl FnOnce(&mut wgpu::ComputePass<'_>),
+) {
+    submit(device, queue, label, |e| pass(e, label, record));
 }
 
 /// Builds dispatches on one device, checking workgroup counts against its limits.

@@ -18,14 +18,17 @@ mod kernels;
 mod losses;
 mod oneshot;
 mod ops;
+mod probe;
 mod program;
 mod sparse;
+#[cfg(not(target_arch = "wasm32"))]
+mod timing;
 mod uniforms;
 
 #[cfg(all(test, not(target_arch = "wasm32")))]
 mod tests;
 
-pub use backend::{GpuBackend, PointRef};
+pub use backend::GpuBackend;
 #[cfg(not(target_arch = "wasm32"))]
 pub use context::context_for_tests;
 pub use context::{GpuContext, request_adapter, required_limits};

@@ -5,8 +5,7 @@ use super::buffers::Alloc;
 use super::error::GpuError;
 use super::kernels::{Builder, Dispatch, THREADS, TILE_K, grid};
 use super::uniforms::{GemmDims, LossShape, Shape};
-use crate::cpu::conv::ConvGeom;
-use crate::cpu::pool::PoolGeom;
+use crate::model::{ConvGeom, PoolGeom};
 
 /// Positions per K chunk of a convolution's weight gradient (a multiple of TILE_K): the
 /// reduction over batch * H * W is split so that many workgroups share it.

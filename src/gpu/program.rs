@@ -1,5 +1,6 @@
 //! The network as dispatches over GPU buffers, recorded once and replayed every step: the
-//! same ops and activation layouts as the CPU's `Net` (src/cpu/net.rs), built from ops.rs.
+//! ops and activation layouts of `model::Graph`, as the CPU's `Net` runs them (src/cpu/net.rs),
+//! built from ops.rs.
 
 use super::buffers::Alloc;
 use super::error::GpuError;
@@ -7,9 +8,8 @@ use super::kernels::{Builder, Dispatch};
 use super::ops::{self, Common, LayerRefs, SgdRefs, u};
 use super::sparse::{self, Planned, SparseLists};
 use super::uniforms::GatherShape;
-use crate::cpu::pool::PoolGeom;
-use crate::cpu::{Net, Op};
 use crate::data::Dataset;
+use crate::model::{Graph, Op, PoolGeom};
 
 /// The parameters and optimizer state of one maskable layer (dense arrays: inactive weights
 /// hold exactly 0; the mask is 1.0 or 0.0 per weight).
@@ -117,7 +117,7 @@ pub struct Workspace {
 }
 
 impl Workspace {
-    pub fn new(alloc: &Alloc, net: &Net, batch: usize, training: bool) -> Result<Self, GpuError> {
+    pub fn new(alloc: &Alloc, net: &Graph, batch: usize, training: bool) -> Result<Self, GpuError> {
         let sizes = net.activation_sizes();
         let acts = sizes
             .iter()
@@ -171,7 +171,7 @@ impl Workspace {
 pub fn gather(
     b: &Builder,
     alloc: &Alloc,
-    net: &Net,
+    net: &Graph,
     ws: &Workspace,
     data: &DataBuffers,
     indices: Option<&wgpu::Buffer>,
@@ -215,7 +215,7 @@ pub fn gather(
 pub fn forward(
     b: &Builder,
     a: &Alloc,
-    net: &Net,
+    net: &Graph,
     ws: &Workspace,
     params: &[(&wgpu::Buffer, &wgpu::Buffer)],
     lists: &[Option<SparseLists>],
@@ -228,7 +228,7 @@ pub fn forward(
         let (x, y) = (&ws.acts[i], &ws.acts[i + 1]);
         out.push(match *op {
             Op::Dense(p) => {
-                let s = &net.params[p].shape;
+                let s = &net.layers[p];
                 let (w, bias) = params[p];
                 let dense = ops::dense_forward(b, a, (s.n_in, s.n_out, batch), w, bias, x, y, c)?;
                 match lists.get(p).and_then(Option::as_ref) {
@@ -268,7 +268,7 @@ pub fn forward(
 pub fn backward(
     b: &Builder,
     a: &Alloc,
-    net: &Net,
+    net: &Graph,
     ws: &Workspace,
     layers: &[LayerBuffers],
     lists: &[Option<SparseLists>],
@@ -282,7 +282,7 @@ pub fn backward(
         let dx = (i > 0).then(|| ws.grad(i));
         match *op {
             Op::Dense(p) => {
-                let s = &net.params[p].shape;
+                let s = &net.layers[p];
                 let l = &layers[p];
                 let dense =
                     ops::dense_backward(b, a, (s.n_in, s.n_out, batch), &l.refs(), x, dy, dx, c)?;
@@ -352,7 +352,7 @@ pub fn backward(
 pub fn loss(
     b: &Builder,
     a: &Alloc,
-    net: &Net,
+    net: &Graph,
     ws: &Workspace,
     losses: &wgpu::Buffer,
     training: bool,

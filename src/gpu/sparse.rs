@@ -10,7 +10,7 @@ use super::error::GpuError;
 use super::kernels::{Builder, Dispatch, Pipeline, SPARSE_SAMPLES};
 use super::ops::{Common, u};
 use super::uniforms::SparseDims;
-use crate::cpu::index::SparseIndex;
+use crate::sparse::index::SparseIndex;
 
 /// A fully connected layer whose density is below this computes with its active weights
 /// only; at or above it, with dense products. Measured at batch 128 (784 x 300 and 300 x 100,

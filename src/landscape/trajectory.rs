@@ -5,7 +5,7 @@
 //! and from then on only every other candidate of that kind is kept.
 
 use super::Point;
-use crate::train::Event;
+use crate::events::Event;
 
 /// Snapshots a trajectory keeps at most (the page and the CLI use the same limit, so they
 /// keep the same snapshots).
@@ -128,7 +128,7 @@ impl Trajectory {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::train::{EvalMetrics, MaskUpdate};
+    use crate::events::{EvalMetrics, MaskUpdate};
 
     fn p(x: f32) -> Point {
         Point {

@@ -4,8 +4,10 @@
 
 pub mod distribution;
 pub mod flops;
+pub mod index;
 pub mod mask;
 pub mod schedule;
+mod select;
 pub mod update;
 
 /// The training methods of RIGL.md ("Baselines" and "One mask update").

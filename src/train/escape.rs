@@ -14,7 +14,7 @@ use crate::sparse::Method;
 #[cfg(not(target_arch = "wasm32"))]
 use super::Trainer;
 #[cfg(not(target_arch = "wasm32"))]
-use super::landscape_run::{train_recording, trajectory_map};
+use super::record::train_recording;
 #[cfg(not(target_arch = "wasm32"))]
 use crate::backend::block_on;
 #[cfg(not(target_arch = "wasm32"))]
@@ -23,6 +23,8 @@ use crate::cpu::CpuBackend;
 use crate::data::Dataset;
 #[cfg(not(target_arch = "wasm32"))]
 use crate::landscape::LOSS_SAMPLES;
+#[cfg(not(target_arch = "wasm32"))]
+use crate::landscape::compute::trajectory_map;
 
 /// Steps of each continuation in the demo.
 pub const ESCAPE_MORE_STEPS: usize = 1000;
@@ -171,14 +173,14 @@ pub fn escape(
                     rigl_run.trajectory.path_to(r.step, &r_end),
                 ),
             ];
-            Some(trajectory_map(
+            Some(block_on(trajectory_map(
                 &mut t.backend,
                 &paths,
                 &plateau,
                 grid,
                 LOSS_SAMPLES,
-                |_, _| {},
-            )?)
+                async |_| {},
+            ))?)
         }
         None => None,
     };

@@ -71,7 +71,7 @@ fn kernel_timings_dense() {
 #[test]
 #[ignore]
 fn kernel_timings_conv() {
-    use crate::cpu::conv::ConvGeom;
+    use crate::model::ConvGeom;
     let Some(h) = Harness::new() else { return };
     let (b, a, c) = (h.builder(), h.alloc(), h.common());
     let mut rng = rng(1);

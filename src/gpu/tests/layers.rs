@@ -2,11 +2,12 @@
 
 use super::*;
 use crate::cpu::Param;
-use crate::cpu::conv::{ConvGeom, conv_backward, conv_forward};
+use crate::cpu::conv::{conv_backward, conv_forward};
 use crate::cpu::dense::{dense_backward, dense_forward};
 use crate::cpu::pool::*;
 use crate::gpu::ops;
 use crate::gpu::program::LayerBuffers;
+use crate::model::{ConvGeom, PoolGeom};
 use crate::sparse::LayerShape;
 
 fn random_param(rng: &mut Pcg64, shape: LayerShape, masked: bool) -> Param {

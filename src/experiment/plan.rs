@@ -3,22 +3,13 @@
 
 use serde::Serialize;
 
-use crate::config::{Config, DataSet};
-use crate::data::ImageShape;
-use crate::sparse::distribution::{DistOptions, active_counts, layer_densities};
+use super::Experiment;
+use crate::config::Config;
+use crate::sparse::Method;
+use crate::sparse::distribution::active_counts;
 use crate::sparse::flops::{
     dense_forward_flops, forward_flops, prune_train_flops_per_sample, train_flops_per_sample,
 };
-use crate::sparse::schedule::PruneSchedule;
-use crate::sparse::{LayerShape, Method};
-
-/// Image shape and class count of a data set (known without loading it).
-pub fn data_shape(data: DataSet) -> (ImageShape, usize) {
-    match data {
-        DataSet::Mnist | DataSet::Fashion => (ImageShape::new(1, 28, 28), 10),
-        DataSet::Cifar10 => (ImageShape::new(3, 32, 32), 10),
-    }
-}
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct LayerPlan {
@@ -49,42 +40,18 @@ pub struct Plan {
     pub totals: Totals,
 }
 
-/// Per-layer target densities of a configuration (1.0 everywhere for dense training).
-pub fn densities(config: &Config, layers: &[LayerShape]) -> Vec<f64> {
-    if config.method == Method::Dense {
-        return vec![1.0; layers.len()];
-    }
-    let opts = DistOptions {
-        dist: config.dist,
-        sparsity: config.sparsity,
-        dense_first: config.dense_first,
-        dense_last: config.dense_last,
-    };
-    layer_densities(layers, &opts)
-}
-
-pub fn prune_schedule(config: &Config) -> PruneSchedule {
-    PruneSchedule {
-        start: config.prune_start_step(),
-        end: config.prune_end_step(),
-        every: config.prune_every,
-    }
-}
-
+/// What `config` means before any training (valid or not: the page shows the plan of what
+/// it holds).
 pub fn plan(config: &Config) -> Plan {
-    let (input, classes) = data_shape(config.data);
-    let layers = config.model.layer_shapes(input, classes);
-    let densities = densities(config, &layers);
-    let active = active_counts(&layers, &densities);
-    let f_d = dense_forward_flops(&layers);
-    let f_s = forward_flops(&layers, &active);
+    let exp = Experiment::derive(config);
+    let (layers, densities) = (exp.layers(), &exp.densities);
+    let active = active_counts(layers, densities);
+    let f_d = dense_forward_flops(layers);
+    let f_s = forward_flops(layers, &active);
     let train = match config.method {
-        Method::Prune => prune_train_flops_per_sample(
-            f_d,
-            &prune_schedule(config),
-            config.sparsity,
-            config.steps,
-        ),
+        Method::Prune => {
+            prune_train_flops_per_sample(f_d, &exp.prune, config.sparsity, config.steps)
+        }
         m => train_flops_per_sample(m, f_s, f_d, config.dt),
     };
     let params: usize = layers.iter().map(|l| l.num_weights()).sum();
@@ -93,7 +60,7 @@ pub fn plan(config: &Config) -> Plan {
         config: config.to_query_full(),
         layers: layers
             .iter()
-            .zip(&densities)
+            .zip(densities)
             .zip(&active)
             .map(|((l, &density), &active)| LayerPlan {
                 name: l.name.clone(),

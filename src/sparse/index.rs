@@ -1,5 +1,5 @@
 //! Compressed lists of active weights, updated at each mask update, so that the sparse
-//! kernels touch only active weights (RIGL.md: a real sparse implementation).
+//! kernels of both backends touch only active weights (RIGL.md: a real sparse implementation).
 
 /// Active weights of an `rows x cols` weight matrix (flat index `r * cols + c`), listed by
 /// row (CSR) and by column (CSC). Entries are flat weight indices, ascending in each list.
