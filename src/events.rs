@@ -20,8 +20,13 @@ pub struct MaskUpdate {
     pub step: usize,
     pub layer: usize,
     pub layer_name: String,
+    /// The weights turned off and on, net: a weight dropped and regrown in the same update
+    /// (RIGL.md step 3 allows it) is in neither list.
     pub dropped: Vec<u32>,
     pub grown: Vec<u32>,
+    /// k: weights the drop step took (and the grow step gave back), regrown ones included
+    /// (RIGL.md step 1: floor(f(t) * active)); for SNIP and pruning, the weights removed.
+    pub k: usize,
     /// f(t) for drop-and-grow methods; the new sparsity for pruning and SNIP.
     pub drop_fraction: f64,
     /// Active weights of the layer after the update.

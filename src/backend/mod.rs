@@ -22,7 +22,7 @@ pub struct StepOptions {
     pub wd: f32,
     /// Compute the gradient of every weight, active or not (RigL update steps; SNFS always).
     pub dense_grad: bool,
-    /// Apply the SGD update (false on RigL/SNFS update steps, RIGL.md step 7).
+    /// Apply the SGD update (false on RigL's update steps, RIGL.md step 7).
     pub sgd: bool,
     /// SNFS: update the moving average ema = d * ema + (1 - d) * dense gradient.
     pub snfs_decay: Option<f32>,

@@ -45,6 +45,10 @@ pub fn run(args: PlanArgs) -> Result<(), CliError> {
         "total", t.params, t.density, t.active, t.flops_fwd_sparse
     );
     println!(
+        "realised: {} of {} weights active, global density {:.4} (forced-dense layers count in full)",
+        t.active, t.params, t.density
+    );
+    println!(
         "inference FLOPs/sample {:.3e} ({:.3} of dense {:.3e}); training FLOPs/sample {:.3e} ({:.3} of dense)",
         t.flops_fwd_sparse,
         t.flops_fwd_sparse / t.flops_fwd_dense,

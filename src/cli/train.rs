@@ -111,7 +111,7 @@ pub fn run(args: TrainArgs) -> Result<(), CliError> {
             let line = match e {
                 Event::MaskUpdate(m) => json!({
                     "type": "mask_update", "step": m.step, "layer": m.layer, "layer_name": m.layer_name,
-                    "dropped": m.dropped.len(), "grown": m.grown.len(), "drop_fraction": m.drop_fraction,
+                    "dropped": m.dropped.len(), "grown": m.grown.len(), "k": m.k, "drop_fraction": m.drop_fraction,
                     "active": m.active,
                 }),
                 other => serde_json::to_value(other).expect("events serialise"),

@@ -25,6 +25,15 @@ impl DataSet {
     pub fn from_name(s: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|d| d.name() == s)
     }
+
+    /// Image shape and class count (known without loading the set).
+    pub fn shape(self) -> (crate::data::ImageShape, usize) {
+        use crate::data::ImageShape;
+        match self {
+            DataSet::Mnist | DataSet::Fashion => (ImageShape::new(1, 28, 28), 10),
+            DataSet::Cifar10 => (ImageShape::new(3, 32, 32), 10),
+        }
+    }
 }
 
 /// The step of the first mask update (`first_update=`). RIGL.md "Update schedule": the

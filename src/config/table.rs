@@ -310,14 +310,51 @@ pub struct Rule {
 }
 
 /// Every cross-field rule.
-pub static RULES: &[Rule] = &[Rule {
-    // RIGL.md "Gradual magnitude pruning": s_t ramps over (t - t0) / (t1 - t0), so t0 < t1.
-    fields: &["prune_start", "prune_end"],
-    check: |c| {
-        if c.prune_start < c.prune_end {
-            Ok(())
-        } else {
-            Err(format!("must be less than prune_end={}", c.prune_end))
-        }
+pub static RULES: &[Rule] = &[
+    Rule {
+        // RIGL.md "Gradual magnitude pruning": s_t ramps over (t - t0) / (t1 - t0), so t0 < t1.
+        fields: &["prune_start", "prune_end"],
+        check: |c| {
+            if c.prune_start < c.prune_end {
+                Ok(())
+            } else {
+                Err(format!("must be less than prune_end={}", c.prune_end))
+            }
+        },
     },
-}];
+    Rule {
+        // A masked layer without a single active weight cuts the network in two: refused,
+        // never trained.
+        fields: &["sparsity", "dist", "dense_first", "dense_last"],
+        check: every_masked_layer_keeps_a_weight,
+    },
+];
+
+/// Err names the first layer that this configuration leaves with no active weight.
+fn every_masked_layer_keeps_a_weight(c: &Config) -> Result<(), String> {
+    use crate::sparse::Method;
+    use crate::sparse::distribution::{DistOptions, empty_layer, layer_densities};
+    // Fields out of range are reported by their own checks; this rule needs valid ones.
+    if c.method == Method::Dense || PARAMS.iter().any(|p| p.check(c).is_err()) {
+        return Ok(());
+    }
+    let (input, classes) = c.data.shape();
+    let layers = c.model.layer_shapes(input, classes);
+    let opts = DistOptions {
+        dist: c.dist,
+        sparsity: c.sparsity,
+        dense_first: c.dense_first,
+        dense_last: c.dense_last,
+    };
+    match empty_layer(&layers, &layer_densities(&layers, &opts)).map(|i| &layers[i]) {
+        Some(l) => Err(format!(
+            "leaves layer {} of {} without an active weight (dist={}, dense_first={}, dense_last={})",
+            l.name,
+            c.model,
+            c.dist.name(),
+            c.dense_first,
+            c.dense_last
+        )),
+        None => Ok(()),
+    }
+}

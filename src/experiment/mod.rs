@@ -23,10 +23,7 @@ use crate::sparse::{Distribution, LayerShape, Method};
 
 /// Image shape and class count of a data set (known without loading it).
 pub fn data_shape(data: DataSet) -> (ImageShape, usize) {
-    match data {
-        DataSet::Mnist | DataSet::Fashion => (ImageShape::new(1, 28, 28), 10),
-        DataSet::Cifar10 => (ImageShape::new(3, 32, 32), 10),
-    }
+    data.shape()
 }
 
 /// Independent seeded random streams, so that methods sharing a seed share the

@@ -154,6 +154,7 @@ mod tests {
             layer_name: "fc1".into(),
             dropped: vec![],
             grown: vec![],
+            k: 0,
             drop_fraction: 0.3,
             active: 1,
         })

@@ -20,9 +20,10 @@ pub struct DistOptions {
 ///
 /// RIGL.md "Sparsity distributions": Uniform gives s_l = S to every sparse layer; ER and ERK
 /// solve for eps (see [`erk_densities`]). `dense_first` / `dense_last` force the first /
-/// last layer dense for every distribution; for ER/ERK those layers enter the solve as
-/// "dense layers", so the total active count still equals Uniform's without them, while
-/// Uniform simply keeps them dense on top of its budget. Sparsity 0 gives all 1.0.
+/// last layer dense for every distribution and, as the official code's
+/// `custom_sparsity_map`, leave those layers out of the split entirely: the other layers hold
+/// S over their own weights, so the total is above Uniform's by the forced layers' size.
+/// Sparsity 0 gives all 1.0.
 pub fn layer_densities(layers: &[LayerShape], opts: &DistOptions) -> Vec<f64> {
     let last = layers.len().saturating_sub(1);
     let forced_dense: Vec<bool> = (0..layers.len())
@@ -70,12 +71,14 @@ pub fn raw_probability(layer: &LayerShape, kernel_aware: bool) -> f64 {
 /// eps = (sum over sparse layers of (N_l - floor(S*N_l)) - sum over dense layers of floor(S*N_l))
 ///       / sum over sparse layers of p_l * N_l.
 /// If eps * p_l > 1 for some layer, the layer(s) with the largest p_l (ties together) become
-/// dense and eps is solved again, until every eps * p_l <= 1. Layers with `forced_dense`
-/// are dense from the start. Dense layers get exactly 1.0.
+/// dense ("dense layers" above) and eps is solved again, until every eps * p_l <= 1. Layers
+/// with `forced_dense` (the user's dense first / last layer) are in neither sum, as in the
+/// official `sparse_utils.get_sparsities_erdos_renyi` (`custom_sparsity_map`): the other
+/// layers split S over their own weights. Dense layers get exactly 1.0.
 ///
-/// When the forced-dense layers alone exceed Uniform's budget (eps < 0: e.g. LeNet's
-/// 784x300 layer dense at S = 0.9), the target cannot be met: the sparse layers get
-/// density 0 (never negative), and the total exceeds Uniform's.
+/// Should the loop's dense layers alone exceed the budget (eps <= 0), the sparse layers get
+/// density 0, never negative; `config` refuses such a configuration (a masked layer without
+/// an active weight).
 pub fn erk_densities(
     layers: &[LayerShape],
     sparsity: f64,
@@ -101,7 +104,9 @@ pub fn erk_densities(
         for (i, l) in layers.iter().enumerate() {
             let n = l.num_weights();
             let zeros = num_zeros(n, sparsity) as f64;
-            if dense[i] {
+            if forced_dense[i] {
+                // Left out of the solve (RIGL.md: the user's forced-dense layers).
+            } else if dense[i] {
                 rhs -= zeros;
             } else {
                 rhs += n as f64 - zeros;
@@ -139,6 +144,15 @@ pub fn active_counts(layers: &[LayerShape], densities: &[f64]) -> Vec<usize> {
         .zip(densities)
         .map(|(l, &d)| active_for_density(l.num_weights(), d))
         .collect()
+}
+
+/// The first masked layer that `densities` leave without an active weight (such a network
+/// is cut in two: the configuration is refused).
+pub fn empty_layer(layers: &[LayerShape], densities: &[f64]) -> Option<usize> {
+    active_counts(layers, densities)
+        .iter()
+        .zip(densities)
+        .position(|(&active, &d)| d < 1.0 && active == 0)
 }
 
 #[cfg(test)]
@@ -358,22 +372,42 @@ mod tests {
             &layer_densities(&l, &o),
             &[eps * 0.11, eps * 0.02, eps * 0.11],
         );
-        // dense_first: rhs = 1000 + 100 - 900 = 200, divisor = 200 + 110 = 310,
-        // eps = 0.6452: d_fc2 = 0.6452 * 0.02 = 0.0129, d_fc3 = 0.6452 * 0.11 = 0.0710.
+        // dense_first: fc1 is left out. rhs = (10000 - 9000) + (1000 - 900) = 1100, divisor
+        // = 0.02 * 10000 + 0.11 * 1000 = 310, eps = 3.5484: d_fc2 = 0.070968, d_fc3 = 0.39032.
         o.dense_first = true;
-        let eps = 200.0 / 310.0;
+        let eps = 1100.0 / 310.0;
         let d = layer_densities(&l, &o);
         assert_close(&d, &[1.0, eps * 0.02, eps * 0.11]);
-        // 1000 + ceil(129.03) + ceil(70.97) = 1000 + 130 + 71 = 1201 (Uniform: 1200).
-        assert_eq!(active_counts(&l, &d), [1_000, 130, 71]);
-        // Both: rhs = 1000 - 900 - 900 < 0: infeasible, the sparse layer gets 0, not < 0.
+        // 10000 - floor(9290.32) = 710 and 1000 - floor(609.68) = 391: fc2 and fc3 hold
+        // about 10% of their own 11,000 weights (Uniform: 1,100); fc1 is whole on top.
+        assert_eq!(active_counts(&l, &d), [1_000, 710, 391]);
+        // Both: fc2 alone, rhs = 1000, divisor = 200, eps = 5: d_fc2 = 0.1 exactly S's.
         o.dense_last = true;
-        assert_close(&layer_densities(&l, &o), &[1.0, 0.0, 1.0]);
-        // LeNet dense_last at 0.9 is what the loop chose anyway (fc3 dense).
+        assert_close(&layer_densities(&l, &o), &[1.0, 0.1, 1.0]);
+    }
+
+    #[test]
+    fn forced_dense_layers_stay_out_of_the_erk_solve_on_lenet() {
+        // LeNet-300-100, ERK, S = 0.9, dense_first (fc1 784x300 left out). p_fc2 = 400 / 30000,
+        // p_fc3 = 110 / 1000. rhs = (30000 - 27000) + (1000 - 900) = 3100; divisor = 400 +
+        // 110 = 510; eps = 6.0784: d_fc2 = 0.081046, d_fc3 = 0.66863 (both below 1).
+        let mut o = opts(Distribution::Erk, 0.9);
+        o.dense_first = true;
+        let d = layer_densities(&lenet(), &o);
+        let eps = 3100.0 / 510.0;
+        assert_close(&d, &[1.0, eps * 400.0 / 30000.0, eps * 110.0 / 1000.0]);
+        assert!((d[1] - 0.081_046).abs() < 1e-6 && (d[2] - 0.668_627).abs() < 1e-6);
+        // dense_last (fc3 left out): rhs = 23520 + 3000 = 26520, divisor = 1084 + 400 = 1484,
+        // eps = 17.8706: d_fc1 = 17.8706 * 1084 / 235200 = 0.082363, d_fc2 = 0.238275.
         let mut o = opts(Distribution::Erk, 0.9);
         o.dense_last = true;
-        let free = layer_densities(&lenet(), &opts(Distribution::Erk, 0.9));
-        assert_close(&layer_densities(&lenet(), &o), &free);
+        let d = layer_densities(&lenet(), &o);
+        let eps = 26520.0 / 1484.0;
+        assert_close(&d, &[eps * 1084.0 / 235_200.0, eps * 400.0 / 30000.0, 1.0]);
+        // Uniform leaves them out too: every other layer at S.
+        let mut o = opts(Distribution::Uniform, 0.9);
+        o.dense_first = true;
+        assert_close(&layer_densities(&lenet(), &o), &[1.0, 0.1, 0.1]);
     }
 
     #[test]
@@ -384,6 +418,36 @@ mod tests {
                 assert!(d.iter().all(|&x| x == 1.0), "{dist:?}");
                 let n: Vec<usize> = layers.iter().map(|l| l.num_weights()).collect();
                 assert_eq!(active_counts(&layers, &d), n);
+            }
+        }
+    }
+
+    #[test]
+    fn a_layer_left_without_active_weights_is_found() {
+        let l = lenet();
+        assert_eq!(empty_layer(&l, &[0.1, 0.1, 1.0]), None);
+        // Density 1e-6 of 30,000 weights still keeps one (30000 - floor(29999.97)); 0 none.
+        assert_eq!(empty_layer(&l, &[0.1, 1e-6, 1.0]), None);
+        assert_eq!(empty_layer(&l, &[0.1, 0.0, 1.0]), Some(1));
+        assert_eq!(empty_layer(&l, &[0.0, 0.0, 0.5]), Some(0));
+        // Every distribution on both models, at sparsities up to the largest allowed, with
+        // and without forced-dense layers, keeps a weight in every masked layer.
+        for layers in [lenet(), cnn()] {
+            for dist in Distribution::ALL {
+                for s in [0.5, 0.9, 0.99, 0.999] {
+                    for (first, last) in
+                        [(false, false), (true, false), (false, true), (true, true)]
+                    {
+                        let o = DistOptions {
+                            dist,
+                            sparsity: s,
+                            dense_first: first,
+                            dense_last: last,
+                        };
+                        let d = layer_densities(&layers, &o);
+                        assert_eq!(empty_layer(&layers, &d), None, "{o:?}: {d:?}");
+                    }
+                }
             }
         }
     }

@@ -41,6 +41,7 @@ impl<B: Backend> Trainer<B> {
         t: usize,
         l: usize,
         change: MaskChange,
+        k: usize,
         drop_fraction: f64,
         events: &mut Vec<Event>,
     ) {
@@ -64,6 +65,7 @@ impl<B: Backend> Trainer<B> {
             active: self.active[l],
             dropped: change.dropped,
             grown: change.grown,
+            k,
             drop_fraction,
         }));
     }
@@ -99,7 +101,7 @@ impl<B: Backend> Trainer<B> {
             };
             let change =
                 drop_and_grow_with(&mut self.scratch, weights, &self.masks[l], k, grow, seed);
-            self.commit(t, l, change, f, events);
+            self.commit(t, l, change, k, f, events);
         }
         self.update_flops();
         self.last_mask_update = Some(started.elapsed().as_secs_f64() - reading);
@@ -124,14 +126,15 @@ impl<B: Backend> Trainer<B> {
             let density = self.exp.densities[l];
             let active = active_for_density(weights.len(), density);
             let mask = snip_mask(&weights, &grads, active, self.exp.tie_seed(0, l));
-            let dropped = (0..mask.len() as u32)
+            let dropped: Vec<u32> = (0..mask.len() as u32)
                 .filter(|&i| !mask[i as usize])
                 .collect();
+            let k = dropped.len();
             let change = MaskChange {
                 dropped,
                 grown: Vec::new(),
             };
-            self.commit(0, l, change, 1.0 - density, events);
+            self.commit(0, l, change, k, 1.0 - density, events);
         }
         self.refresh_flops();
     }
@@ -148,11 +151,12 @@ impl<B: Backend> Trainer<B> {
             let weights = self.backend.read(l, Tensor::Weights).await;
             let seed = self.exp.tie_seed(t, l);
             let dropped = magnitude_prune(&weights, &self.masks[l], target, seed);
+            let k = dropped.len();
             let change = MaskChange {
                 dropped,
                 grown: Vec::new(),
             };
-            self.commit(t, l, change, s_t, events);
+            self.commit(t, l, change, k, s_t, events);
         }
         self.refresh_flops();
     }

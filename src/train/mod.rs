@@ -227,8 +227,9 @@ impl<B: Backend> Trainer<B> {
         }
     }
 
-    /// One training step (RIGL.md step 7: on a RigL or SNFS update step the mask update
-    /// replaces the SGD step; SET does the SGD step, then the mask update).
+    /// One training step (RIGL.md step 7: on a RigL update step the mask update replaces the
+    /// SGD step; Static, SET and SNFS do the SGD step, then the mask update on the post-step
+    /// weights, as in the official code, where SNFS is a subclass of SET).
     pub async fn step(&mut self, events: &mut Vec<Event>) {
         let update = self.is_update_step(self.step);
         self.step_as(update, events).await;
@@ -258,7 +259,7 @@ impl<B: Backend> Trainer<B> {
             self.snip(events).await;
         }
         let dense_grad = method == Method::Snfs || (method == Method::Rigl && update);
-        let replaces_sgd = update && matches!(method, Method::Rigl | Method::Snfs);
+        let replaces_sgd = update && method == Method::Rigl;
         let opts = StepOptions {
             lr: lr as f32,
             momentum: self.exp.momentum as f32,
