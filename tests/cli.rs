@@ -242,3 +242,86 @@ fn landscapes_on_the_gpu_backend_match_the_cpu() {
         }
     }
 }
+
+/// A grid trained in shards and merged prints the same table as the whole grid trained at
+/// once (`compare` with two models and Big-Sparse matching, and `sweep`).
+#[test]
+fn a_grid_in_shards_merges_into_the_table_of_the_whole_grid() {
+    let dir = small_mnist();
+    let data = dir.path().to_str().unwrap();
+    let base = "steps=30&batch=32&eval_every=30&dt=10";
+    let grids: [Vec<&str>; 2] = [
+        vec![
+            "compare",
+            base,
+            "--models",
+            "mlp:20,mlp:40",
+            "--match-params",
+            "mlp:20",
+            "--methods",
+            "static,rigl",
+            "--seeds",
+            "2",
+        ],
+        vec![
+            "sweep", base, "--dt", "5,10", "--alpha", "0.1,0.5", "--seeds", "2",
+        ],
+    ];
+    for grid in grids {
+        let run = |extra: &[&str]| {
+            let mut args = grid.clone();
+            args.extend_from_slice(&["--data-dir", data]);
+            args.extend_from_slice(extra);
+            let o = riglab(&args);
+            assert!(o.status.success(), "{args:?}: {}", stderr(&o));
+            stdout(&o)
+        };
+        let whole = run(&[]);
+        let mut parts = Vec::new();
+        for i in 1..=3 {
+            let csv = dir.path().join(format!("{}-{i}.csv", grid[0]));
+            let csv = csv.to_str().unwrap().to_string();
+            run(&["--shard", &format!("{i}/3"), "--csv", &csv]);
+            parts.push(csv);
+        }
+        // In another order than the shards ran.
+        parts.reverse();
+        let mut args = vec!["merge"];
+        args.extend(parts.iter().map(String::as_str));
+        let o = riglab(&args);
+        assert!(o.status.success(), "{}", stderr(&o));
+        assert_eq!(stdout(&o), whole, "{}", grid[0]);
+        // A shard alone is a part of the grid, and merge says which runs it lacks.
+        let o = riglab(&["merge", &parts[0]]);
+        assert!(o.status.success());
+        assert!(stderr(&o).contains("runs are missing"), "{}", stderr(&o));
+        assert_ne!(stdout(&o), whole);
+    }
+    // Big-Sparse: mlp:20 has 784*20 + 20*10 = 15,880 weights, mlp:40 31,760: S = 0.5.
+    let o = riglab(&[
+        "compare",
+        "steps=10&batch=32&eval_every=10",
+        "--models",
+        "mlp:20,mlp:40",
+        "--match-params",
+        "mlp:20",
+        "--methods",
+        "rigl",
+        "--seeds",
+        "1",
+        "--data-dir",
+        data,
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let t = stdout(&o);
+    assert!(t.contains("| mlp:20 | dense | - | 0 |"), "{t}");
+    assert!(t.contains("| mlp:40 | rigl | erk | 0.5 |"), "{t}");
+    // Files of two different grids do not merge.
+    let o = riglab(&[
+        "merge",
+        dir.path().join("compare-1.csv").to_str().unwrap(),
+        dir.path().join("sweep-1.csv").to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("holds another grid"), "{}", stderr(&o));
+}

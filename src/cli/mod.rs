@@ -4,6 +4,7 @@
 mod bench;
 mod compare;
 mod data;
+mod grid;
 mod landscape;
 mod plan;
 mod train;
@@ -38,8 +39,12 @@ enum Commands {
     Plan(plan::PlanArgs),
     /// Train one configuration and report losses, evaluations, mask updates and a summary.
     Train(train::TrainArgs),
-    /// Train a grid of methods x sparsities x seeds and print a markdown table.
+    /// Train a grid of models x methods x distributions x sparsities x seeds; print a table.
     Compare(compare::CompareArgs),
+    /// Train a grid of mask-update periods x drop fractions x seeds; print the ΔT x α table.
+    Sweep(compare::SweepArgs),
+    /// Print the table of a grid trained in shards, from the shards' CSV files.
+    Merge(compare::MergeArgs),
     /// Print training speed (steps/s) of the CPU or GPU backend, dense vs sparse (a benchmark).
     Bench(bench::BenchArgs),
     /// Loss along a line between two snapshots, or on a 2D slice around a trained run.
@@ -54,7 +59,9 @@ pub fn main() -> ExitCode {
         Commands::Data(a) => data::run(a),
         Commands::Plan(a) => plan::run(a),
         Commands::Train(a) => train::run(a),
-        Commands::Compare(a) => compare::run(a),
+        Commands::Compare(a) => compare::run_compare(a),
+        Commands::Sweep(a) => compare::run_sweep(a),
+        Commands::Merge(a) => compare::run_merge(a),
         Commands::Bench(a) => bench::run(a),
         Commands::Landscape(a) => landscape::run_landscape(a),
         Commands::Escape(a) => landscape::run_escape(a),

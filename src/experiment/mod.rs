@@ -4,6 +4,7 @@
 //! the optimiser's constants, and the seeded random streams (initial weights, masks, data
 //! order). The trainer and the backends read these values; none of them reads a `Config`.
 
+pub mod grid;
 pub mod plan;
 
 use rand::SeedableRng;
