@@ -3,39 +3,81 @@
 //! natively; the page (`app::url`) reads and writes the address bar with it.
 
 use crate::config::Config;
+use crate::model::ModelSpec;
 use crate::sparse::{Distribution, Method};
 
-/// A comparison run: the same configuration with another method or another distribution.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// A comparison run: the same configuration with another method, another distribution, or
+/// another model at a given sparsity (`mlp:300,100@0`: that model dense; Big-Sparse races).
+#[derive(Clone, Debug, PartialEq)]
 pub enum Variant {
     Method(Method),
     Dist(Distribution),
+    Model(ModelSpec, f64),
 }
 
 impl Variant {
     pub fn parse(s: &str) -> Option<Self> {
         let s = s.trim().to_ascii_lowercase();
+        if let Some((model, sparsity)) = s.split_once('@') {
+            let sparsity: f64 = sparsity.parse().ok()?;
+            return ((0.0..=0.999).contains(&sparsity))
+                .then_some(())
+                .and(ModelSpec::parse(model).ok())
+                .map(|m| Variant::Model(m, sparsity));
+        }
         Method::from_name(&s)
             .map(Variant::Method)
             .or_else(|| Distribution::from_name(&s).map(Variant::Dist))
     }
 
-    pub fn name(self) -> &'static str {
+    pub fn name(&self) -> String {
         match self {
-            Variant::Method(m) => m.name(),
-            Variant::Dist(d) => d.name(),
+            Variant::Method(m) => m.name().to_string(),
+            Variant::Dist(d) => d.name().to_string(),
+            Variant::Model(m, s) => format!("{m}@{s}"),
         }
     }
 
     /// The configuration of this comparison run.
-    pub fn apply(self, config: &Config) -> Config {
+    pub fn apply(&self, config: &Config) -> Config {
         let mut c = config.clone();
         match self {
-            Variant::Method(m) => c.method = m,
-            Variant::Dist(d) => c.dist = d,
+            Variant::Method(m) => c.method = *m,
+            Variant::Dist(d) => c.dist = *d,
+            Variant::Model(m, s) => {
+                (c.model, c.sparsity) = (m.clone(), *s);
+                if *s == 0.0 {
+                    c.method = Method::Dense;
+                }
+            }
         }
         c
     }
+}
+
+/// The entries of a `vs=` list, separated by commas (or `+`), where a model's widths are
+/// separated by commas too (`static,mlp:300,100@0` is two entries).
+pub fn versus_entries(list: &str) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for part in list
+        .split([',', '+'])
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+    {
+        let continues_model = out
+            .last()
+            .is_some_and(|l| l.contains(':') && !l.contains('@'))
+            && !part.contains(':')
+            && Variant::parse(part).is_none();
+        match out.last_mut() {
+            Some(last) if continues_model => {
+                last.push(',');
+                last.push_str(part);
+            }
+            _ => out.push(part.to_string()),
+        }
+    }
+    out
 }
 
 /// Page-level parameter: runs beside the primary one, e.g. `vs=static,set` or `vs=uniform`.
@@ -58,7 +100,7 @@ pub enum BackendChoice {
 }
 
 /// What a link holds besides the engine's configuration.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct PageParams {
     pub versus: Vec<Variant>,
     pub backend: BackendChoice,
@@ -92,14 +134,14 @@ pub fn split(href: &str) -> (String, PageParams, Vec<String>) {
     for pair in query.split('&').filter(|p| !p.is_empty()) {
         match pair.split_once('=') {
             Some((VERSUS_KEY, list)) => {
-                for name in list.split([',', '+']).filter(|s| !s.is_empty()) {
-                    match Variant::parse(name) {
+                for name in versus_entries(list) {
+                    match Variant::parse(&name) {
                         Some(v) if !versus.contains(&v) && versus.len() < 3 => versus.push(v),
                         Some(_) => notices.push(format!(
                             "vs={name} is ignored: listed twice, or more than 3 comparison runs"
                         )),
                         None => notices.push(format!(
-                            "vs={name} is not a method or a distribution; ignored"
+                            "vs={name} is not a method, a distribution or MODEL@SPARSITY; ignored"
                         )),
                     }
                 }
@@ -132,7 +174,7 @@ pub fn split(href: &str) -> (String, PageParams, Vec<String>) {
 pub fn query(config: &Config, page: &PageParams) -> String {
     let mut parts = vec![config.to_query()];
     if !page.versus.is_empty() {
-        let names: Vec<&str> = page.versus.iter().map(|v| v.name()).collect();
+        let names: Vec<String> = page.versus.iter().map(Variant::name).collect();
         parts.push(format!("{VERSUS_KEY}={}", names.join(",")));
     }
     match page.backend {
@@ -199,6 +241,33 @@ mod tests {
         assert!(notices.is_empty());
         let (c, _, _) = read("sparsity=0.8");
         assert_eq!(c.sparsity, 0.8);
+    }
+
+    #[test]
+    fn a_model_at_a_sparsity_races_too() {
+        let (c, page, notices) =
+            read("http://h/?model=mlp:600,200&sparsity=0.5506&vs=static,mlp:300,100@0");
+        assert!(notices.is_empty(), "{notices:?}");
+        let small = ModelSpec::parse("mlp:300,100").unwrap();
+        assert_eq!(
+            page.versus,
+            [
+                Variant::Method(Method::Static),
+                Variant::Model(small.clone(), 0.0)
+            ]
+        );
+        let dense = page.versus[1].apply(&c);
+        assert_eq!(
+            (dense.model, dense.method, dense.sparsity),
+            (small, Method::Dense, 0.0)
+        );
+        assert_eq!(
+            query(&c, &page),
+            "model=mlp:600,200&sparsity=0.5506&vs=static,mlp:300,100@0"
+        );
+        let (_, page, notices) = read("http://h/?vs=mlp:300,100@2,cnn:4,8,16@0.5");
+        assert_eq!(page.versus.len(), 1, "{notices:?}");
+        assert!(notices[0].contains("mlp:300,100@2"), "{notices:?}");
     }
 
     #[test]

@@ -6,7 +6,7 @@ use leptos::prelude::*;
 use super::ctx::{Ctx, Mode, Speed};
 use super::{driver, url};
 use crate::config::{Config, Group, PARAMS, ParamKind, ParamSpec};
-use crate::share::Variant;
+use crate::share::{Variant, versus_entries};
 use crate::sparse::{Distribution, Method};
 
 /// One control: a select, a checkbox or a text field. A bad entry is shown beside it and
@@ -81,6 +81,13 @@ fn presets() -> Vec<(&'static str, &'static str, Vec<Variant>)> {
             "method=prune&sparsity=0.9&dist=uniform",
             vec![Variant::Method(Method::Rigl)],
         ),
+        (
+            // 784*1200 + 1200*400 + 400*10 = 1,424,800 weights at S = 1 - 266200 / 1424800
+            // (experiment::grid::matched_sparsity): LeNet-300-100's parameter count.
+            "Big-Sparse: wide RigL vs small dense, equal parameters",
+            "model=mlp:1200,400&method=rigl&sparsity=0.8132&dist=erk",
+            vec![Variant::Model(crate::model::ModelSpec::default(), 0.0)],
+        ),
     ]
 }
 
@@ -117,13 +124,13 @@ pub fn Controls(ctx: Ctx) -> impl IntoView {
                     {presets().into_iter().map(|(n, _, _)| view! { <option value=n>{n}</option> }).collect_view()}
                 </select>
             </label>
-            <label class="control" title="methods or distributions trained beside the main run, same seed and data order (e.g. static,set or uniform)">
+            <label class="control" title="methods, distributions or MODEL@SPARSITY trained beside the main run, same seed and data order (e.g. static,set or uniform or mlp:300,100@0)">
                 <span class="name">"compare with"</span>
                 <input id="versus" type="text" placeholder="e.g. static,set" prop:value=versus_names
                     on:change=move |ev| {
-                        let v: Vec<Variant> = event_target_value(&ev)
-                            .split(',')
-                            .filter_map(Variant::parse)
+                        let v: Vec<Variant> = versus_entries(&event_target_value(&ev))
+                            .iter()
+                            .filter_map(|e| Variant::parse(e))
                             .take(3)
                             .collect();
                         ctx.versus.set(v);

@@ -114,7 +114,8 @@ impl Run {
                 "{} {} {}%",
                 m.name(),
                 config.dist.name(),
-                100.0 * config.sparsity
+                // (0.8132 as 81.32, not 81.32000000000001)
+                (1e4 * config.sparsity).round() / 100.0
             ),
         };
         let run = Self {
@@ -216,6 +217,12 @@ impl Lab {
             let (run, why) = Run::new(c, train, test, gpu)?;
             why_not_gpu = why_not_gpu.or(why);
             runs.push(run);
+        }
+        // A race of several models (Big-Sparse) names each run's model.
+        if runs.iter().any(|r| r.config.model != config.model) {
+            for r in &mut runs {
+                r.label = format!("{} {}", r.config.model, r.label);
+            }
         }
         self.runs = runs;
         self.refresh_backend_name();

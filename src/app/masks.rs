@@ -84,6 +84,9 @@ pub fn draw_mask(
     flashes: &[&Flash],
     now: f64,
 ) {
+    if mask.len() != rows * cols {
+        return; // (a view of another run's shape, about to be rebuilt)
+    }
     let b = Blocks::new(rows, cols);
     let mut count = vec![0u32; b.w * b.h];
     let mut size = vec![0f32; b.w * b.h];

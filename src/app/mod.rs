@@ -14,6 +14,7 @@ mod lab;
 mod landscape;
 mod landscape_draw;
 mod masks;
+mod tradeoff;
 mod url;
 mod views;
 
@@ -119,6 +120,7 @@ fn App() -> impl IntoView {
                         <PixelHeatmap ctx/>
                         <Densities ctx/>
                         <Flops ctx/>
+                        <tradeoff::AccuracyVsFlops ctx/>
                     </div>
                 </div>
                 <MaskViews ctx/>

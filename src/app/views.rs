@@ -103,8 +103,8 @@ pub fn Charts(ctx: Ctx) -> impl IntoView {
     }
 }
 
-/// Each layer's (name, rows, columns), and each run's label.
-type MaskShape = (Vec<(String, usize, usize)>, Vec<String>);
+/// Per run its layers (name, rows, columns); the runs' labels.
+type MaskShape = (Vec<Vec<(String, usize, usize)>>, Vec<String>);
 
 /// One image per masked layer, with its drop/grow counters; in a race, one column per run.
 #[component]
@@ -120,17 +120,21 @@ pub fn MaskViews(ctx: Ctx) -> impl IntoView {
         ctx.config.track();
         ctx.versus.track();
         ctx.lab.with_value(|lab| {
-            let primary = lab.primary()?;
-            let Some(t) = primary.trainer.as_ref() else {
-                return last.cloned().flatten();
-            };
-            let layers = t
-                .layers()
-                .iter()
-                .map(|l| (l.name.clone(), l.n_out, l.num_weights() / l.n_out))
-                .collect();
+            // Each run's layers (a Big-Sparse race has runs of other widths).
+            let mut layers = Vec::with_capacity(lab.runs.len());
+            for r in &lab.runs {
+                let Some(t) = r.trainer.as_ref() else {
+                    return last.cloned().flatten();
+                };
+                let shapes: Vec<(String, usize, usize)> = t
+                    .layers()
+                    .iter()
+                    .map(|l| (l.name.clone(), l.n_out, l.num_weights() / l.n_out))
+                    .collect();
+                layers.push(shapes);
+            }
             let labels = lab.runs.iter().map(|r| r.label.clone()).collect();
-            Some((layers, labels))
+            (!layers.is_empty()).then_some((layers, labels))
         })
     });
     move || {
@@ -144,10 +148,11 @@ pub fn MaskViews(ctx: Ctx) -> impl IntoView {
             vec![None]
         };
         let narrow = columns.len() > 1;
+        let shown = ctx.shown.get().min(layers.len() - 1);
         let columns = columns
             .into_iter()
             .map(|run| {
-                let cards = layers
+                let cards = layers[run.unwrap_or(shown)]
                     .iter()
                     .cloned()
                     .enumerate()

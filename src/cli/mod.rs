@@ -98,7 +98,7 @@ fn parse_config(query: &str) -> Result<Config, CliError> {
         )));
     }
     if !page.versus.is_empty() {
-        let names: Vec<&str> = page.versus.iter().map(|v| v.name()).collect();
+        let names: Vec<String> = page.versus.iter().map(|v| v.name()).collect();
         eprintln!(
             "note: vs={} (comparison runs) is a page feature; this trains the main run (see `riglab compare`)",
             names.join(",")

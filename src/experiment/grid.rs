@@ -461,6 +461,9 @@ mod tests {
         assert_eq!(parameter_count(&base(), &wide), 592_400);
         assert_eq!(matched_sparsity(&base(), &wide, &small), 0.5506);
         assert_eq!(matched_sparsity(&base(), &small, &small), 0.0);
+        // The page's Big-Sparse preset: mlp:1200,400 (1,424,800 weights) at 0.8132.
+        let wider = ModelSpec::parse("mlp:1200,400").unwrap();
+        assert_eq!(matched_sparsity(&base(), &wider, &small), 0.8132);
         let g = CompareGrid {
             models: vec![small.clone(), wide.clone()],
             methods: vec![Method::Rigl],

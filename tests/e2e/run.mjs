@@ -250,6 +250,25 @@ const failed = await run([
         assert(summary[k] === s.last_eval[k], `${k}: CLI ${summary[k]}, page ${s.last_eval[k]}`);
       }
     })],
+  ['Big-Sparse preset: a wide RigL net races the small dense one; both on the accuracy-vs-FLOPs view', () =>
+    withPage(false, '', async (page) => {
+      await page.selectOption('#preset', 'Big-Sparse: wide RigL vs small dense, equal parameters');
+      await waitFor(page, (s) => s.runs === 2 && s.config.includes('model=mlp:1200,400'), 'the race');
+      assert(page.url().includes('vs=mlp:300,100@0'), `url ${page.url()}`);
+      // The preset's link with an early evaluation, so the view fills in quickly.
+      await page.goto(page.url() + '&eval_every=50');
+      await page.waitForSelector(ready, { timeout });
+      await waitFor(page, (s) => s.runs === 2 && s.config.includes('eval_every=50'), 'the link with eval_every=50');
+      await page.click('#play');
+      await waitFor(page, (s) => s.evals >= 2, 'two evaluations');
+      await page.click('#play');
+      await waitFor(page, (s) => !s.busy, 'the pause');
+      const rows = await page.$$eval('#flops-table tr td:first-child', (t) => t.map((x) => x.textContent));
+      assert(rows.length === 2 && rows[0].startsWith('mlp:1200,400 rigl') && rows[1].startsWith('mlp:300,100 dense'), `runs: ${rows}`);
+      assert(await page.isVisible('#tradeoff-chart'), 'the accuracy-vs-FLOPs view is shown');
+      await screenshotOf(page, '#tradeoff', 'tradeoff-big-sparse');
+      await screenshot(page, 'big-sparse-race');
+    })],
   ['URL round trip: controls -> URL -> reload -> same controls', () => withPage(false, '', async (page) => {
     await page.selectOption('#param-method', 'set');
     await page.fill('#param-sparsity', '0.8');
