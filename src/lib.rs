@@ -9,6 +9,7 @@ pub mod cpu;
 pub mod data;
 pub mod events;
 pub mod experiment;
+pub mod figures;
 pub mod gpu;
 pub mod landscape;
 pub mod model;

@@ -14,6 +14,7 @@ mod lab;
 mod landscape;
 mod landscape_draw;
 mod masks;
+mod sweep;
 mod tradeoff;
 mod url;
 mod views;
@@ -126,6 +127,7 @@ fn App() -> impl IntoView {
                 <MaskViews ctx/>
                 <escape::EscapeCard ctx/>
                 <landscape::LandscapeCard ctx/>
+                <sweep::SweepCard ctx/>
                 <DataPreview ctx/>
                 <HowRiglWorks/>
                 <LabState ctx/>

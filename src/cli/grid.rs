@@ -4,12 +4,12 @@
 use std::path::Path;
 
 use plotters::prelude::*;
-use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use super::train::train_to_end;
 use super::{BackendKind, CliError, DataDir};
 use crate::config::Config;
 use crate::experiment::grid::{GridKind, Planned, Row, mean_std};
+use crate::figures::{self, TradeoffPoint};
 
 /// Trains `runs` (of a grid of `of` runs) one after the other, printing progress; a row each.
 pub fn run_all(
@@ -181,121 +181,63 @@ fn method_color(name: &str) -> RGBColor {
     METHOD_COLORS[i]
 }
 
-/// Cells of a compare grid: (model, method, sparsity, mean train FLOPs fraction, mean and
-/// std of the test accuracy), finished runs only.
-fn compare_points(rows: &[Row]) -> Vec<(String, String, f64, f64, f64, f64)> {
-    let mut out: Vec<(String, String, f64, Vec<&Row>)> = Vec::new();
+/// The paper's Figure 2 shape: each cell of a compare grid at (training FLOPs / dense, test
+/// accuracy) with its spread over seeds, coloured by method, labelled with its sparsity (and
+/// model, when there are several).
+pub fn plot_compare(path: &Path, rows: &[Row]) -> Result<(), CliError> {
+    let mut cells: Vec<(String, String, f64, Vec<&Row>)> = Vec::new();
     let mut sorted: Vec<&Row> = rows.iter().filter(|r| r.ok()).collect();
     sorted.sort_by_key(|r| r.index);
     for r in sorted {
-        match out
+        match cells
             .iter_mut()
             .find(|c| c.0 == r.model && c.1 == r.method && c.2 == r.sparsity)
         {
             Some(c) => c.3.push(r),
-            None => out.push((r.model.clone(), r.method.clone(), r.sparsity, vec![r])),
+            None => cells.push((r.model.clone(), r.method.clone(), r.sparsity, vec![r])),
         }
     }
-    out.into_iter()
-        .map(|(model, method, s, rs)| {
-            let flops = mean_std(
-                &rs.iter()
-                    .map(|r| r.train_flops_fraction)
-                    .collect::<Vec<_>>(),
-            )
-            .0;
-            let (m, sd) = mean_std(&rs.iter().map(|r| r.test_accuracy).collect::<Vec<_>>());
-            (model, method, s, flops, 100.0 * m, 100.0 * sd)
-        })
-        .collect()
-}
-
-/// The paper's Figure 2 shape: each cell at (training FLOPs / dense, test accuracy), coloured
-/// by method, with its sparsity (and model, when there are several) beside it.
-pub fn plot_compare(path: &Path, rows: &[Row]) -> Result<(), CliError> {
-    let pts = compare_points(rows);
-    if pts.is_empty() {
+    if cells.is_empty() {
         return Err(CliError::Failed("no finished run to plot".into()));
     }
-    let several_models = pts.iter().any(|p| p.0 != pts[0].0);
-    let (xmin, xmax) = pts
+    let several_models = cells.iter().any(|c| c.0 != cells[0].0);
+    let points: Vec<TradeoffPoint> = cells
         .iter()
-        .fold((f64::MAX, f64::MIN), |(a, b), p| (a.min(p.3), b.max(p.3)));
-    let (ymin, ymax) = pts.iter().fold((f64::MAX, f64::MIN), |(a, b), p| {
-        (a.min(p.4 - p.5), b.max(p.4 + p.5))
-    });
-    let pad = ((ymax - ymin) * 0.15).max(0.5);
-    let fail = |e: String| CliError::Failed(format!("{}: {e}", path.display()));
-    let root = SVGBackend::new(path, (760, 520)).into_drawing_area();
-    root.fill(&WHITE).map_err(|e| fail(e.to_string()))?;
-    let mut chart = ChartBuilder::on(&root)
-        .caption(
-            "test accuracy vs training FLOPs (fraction of dense)",
-            ("sans-serif", 20),
-        )
-        .margin(16)
-        .x_label_area_size(44)
-        .y_label_area_size(56)
-        .build_cartesian_2d(
-            ((xmin * 0.7).max(1e-4)..(xmax * 1.4).min(10.0)).log_scale(),
-            (ymin - pad)..(ymax + pad),
-        )
-        .map_err(|e| fail(e.to_string()))?;
-    chart
-        .configure_mesh()
-        .max_light_lines(0)
-        .x_labels(6)
-        .x_label_formatter(&|x| format!("{x:.2}"))
-        .y_label_formatter(&|y| format!("{y:.0}"))
-        .x_desc("training FLOPs / dense (log)")
-        .y_desc("test accuracy (%)")
-        .draw()
-        .map_err(|e| fail(e.to_string()))?;
-    let mut methods: Vec<&str> = pts.iter().map(|p| p.1.as_str()).collect();
-    methods.dedup();
-    let mut seen = Vec::new();
-    for m in methods {
-        if seen.contains(&m) {
-            continue;
-        }
-        seen.push(m);
-        let c = method_color(m);
-        let mine: Vec<_> = pts.iter().filter(|p| p.1 == m).collect();
-        chart
-            .draw_series(mine.iter().map(|p| Circle::new((p.3, p.4), 6, c.filled())))
-            .map_err(|e| fail(e.to_string()))?
-            .label(m)
-            .legend(move |(x, y)| Circle::new((x, y), 5, c.filled()));
-        chart
-            .draw_series(mine.iter().map(|p| {
-                PathElement::new(vec![(p.3, p.4 - p.5), (p.3, p.4 + p.5)], c.stroke_width(2))
-            }))
-            .map_err(|e| fail(e.to_string()))?;
-        chart
-            .draw_series(mine.iter().map(|p| {
-                let label = if several_models {
-                    format!("{} {}", p.0, p.2)
+        .map(|(model, method, s, rs)| {
+            let (acc, sd) = mean_std(&rs.iter().map(|r| r.test_accuracy).collect::<Vec<_>>());
+            TradeoffPoint {
+                label: if several_models {
+                    format!("{model} {s}")
                 } else {
-                    format!("{}", p.2)
-                };
-                Text::new(label, (p.3 * 1.04, p.4), ("sans-serif", 13).into_font())
-            }))
-            .map_err(|e| fail(e.to_string()))?;
+                    s.to_string()
+                },
+                flops: mean_std(
+                    &rs.iter()
+                        .map(|r| r.train_flops_fraction)
+                        .collect::<Vec<_>>(),
+                )
+                .0,
+                accuracy: 100.0 * acc,
+                spread: 100.0 * sd,
+                color: method_color(method),
+            }
+        })
+        .collect();
+    let mut legend: Vec<(String, RGBColor)> = Vec::new();
+    for (_, method, _, _) in &cells {
+        if !legend.iter().any(|(m, _)| m == method) {
+            legend.push((method.clone(), method_color(method)));
+        }
     }
-    chart
-        .configure_series_labels()
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK)
-        .position(SeriesLabelPosition::LowerRight)
-        .draw()
-        .map_err(|e| fail(e.to_string()))?;
-    root.present().map_err(|e| fail(e.to_string()))?;
+    let root = SVGBackend::new(path, (760, 520)).into_drawing_area();
+    let title = "test accuracy vs training FLOPs (fraction of dense)";
+    figures::tradeoff(&root, Some(title), &points, &legend, 14)
+        .map_err(|e| CliError::Failed(format!("{}: {e}", path.display())))?;
     eprintln!("wrote {}", path.display());
     Ok(())
 }
 
-/// The ΔT x α map (the paper's Figure 5): a cell per (ΔT, α) coloured by mean test accuracy,
-/// its value written in it.
+/// The ΔT x α map (the paper's Figure 5) of a sweep's finished runs.
 pub fn plot_sweep(path: &Path, rows: &[Row]) -> Result<(), CliError> {
     let mut dts: Vec<usize> = rows.iter().map(|r| r.dt).collect();
     dts.sort_unstable();
@@ -303,7 +245,7 @@ pub fn plot_sweep(path: &Path, rows: &[Row]) -> Result<(), CliError> {
     let mut alphas: Vec<f64> = rows.iter().map(|r| r.alpha).collect();
     alphas.sort_by(f64::total_cmp);
     alphas.dedup();
-    let cell = |dt: usize, a: f64| {
+    let value = |dt: usize, a: f64| {
         let v: Vec<f64> = rows
             .iter()
             .filter(|r| r.ok() && r.dt == dt && r.alpha == a)
@@ -311,79 +253,13 @@ pub fn plot_sweep(path: &Path, rows: &[Row]) -> Result<(), CliError> {
             .collect();
         (!v.is_empty()).then(|| mean_std(&v).0)
     };
-    let values: Vec<f64> = dts
-        .iter()
-        .flat_map(|&d| alphas.iter().filter_map(move |&a| cell(d, a)))
-        .collect();
-    if values.is_empty() {
+    if !rows.iter().any(Row::ok) {
         return Err(CliError::Failed("no finished run to plot".into()));
     }
-    let (lo, hi) = values
-        .iter()
-        .fold((f64::MAX, f64::MIN), |(a, b), &v| (a.min(v), b.max(v)));
-    let fail = |e: String| CliError::Failed(format!("{}: {e}", path.display()));
     let root = SVGBackend::new(path, (640, 120 + 70 * dts.len() as u32)).into_drawing_area();
-    root.fill(&WHITE).map_err(|e| fail(e.to_string()))?;
-    let mut chart = ChartBuilder::on(&root)
-        .caption(
-            "test accuracy (%) by mask-update period ΔT and drop fraction α",
-            ("sans-serif", 18),
-        )
-        .margin(16)
-        .x_label_area_size(40)
-        .y_label_area_size(56)
-        // (plotters' integer ranges include their end)
-        .build_cartesian_2d(
-            (0..alphas.len() - 1).into_segmented(),
-            (0..dts.len() - 1).into_segmented(),
-        )
-        .map_err(|e| fail(e.to_string()))?;
-    let (a_labels, d_labels) = (alphas.clone(), dts.clone());
-    let label = |v: &SegmentValue<usize>, f: &dyn Fn(usize) -> Option<String>| match v {
-        SegmentValue::CenterOf(i) => f(*i).unwrap_or_default(),
-        _ => String::new(),
-    };
-    chart
-        .configure_mesh()
-        .disable_mesh()
-        .x_labels(alphas.len())
-        .y_labels(dts.len())
-        .x_label_formatter(&|v| label(v, &|i| a_labels.get(i).map(|a| format!("α = {a}"))))
-        .y_label_formatter(&|v| label(v, &|i| d_labels.get(i).map(|d| format!("ΔT = {d}"))))
-        .draw()
-        .map_err(|e| fail(e.to_string()))?;
-    for (yi, &dt) in dts.iter().enumerate() {
-        for (xi, &a) in alphas.iter().enumerate() {
-            let Some(v) = cell(dt, a) else { continue };
-            let t = if hi > lo { (v - lo) / (hi - lo) } else { 1.0 };
-            // Pale to deep blue with accuracy.
-            let color = RGBColor(
-                (235.0 - 190.0 * t) as u8,
-                (240.0 - 140.0 * t) as u8,
-                (250.0 - 60.0 * t) as u8,
-            );
-            let corner = |x, y| (SegmentValue::Exact(x), SegmentValue::Exact(y));
-            chart
-                .draw_series([Rectangle::new(
-                    [corner(xi, yi), corner(xi + 1, yi + 1)],
-                    color.filled(),
-                )])
-                .map_err(|e| fail(e.to_string()))?;
-            let ink = if t > 0.6 { WHITE } else { BLACK };
-            let style = ("sans-serif", 16)
-                .into_font()
-                .color(&ink)
-                .pos(Pos::new(HPos::Center, VPos::Center));
-            chart
-                .draw_series([Text::new(
-                    format!("{v:.2}"),
-                    (SegmentValue::CenterOf(xi), SegmentValue::CenterOf(yi)),
-                    style,
-                )])
-                .map_err(|e| fail(e.to_string()))?;
-        }
-    }
-    root.present().map_err(|e| fail(e.to_string()))?;
+    let title = "test accuracy (%) by mask-update period ΔT and drop fraction α";
+    figures::sweep_map(&root, Some(title), &dts, &alphas, value, 14)
+        .map_err(|e| CliError::Failed(format!("{}: {e}", path.display())))?;
     eprintln!("wrote {}", path.display());
     Ok(())
 }

@@ -269,6 +269,21 @@ const failed = await run([
       await screenshotOf(page, '#tradeoff', 'tradeoff-big-sparse');
       await screenshot(page, 'big-sparse-race');
     })],
+  ['ΔT x α map: 12 short runs fill the map cell by cell; it can be cancelled and run again', () =>
+    withPage(false, '?sparsity=0.95', async (page) => {
+      await page.selectOption('#sweep-steps', '100');
+      await page.click('#sweep-start');
+      await page.waitForSelector('#sweep[data-state="running"]', { timeout });
+      await page.click('#sweep-cancel');
+      await page.waitForSelector('#sweep[data-state="stopped"]', { timeout });
+      const stopped = await page.textContent('#sweep-status');
+      assert(/cancelled after \d+ of 12 runs/.test(stopped), `status: ${stopped}`);
+      await page.click('#sweep-start');
+      await page.waitForSelector('#sweep[data-state="done"]', { timeout });
+      const status = await page.textContent('#sweep-status');
+      assert(/12 runs of 100 steps in \d+ s; best: ΔT = \d+, α = 0\.\d \(\d+\.\d\d%\)/.test(status), `status: ${status}`);
+      await screenshotOf(page, '#sweep', 'sweep-map');
+    })],
   ['URL round trip: controls -> URL -> reload -> same controls', () => withPage(false, '', async (page) => {
     await page.selectOption('#param-method', 'set');
     await page.fill('#param-sparsity', '0.8');
