@@ -4,6 +4,7 @@
 //! and is tested natively; the page (`app`) exists only on wasm32, the CLI only natively.
 
 pub mod backend;
+pub mod checkpoint;
 pub mod config;
 pub mod cpu;
 pub mod data;

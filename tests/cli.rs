@@ -325,3 +325,80 @@ fn a_grid_in_shards_merges_into_the_table_of_the_whole_grid() {
     assert_eq!(o.status.code(), Some(1));
     assert!(stderr(&o).contains("holds another grid"), "{}", stderr(&o));
 }
+
+/// `train --checkpoint` writes checkpoints every N steps and at the end; `train --resume`
+/// goes on from one to the same numbers as the run that never stopped; a bad file is refused.
+#[test]
+fn train_resumes_from_its_checkpoints_to_the_same_numbers() {
+    let dir = small_mnist();
+    let data = dir.path().to_str().unwrap();
+    let ck = dir.path().join("ck-{step}.safetensors");
+    let query = "method=rigl&steps=60&dt=10&batch=32&eval_every=30";
+    let summary = |o: &Output| -> serde_json::Value {
+        assert!(o.status.success(), "{}", stderr(o));
+        serde_json::from_str(stdout(o).lines().last().unwrap()).unwrap()
+    };
+    let straight = summary(&riglab(&[
+        "train",
+        query,
+        "--json",
+        "--data-dir",
+        data,
+        "--checkpoint",
+        ck.to_str().unwrap(),
+        "--checkpoint-every",
+        "30",
+    ]));
+    for step in [30, 60] {
+        assert!(dir.path().join(format!("ck-{step}.safetensors")).is_file());
+    }
+    let at30 = dir.path().join("ck-30.safetensors");
+    let resumed = summary(&riglab(&[
+        "train",
+        "--resume",
+        at30.to_str().unwrap(),
+        "--json",
+        "--data-dir",
+        data,
+    ]));
+    for k in [
+        "test_loss",
+        "test_accuracy",
+        "train_loss",
+        "train_flops_fraction",
+    ] {
+        assert_eq!(resumed[k], straight[k], "{k}");
+    }
+    // Longer than planned: the schedules follow the new length.
+    let longer = riglab(&[
+        "train",
+        "--resume",
+        at30.to_str().unwrap(),
+        "--steps",
+        "90",
+        "--json",
+        "--data-dir",
+        data,
+    ]);
+    let steps = stdout(&longer)
+        .lines()
+        .filter(|l| l.contains("\"type\":\"step\""))
+        .count();
+    assert_eq!(steps, 60, "steps 30 to 89");
+    // A file that is not a checkpoint.
+    let bad = dir.path().join("bad.safetensors");
+    std::fs::write(&bad, b"not a checkpoint").unwrap();
+    let o = riglab(&[
+        "train",
+        "--resume",
+        bad.to_str().unwrap(),
+        "--data-dir",
+        data,
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("bad.safetensors: not a safetensors checkpoint"),
+        "{}",
+        stderr(&o)
+    );
+}

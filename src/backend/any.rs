@@ -90,6 +90,13 @@ impl Backend for AnyBackend {
         }
     }
 
+    fn load_state(&mut self, state: &State) -> Result<(), String> {
+        match self {
+            AnyBackend::Cpu(c) => c.load_state(state),
+            AnyBackend::Gpu(g) => g.load_state(state),
+        }
+    }
+
     fn lost_reason(&self) -> Option<String> {
         match self {
             AnyBackend::Cpu(c) => c.lost_reason(),

@@ -44,7 +44,7 @@ pub enum Tensor {
 
 /// A host copy of a run's whole training state: per layer the weights, biases, both
 /// momenta and the SNFS average.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct State {
     pub weights: Vec<Vec<f32>>,
     pub biases: Vec<Vec<f32>>,
@@ -87,6 +87,10 @@ pub trait Backend {
     async fn evaluate(&mut self, split: Split, n: usize) -> (f64, f64);
     /// Maskable layers.
     fn layer_count(&self) -> usize;
+    /// Replaces the training state (weights, biases, both momenta, SNFS average) by `state`,
+    /// under the masks already installed: inactive weights and their momentum become 0. An
+    /// error (nothing changed) when a tensor's size does not fit its layer.
+    fn load_state(&mut self, state: &State) -> Result<(), String>;
     /// Why the device was lost, once it has been (a GPU); None while it works.
     fn lost_reason(&self) -> Option<String> {
         None
@@ -150,6 +154,45 @@ pub trait Backend {
             s.snfs_ema.push(self.read(l, Tensor::SnfsEma).await);
         }
         s
+    }
+}
+
+impl State {
+    /// Err names the first tensor whose size is not `lens[l]` (weights) or `outs[l]`
+    /// (biases) for layer l of `names`.
+    pub fn check_fits(
+        &self,
+        names: &[String],
+        lens: &[usize],
+        outs: &[usize],
+    ) -> Result<(), String> {
+        let n = names.len();
+        let layers = [
+            ("weights", &self.weights, false),
+            ("momentum", &self.momentum, false),
+            ("SNFS average", &self.snfs_ema, false),
+            ("biases", &self.biases, true),
+            ("bias momentum", &self.bias_momentum, true),
+        ];
+        for (what, tensors, per_output) in layers {
+            if tensors.len() != n {
+                return Err(format!(
+                    "{} layers of {what}, the network has {n}",
+                    tensors.len()
+                ));
+            }
+            for (l, t) in tensors.iter().enumerate() {
+                let want = if per_output { outs[l] } else { lens[l] };
+                if t.len() != want {
+                    return Err(format!(
+                        "{what} of layer {}: {} values, the layer has {want}",
+                        names[l],
+                        t.len()
+                    ));
+                }
+            }
+        }
+        Ok(())
     }
 }
 

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use plotters::prelude::*;
 
-use super::train::train_to_end;
+use super::train::{RunOptions, train_to_end};
 use super::{BackendKind, CliError, DataDir};
 use crate::config::Config;
 use crate::experiment::grid::{GridKind, Planned, Row, mean_std};
@@ -30,11 +30,15 @@ pub fn run_all(
             p.index + 1,
             p.config.to_query()
         );
+        let opts = RunOptions {
+            backend,
+            ..RunOptions::default()
+        };
         let r = train_to_end(
             &p.config,
             train.clone(),
             test.clone(),
-            backend,
+            &opts,
             |_| {},
             |_| {},
         )?;

@@ -91,7 +91,7 @@ fn train(
     let (train, test) = data.load(config)?;
     let setup = Setup::new(config).map_err(CliError::Usage)?;
     let start = setup.initial_point();
-    let mut t = trainer(backend, config, train, test)?;
+    let mut t = trainer(backend, config, train, test, None)?;
     let mut trajectory = Trajectory::new(start, TRAJECTORY_LIMIT, None);
     let bar = ProgressBar::new(config.steps as u64);
     train_recording(&mut t, &mut trajectory, |_| bar.inc(1));

@@ -16,9 +16,12 @@ use clap::{Parser, Subcommand};
 
 use crate::backend::{AnyBackend, block_on};
 use crate::config::Config;
+use crate::cpu::CpuBackend;
 use crate::data::Dataset;
+use crate::gpu::{GpuBackend, GpuContext};
 use crate::prepare::load_prepared;
-use crate::train::Trainer;
+use crate::train::state::RunState;
+use crate::train::{Setup, Trainer};
 
 #[derive(Parser)]
 #[command(
@@ -111,29 +114,43 @@ fn parse_config(query: &str) -> Result<Config, CliError> {
 }
 
 /// Which compute backend runs the training steps.
-#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(clap::ValueEnum, Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum BackendKind {
     /// The CPU reference (and real sparse) backend.
+    #[default]
     Cpu,
     /// wgpu: Vulkan natively (Mesa lavapipe where there is no GPU).
     Gpu,
 }
 
-/// A run of `config` on `kind`'s backend.
+/// A run of `config` on `kind`'s backend: from its start, or going on from `resume`.
 fn trainer(
     kind: BackendKind,
     config: &Config,
     train: Dataset,
     test: Dataset,
+    resume: Option<&RunState>,
 ) -> Result<Trainer<AnyBackend>, CliError> {
-    Ok(match kind {
-        BackendKind::Cpu => Trainer::cpu(config, train, test)
-            .map_err(CliError::Usage)?
-            .map_backend(AnyBackend::from),
-        BackendKind::Gpu => block_on(Trainer::gpu(config, train, test, None))
-            .map_err(gpu_error)?
-            .map_backend(AnyBackend::from),
-    })
+    let setup = match resume {
+        Some(state) => state.setup(config).map_err(CliError::Usage)?,
+        None => Setup::new(config).map_err(CliError::Usage)?,
+    };
+    let (n_train, n_test) = (train.len(), test.len());
+    let backend = match kind {
+        BackendKind::Cpu => {
+            AnyBackend::from(CpuBackend::new(&setup, train, test).map_err(CliError::Usage)?)
+        }
+        BackendKind::Gpu => {
+            let ctx = block_on(GpuContext::new()).map_err(gpu_error)?;
+            AnyBackend::from(GpuBackend::with_context(ctx, &setup, train, test).map_err(gpu_error)?)
+        }
+    };
+    match resume {
+        Some(state) => state
+            .resume(setup, backend, n_train, n_test)
+            .map_err(|e| CliError::Usage(format!("the checkpoint does not fit: {e}"))),
+        None => Ok(Trainer::new(setup, backend, n_train, n_test)),
+    }
 }
 
 /// A GPU backend that cannot start is a failure; a bad configuration, a usage error.

@@ -1,15 +1,24 @@
 //! `riglab train`: one run, with a progress bar on a terminal or JSON lines.
 
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
 
-use super::{BackendKind, CliError, DataDir, gpu_error, parse_config};
-use crate::backend::{Backend, block_on};
+use super::{BackendKind, CliError, DataDir, parse_config, trainer};
+use crate::backend::{AnyBackend, Backend, block_on};
+use crate::checkpoint;
 use crate::config::Config;
 use crate::data::Dataset;
+use crate::train::state::RunState;
 use crate::train::{EvalMetrics, Event, Trainer, plan};
+
+impl RunOptions {
+    fn checkpoint_every_is_zero(&self) -> bool {
+        matches!(self.checkpoint, Some((_, Some(0))))
+    }
+}
 
 #[derive(clap::Args)]
 pub struct TrainArgs {
@@ -22,6 +31,19 @@ pub struct TrainArgs {
     /// Compute backend.
     #[arg(long, value_enum, default_value = "cpu")]
     backend: BackendKind,
+    /// Write a checkpoint (safetensors) here at the end, and every --checkpoint-every steps;
+    /// `{step}` in the path is replaced by the step.
+    #[arg(long)]
+    checkpoint: Option<PathBuf>,
+    /// Steps between checkpoints (with --checkpoint).
+    #[arg(long, requires = "checkpoint")]
+    checkpoint_every: Option<usize>,
+    /// Go on from this checkpoint (its configuration; no query then).
+    #[arg(long, conflicts_with = "query")]
+    resume: Option<PathBuf>,
+    /// With --resume: train to this many steps in all instead of the checkpoint's own.
+    #[arg(long, requires = "resume")]
+    steps: Option<usize>,
     #[command(flatten)]
     data: DataDir,
 }
@@ -32,49 +54,88 @@ pub struct Summary {
     pub train_flops_fraction: f64,
     pub inference_flops_fraction: f64,
     pub wall_s: f64,
+    /// Steps trained in this process (fewer than the run's when it resumed).
+    pub steps: usize,
 }
 
-/// Trains to the end on `backend`, calling `on_event` first with the backend's description,
-/// then for every event.
+/// How a run starts, where it trains and what it leaves behind.
+#[derive(Default)]
+pub struct RunOptions {
+    pub backend: BackendKind,
+    /// Go on from this state instead of starting.
+    pub resume: Option<RunState>,
+    /// Checkpoints: the path (`{step}` replaced) and the steps between them (None: only at
+    /// the end).
+    pub checkpoint: Option<(PathBuf, Option<usize>)>,
+}
+
+/// The path of the checkpoint at `step`.
+fn checkpoint_path(pattern: &Path, step: usize) -> PathBuf {
+    PathBuf::from(
+        pattern
+            .to_string_lossy()
+            .replace("{step}", &step.to_string()),
+    )
+}
+
+/// Writes the run's state to `path` (to a neighbour first, then renamed: a crash never
+/// leaves half a file).
+fn write_checkpoint(
+    t: &mut Trainer<AnyBackend>,
+    config: &Config,
+    path: &Path,
+    events: &mut Vec<Event>,
+) -> Result<(), CliError> {
+    let state = block_on(t.snapshot(config, events));
+    let bytes = checkpoint::to_bytes(&state).map_err(CliError::Failed)?;
+    let tmp = path.with_extension("partial");
+    let fail = |e: std::io::Error| CliError::Failed(format!("{}: {e}", path.display()));
+    std::fs::write(&tmp, bytes).map_err(fail)?;
+    std::fs::rename(&tmp, path).map_err(fail)?;
+    Ok(())
+}
+
+/// Trains to the end, calling `on_backend` first with the backend's description, then
+/// `on_event` for every event.
 pub fn train_to_end(
     config: &Config,
     train: Dataset,
     test: Dataset,
-    backend: BackendKind,
+    opts: &RunOptions,
     on_backend: impl FnOnce(&str),
-    on_event: impl FnMut(&Event),
-) -> Result<Summary, CliError> {
-    let started = Instant::now();
-    match backend {
-        BackendKind::Cpu => {
-            let t = Trainer::cpu(config, train, test).map_err(CliError::Usage)?;
-            on_backend(&t.backend.describe());
-            run_to_end(t, config, started, on_event)
-        }
-        BackendKind::Gpu => {
-            let t = block_on(Trainer::gpu(config, train, test, None)).map_err(gpu_error)?;
-            on_backend(&t.backend.describe());
-            run_to_end(t, config, started, on_event)
-        }
-    }
-}
-
-fn run_to_end<B: Backend>(
-    mut trainer: Trainer<B>,
-    config: &Config,
-    started: Instant,
     mut on_event: impl FnMut(&Event),
 ) -> Result<Summary, CliError> {
+    let started = Instant::now();
+    let mut trainer = trainer(opts.backend, config, train, test, opts.resume.as_ref())?;
+    on_backend(&trainer.backend.describe());
+    let first = trainer.step;
     let mut events = Vec::new();
     let mut last_eval = None;
-    while !trainer.done() {
-        block_on(trainer.step(&mut events));
+    let mut emit = |events: &mut Vec<Event>, last: &mut Option<EvalMetrics>| {
         for e in events.drain(..) {
             if let Event::Eval(m) = &e {
-                last_eval = Some(m.clone());
+                *last = Some(m.clone());
             }
             on_event(&e);
         }
+    };
+    while !trainer.done() {
+        block_on(trainer.step(&mut events));
+        if let Some((path, Some(every))) = &opts.checkpoint
+            && trainer.step.is_multiple_of(*every)
+            && !trainer.done()
+        {
+            let p = checkpoint_path(path, trainer.step);
+            write_checkpoint(&mut trainer, config, &p, &mut events)?;
+        }
+        emit(&mut events, &mut last_eval);
+    }
+    block_on(trainer.wait_for_losses(&mut events));
+    emit(&mut events, &mut last_eval);
+    if let Some((path, _)) = &opts.checkpoint {
+        let p = checkpoint_path(path, trainer.step);
+        write_checkpoint(&mut trainer, config, &p, &mut events)?;
+        eprintln!("wrote {}", p.display());
     }
     let f_dense = plan(config).totals.flops_fwd_dense;
     Ok(Summary {
@@ -85,12 +146,43 @@ fn run_to_end<B: Backend>(
         train_flops_fraction: trainer.train_flops().1,
         inference_flops_fraction: trainer.inference_flops() / f_dense,
         wall_s: started.elapsed().as_secs_f64(),
+        steps: trainer.step - first,
     })
 }
 
 pub fn run(args: TrainArgs) -> Result<(), CliError> {
-    let config = parse_config(&args.query)?;
+    let (config, resume) = match &args.resume {
+        Some(path) => {
+            let name = path.display();
+            let bytes =
+                std::fs::read(path).map_err(|e| CliError::Failed(format!("{name}: {e}")))?;
+            let state = checkpoint::from_bytes(&bytes)
+                .map_err(|e| CliError::Usage(format!("{name}: {e}")))?;
+            let config = state
+                .config(args.steps)
+                .map_err(|e| CliError::Usage(format!("{name}: {e}")))?;
+            if state.step >= config.steps {
+                return Err(CliError::Usage(format!(
+                    "{name} is at step {} of {}: nothing to train (--steps sets a longer run)",
+                    state.step, config.steps
+                )));
+            }
+            eprintln!("resuming from {name} at step {}", state.step);
+            (config, Some(state))
+        }
+        None => (parse_config(&args.query)?, None),
+    };
     let (train, test) = args.data.load(&config)?;
+    let opts = RunOptions {
+        backend: args.backend,
+        resume,
+        checkpoint: args.checkpoint.clone().map(|p| (p, args.checkpoint_every)),
+    };
+    if opts.checkpoint_every_is_zero() {
+        return Err(CliError::Usage(
+            "--checkpoint-every must be at least 1".into(),
+        ));
+    }
     let bar = if args.json {
         ProgressBar::hidden()
     } else {
@@ -106,7 +198,7 @@ pub fn run(args: TrainArgs) -> Result<(), CliError> {
             eprintln!("training {} on {name}", config.to_query_full());
         }
     };
-    let summary = train_to_end(&config, train, test, args.backend, on_backend, |e| {
+    let summary = train_to_end(&config, train, test, &opts, on_backend, |e| {
         if args.json {
             let line = match e {
                 Event::MaskUpdate(m) => json!({
@@ -146,7 +238,7 @@ pub fn run(args: TrainArgs) -> Result<(), CliError> {
         }
     })?;
     bar.finish_and_clear();
-    let steps_per_s = config.steps as f64 / summary.wall_s;
+    let steps_per_s = summary.steps as f64 / summary.wall_s;
     if args.json {
         println!(
             "{}",

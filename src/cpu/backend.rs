@@ -76,24 +76,7 @@ impl CpuBackend {
         test: Dataset,
     ) -> Result<Self, String> {
         let mut b = Self::new(setup, train, test)?;
-        for (l, p) in b.net.params.iter_mut().enumerate() {
-            let lens = [
-                (state.weights[l].len(), p.weights.len()),
-                (state.momentum[l].len(), p.momentum.len()),
-                (state.snfs_ema[l].len(), p.weights.len()),
-                (state.biases[l].len(), p.bias.len()),
-                (state.bias_momentum[l].len(), p.bias.len()),
-            ];
-            if lens.iter().any(|(a, b)| a != b) {
-                return Err(format!("the state does not fit layer {}", p.shape.name));
-            }
-            p.weights.copy_from_slice(&state.weights[l]);
-            p.momentum.copy_from_slice(&state.momentum[l]);
-            p.set_mask(p.mask.clone());
-            p.bias.copy_from_slice(&state.biases[l]);
-            p.bias_momentum.copy_from_slice(&state.bias_momentum[l]);
-            b.snfs_ema[l].copy_from_slice(&state.snfs_ema[l]);
-        }
+        b.load_state(state)?;
         Ok(b)
     }
 
@@ -193,6 +176,24 @@ impl Backend for CpuBackend {
 
     fn layer_count(&self) -> usize {
         self.net.params.len()
+    }
+
+    fn load_state(&mut self, state: &State) -> Result<(), String> {
+        let ps = &self.net.params;
+        let names: Vec<String> = ps.iter().map(|p| p.shape.name.clone()).collect();
+        let lens: Vec<usize> = ps.iter().map(|p| p.weights.len()).collect();
+        let outs: Vec<usize> = ps.iter().map(|p| p.bias.len()).collect();
+        state.check_fits(&names, &lens, &outs)?;
+        for (l, p) in self.net.params.iter_mut().enumerate() {
+            p.weights.copy_from_slice(&state.weights[l]);
+            p.momentum.copy_from_slice(&state.momentum[l]);
+            // Inactive weights and their momentum are exactly 0 (RIGL.md).
+            p.set_mask(p.mask.clone());
+            p.bias.copy_from_slice(&state.biases[l]);
+            p.bias_momentum.copy_from_slice(&state.bias_momentum[l]);
+            self.snfs_ema[l].copy_from_slice(&state.snfs_ema[l]);
+        }
+        Ok(())
     }
 
     async fn losses_at(

@@ -211,8 +211,9 @@ impl Experiment {
     }
 }
 
-/// A seeded shuffle of the training images, reshuffled every epoch.
-#[derive(Clone, Debug)]
+/// A seeded shuffle of the training images, reshuffled every epoch. It serialises whole
+/// (the order, the position, the generator's state), so a resumed run sees the same batches.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct DataOrder {
     order: Vec<u32>,
     /// Images of the current epoch used so far (the length: reshuffle before the next).
@@ -231,6 +232,11 @@ impl DataOrder {
             *b = self.order[self.cursor];
             self.cursor += 1;
         }
+    }
+
+    /// Images of the current epoch used so far.
+    pub fn position(&self) -> usize {
+        self.cursor
     }
 
     /// Training images it orders.

@@ -15,7 +15,7 @@ use super::probe::{PROBE_SLOTS, Probe};
 use super::program::{self, DataBuffers, LayerBuffers, Workspace, mask_values};
 use super::sparse::{Planned, SparseLists, has_lists};
 use super::uniforms::StepInfo;
-use crate::backend::{Backend, PlaneRef, Split, StepOptions, Tensor, check_data};
+use crate::backend::{Backend, PlaneRef, Split, State, StepOptions, Tensor, check_data};
 use crate::data::Dataset;
 use crate::experiment::Setup;
 use crate::model::Point;
@@ -48,6 +48,8 @@ pub struct GpuBackend {
     pub(super) ctx: GpuContext,
     kernels: Kernels,
     pub(super) layers: Vec<LayerBuffers>,
+    /// A host copy of each layer's mask (as last installed).
+    masks: Vec<Vec<bool>>,
     /// Lists of active weights of the fully connected layers that may be masked or are small
     /// (`sparse::has_lists`).
     lists: Vec<Option<SparseLists>>,
@@ -211,6 +213,7 @@ impl GpuBackend {
             lists,
             is_sparse,
             probe,
+            masks: setup.masks.clone(),
             step_info,
             eval_info,
             indices,
@@ -331,6 +334,7 @@ impl Backend for GpuBackend {
         let (device, queue) = (&self.ctx.device, &self.ctx.queue);
         let l = &self.layers[layer];
         assert_eq!(mask.len(), l.len, "layer {layer} mask");
+        self.masks[layer].copy_from_slice(mask);
         mask_values(mask, &mut self.scratch_f32);
         queue.write_buffer(&l.mask, 0, bytemuck::cast_slice(&self.scratch_f32));
         if let Some(lists) = &mut self.lists[layer] {
@@ -436,6 +440,44 @@ impl Backend for GpuBackend {
 
     fn layer_count(&self) -> usize {
         self.layers.len()
+    }
+
+    fn load_state(&mut self, state: &State) -> Result<(), String> {
+        let names: Vec<String> = (0..self.layers.len())
+            .map(|l| format!("{}", l + 1))
+            .collect();
+        let lens: Vec<usize> = self.layers.iter().map(|l| l.len).collect();
+        let outs: Vec<usize> = self.layers.iter().map(|l| l.n_out).collect();
+        state.check_fits(&names, &lens, &outs)?;
+        let queue = &self.ctx.queue;
+        for (i, l) in self.layers.iter().enumerate() {
+            // Under the installed mask: inactive weights and momentum become 0.
+            let mask = &self.masks[i];
+            let masked = |v: &[f32]| -> Vec<f32> {
+                v.iter()
+                    .zip(mask)
+                    .map(|(&x, &on)| if on { x } else { 0.0 })
+                    .collect()
+            };
+            queue.write_buffer(
+                &l.weights,
+                0,
+                bytemuck::cast_slice(&masked(&state.weights[i])),
+            );
+            queue.write_buffer(
+                &l.momentum,
+                0,
+                bytemuck::cast_slice(&masked(&state.momentum[i])),
+            );
+            queue.write_buffer(&l.ema, 0, bytemuck::cast_slice(&state.snfs_ema[i]));
+            queue.write_buffer(&l.bias, 0, bytemuck::cast_slice(&state.biases[i]));
+            queue.write_buffer(
+                &l.bias_momentum,
+                0,
+                bytemuck::cast_slice(&state.bias_momentum[i]),
+            );
+        }
+        Ok(())
     }
 
     fn lost_reason(&self) -> Option<String> {

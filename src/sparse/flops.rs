@@ -120,6 +120,15 @@ impl FlopsCounter {
         self.dense_total
     }
 
+    /// A counter that has already counted `total` and `dense_total` (a resumed run).
+    pub fn resumed(f_d: f64, total: f64, dense_total: f64) -> Self {
+        Self {
+            f_d,
+            total,
+            dense_total,
+        }
+    }
+
     /// total / dense_total; 0 before any step.
     pub fn fraction(&self) -> f64 {
         if self.dense_total > 0.0 {

@@ -6,6 +6,7 @@ pub mod escape;
 mod masks;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod record;
+pub mod state;
 
 use std::collections::VecDeque;
 
