@@ -73,6 +73,8 @@ fn step_parity(query: &str, n_train: usize) {
             "{query}: layer {l} at density {density}"
         );
     }
+    // With augment=1 in the query: each step's images transformed, by a seed per step.
+    let augment = c.augment.then_some(0x5EED);
     let sgd = |dense_grad, sgd, snfs_decay| StepOptions {
         lr: 0.1,
         momentum: 0.9,
@@ -80,6 +82,7 @@ fn step_parity(query: &str, n_train: usize) {
         dense_grad,
         sgd,
         snfs_decay,
+        augment,
     };
     // A RigL update step (dense gradient, no SGD), plain sparse steps, an SNFS step.
     let steps = [
@@ -233,6 +236,17 @@ fn sparse_training_steps_match_the_cpu_at_several_densities() {
     }
 }
 
+/// Augmented images (crops of the reflection-padded image, flips): the GPU's gather and the
+/// CPU's load the same pixels, for a CNN and for an MLP input.
+#[test]
+fn augmented_training_steps_match_the_cpu() {
+    step_parity(
+        "model=cnn:4,8,16&method=rigl&dist=uniform&sparsity=0.8&batch=12&augment=1",
+        60,
+    );
+    step_parity("model=mlp:64,32&method=dense&batch=20&augment=1", 100);
+}
+
 #[test]
 fn dense_training_steps_match_the_cpu() {
     step_parity("model=mlp:64,32&method=dense&batch=20", 100);
@@ -254,6 +268,7 @@ fn evaluation_and_loss_at_match_the_cpu_and_leave_training_alone() {
         dense_grad: false,
         sgd: true,
         snfs_decay: None,
+        augment: None,
     };
     for t in 0..5u32 {
         let batch: Vec<u32> = (t * 50..t * 50 + 50).collect();
@@ -428,6 +443,7 @@ fn losses_come_back_in_order_without_blocking_even_past_the_ring() {
         dense_grad: false,
         sgd: true,
         snfs_decay: None,
+        augment: None,
     };
     let mut losses = Vec::new();
     let steps = 1100; // more than the 1024 slots of the ring

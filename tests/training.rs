@@ -311,3 +311,65 @@ fn the_trainer_says_in_advance_which_steps_may_change_masks() {
         assert_eq!(announced, want, "{query}");
     }
 }
+
+#[test]
+fn augmented_images_are_crops_and_flips_of_the_padded_image() {
+    use riglab::cpu::Net;
+    use riglab::data::augment::Transform;
+    let (train, _) = common::mnist(100, 100);
+    for model in ["cnn:4,8,16", "mlp:16"] {
+        let net = Net::new(
+            &riglab::model::ModelSpec::parse(model).unwrap(),
+            train.shape,
+            10,
+        );
+        let mut plain = net.workspace(2);
+        let mut aug = net.workspace(2);
+        net.load_batch(&mut plain, &train, &[3, 7]);
+        let identity = Transform {
+            dy: 0,
+            dx: 0,
+            flip: false,
+        };
+        net.load_batch_augmented(&mut aug, &train, &[3, 7], &[identity, identity]);
+        assert_eq!(plain.acts[0], aug.acts[0], "{model}: no shift, no flip");
+        // Sample 1 flipped and shifted down by 2: its pixel (y, x) is the image's
+        // (y + 2, 27 - x), reflected at the bottom edge.
+        let t = Transform {
+            dy: 2,
+            dx: 0,
+            flip: true,
+        };
+        net.load_batch_augmented(&mut aug, &train, &[3, 7], &[identity, t]);
+        let img = train.image(7);
+        let at = |y: usize, x: usize| {
+            let p = y * 28 + x;
+            if model.starts_with("cnn") {
+                aug.acts[0][28 * 28 + p]
+            } else {
+                aug.acts[0][p * 2 + 1]
+            }
+        };
+        assert_eq!(at(0, 0), f32::from(img[2 * 28 + 27]) / 255.0);
+        assert_eq!(at(10, 5), f32::from(img[12 * 28 + 22]) / 255.0);
+        // Row 26 + 2 = 28 reflects to 26, row 27 + 2 = 29 to 25.
+        assert_eq!(at(27, 0), f32::from(img[25 * 28 + 27]) / 255.0);
+        assert_eq!(aug.labels, [train.labels[3], train.labels[7]]);
+    }
+}
+
+#[test]
+fn augmented_training_is_deterministic_and_sees_other_images() {
+    let (train, test) = common::mnist(500, 100);
+    let run = |q: &str| {
+        let mut t = Trainer::cpu(&config(q), train.clone(), test.clone()).unwrap();
+        losses(&run(&mut t))
+    };
+    let q = "model=cnn:4,8,16&method=rigl&steps=20&batch=16&eval_every=20&dt=10";
+    let (a, b) = (
+        run(&format!("{q}&augment=1")),
+        run(&format!("{q}&augment=1")),
+    );
+    assert_eq!(a, b, "the same seed, the same transforms");
+    assert_ne!(a, run(q), "augmented images give other losses");
+}

@@ -26,6 +26,8 @@ pub struct StepOptions {
     pub sgd: bool,
     /// SNFS: update the moving average ema = d * ema + (1 - d) * dense gradient.
     pub snfs_decay: Option<f32>,
+    /// Augment the batch's images (`data::augment`) with the transforms of this step seed.
+    pub augment: Option<u64>,
 }
 
 /// A per-layer tensor that can be read back.

@@ -128,6 +128,7 @@ fn print_kernels(t: &Trainer<crate::gpu::GpuBackend>, config: &Config) {
         dense_grad: false,
         sgd: true,
         snfs_decay: None,
+        augment: None,
     };
     let times = t.backend.time_step_dispatches(&o, 5);
     let total: f64 = times.iter().map(|(_, ms)| ms).sum();

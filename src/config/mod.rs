@@ -58,6 +58,8 @@ pub struct Config {
     pub steps: usize,
     pub eval_every: usize,
     pub seed: u64,
+    /// Random crops (reflection-padded by 4) and horizontal flips of the training images.
+    pub augment: bool,
 }
 
 impl Default for Config {
@@ -88,6 +90,7 @@ impl Default for Config {
             steps: 3000,
             eval_every: 250,
             seed: 1,
+            augment: false,
         }
     }
 }

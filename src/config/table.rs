@@ -53,6 +53,16 @@ pub static PARAMS: &[ParamSpec] = &[
         write: |c, v| v.into_model().map(|m| c.model = m),
     },
     ParamSpec {
+        name: "augment",
+        label: "augment images",
+        group: Group::Data,
+        kind: ParamKind::Bool,
+        default: "false",
+        help: "random crops of the training images padded by 4 (reflection) and horizontal flips, the official CIFAR-10 pipeline",
+        read: |c| Value::Bool(c.augment),
+        write: |c, v| v.bool().map(|b| c.augment = b),
+    },
+    ParamSpec {
         name: "method",
         label: "method",
         group: Group::Sparsity,

@@ -18,6 +18,13 @@ const CASES: &[(&str, &str, &str, &str, &str)] = &[
         "unknown model kind 'rnn'",
     ),
     (
+        "augment",
+        "1",
+        "true",
+        "maybe",
+        "must be true, false, 1 or 0",
+    ),
+    (
         "method",
         "set",
         "set",
@@ -87,7 +94,7 @@ fn the_table_is_in_the_documented_order_and_the_cases_cover_it() {
     let names: Vec<&str> = PARAMS.iter().map(|p| p.name).collect();
     let cases: Vec<&str> = CASES.iter().map(|c| c.0).collect();
     assert_eq!(names, cases);
-    assert_eq!(names.len(), 23);
+    assert_eq!(names.len(), 24);
     for rule in RULES {
         assert!(rule.fields.iter().all(|f| param(f).is_some()), "{rule:?}");
     }

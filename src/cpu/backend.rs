@@ -9,6 +9,7 @@ use crate::backend::{
     Backend, PlaneRef, Split, State, StepOptions, Tensor, check_data, plane_point_by_point,
 };
 use crate::data::Dataset;
+use crate::data::augment::Transform;
 use crate::experiment::Setup;
 use crate::model::Point;
 
@@ -36,6 +37,8 @@ pub struct CpuBackend {
     probe: Option<Box<Net>>,
     /// When `losses_at` last yielded (or started).
     last_yield: web_time::Instant,
+    /// The augmented step's transforms (reused).
+    transforms: Vec<Transform>,
 }
 
 impl CpuBackend {
@@ -64,6 +67,7 @@ impl CpuBackend {
             losses: Vec::new(),
             probe: None,
             last_yield: web_time::Instant::now(),
+            transforms: Vec::new(),
         })
     }
 
@@ -94,6 +98,7 @@ impl CpuBackend {
             snfs_ema: self.snfs_ema.clone(),
             probe: None,
             last_yield: web_time::Instant::now(),
+            transforms: Vec::new(),
         }
     }
 
@@ -231,7 +236,16 @@ impl Backend for CpuBackend {
     }
 
     fn train_step(&mut self, batch: &[u32], o: &StepOptions) {
-        self.net.load_batch(&mut self.ws, &self.train, batch);
+        match o.augment {
+            Some(seed) => {
+                self.transforms.clear();
+                self.transforms
+                    .extend((0..batch.len()).map(|b| Transform::of(seed, b)));
+                let (net, ws) = (&self.net, &mut self.ws);
+                net.load_batch_augmented(ws, &self.train, batch, &self.transforms);
+            }
+            None => self.net.load_batch(&mut self.ws, &self.train, batch),
+        }
         self.net.forward(&mut self.ws);
         let (loss, _) = self.net.loss(&mut self.ws, true);
         self.net.backward(&mut self.ws, o.dense_grad);

@@ -10,6 +10,7 @@ use super::param::Param;
 use super::pool::{
     flatten_backward, flatten_forward, pool_backward, pool_forward, relu_backward, relu_forward,
 };
+use crate::data::augment::Transform;
 use crate::data::{Dataset, ImageShape};
 use crate::model::init::he_normal;
 use crate::model::{Graph, ModelSpec, Op, PoolGeom};
@@ -113,6 +114,43 @@ impl Net {
                 let img = &data.image(i as usize)[p0..p1];
                 for (p, &v) in (p0..p1).zip(img) {
                     x[p * b_n + b] = f32::from(v) / 255.0;
+                }
+            }
+        }
+    }
+
+    /// `load_batch` with each sample's image transformed (`augment::Transform`: a shifted
+    /// crop of the reflection-padded image, maybe flipped), as the official CIFAR-10 input
+    /// pipeline does.
+    pub fn load_batch_augmented(
+        &self,
+        ws: &mut Workspace,
+        data: &Dataset,
+        indices: &[u32],
+        transforms: &[Transform],
+    ) {
+        assert_eq!(indices.len(), ws.batch);
+        assert_eq!(transforms.len(), ws.batch);
+        let input = self.graph.input;
+        let (b_n, h, w) = (ws.batch, input.height, input.width);
+        let plane = h * w;
+        let planar = self.graph.planar_input();
+        let x = &mut ws.acts[0];
+        for (b, (&i, &t)) in indices.iter().zip(transforms).enumerate() {
+            ws.labels[b] = data.labels[i as usize];
+            let img = data.image(i as usize);
+            for c in 0..input.channels {
+                let src = &img[c * plane..(c + 1) * plane];
+                for y in 0..h {
+                    for xx in 0..w {
+                        let v = f32::from(src[t.source(y, xx, h, w)]) / 255.0;
+                        let p = y * w + xx;
+                        if planar {
+                            x[(c * b_n + b) * plane + p] = v;
+                        } else {
+                            x[(c * plane + p) * b_n + b] = v;
+                        }
+                    }
                 }
             }
         }

@@ -2,6 +2,7 @@
 //! subsets and the manifest of prepared sets. Shared by the preparation tool (native) and
 //! the page (wasm), so a file a user drops into the page goes through the same parser.
 
+pub mod augment;
 mod cifar;
 mod error;
 mod gz;

@@ -115,6 +115,8 @@ pub struct Experiment {
     pub steps: usize,
     pub eval_every: usize,
     pub seed: u64,
+    /// Random crops and flips of the training images (`data::augment`).
+    pub augment: bool,
 }
 
 impl Experiment {
@@ -151,6 +153,7 @@ impl Experiment {
             steps: config.steps,
             eval_every: config.eval_every,
             seed: config.seed,
+            augment: config.augment,
         }
     }
 

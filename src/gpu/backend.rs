@@ -17,6 +17,7 @@ use super::sparse::{Planned, SparseLists, has_lists};
 use super::uniforms::StepInfo;
 use crate::backend::{Backend, PlaneRef, Split, State, StepOptions, Tensor, check_data};
 use crate::data::Dataset;
+use crate::data::augment::Transform;
 use crate::experiment::Setup;
 use crate::model::Point;
 use crate::sparse::LayerKind;
@@ -65,6 +66,8 @@ pub struct GpuBackend {
     step_info: wgpu::Buffer,
     pub(super) eval_info: wgpu::Buffer,
     indices: wgpu::Buffer,
+    /// Each sample's packed image transform (`data::augment::Transform::pack`).
+    transforms: wgpu::Buffer,
     /// A mask update's resets: count, then indices (mask.wgsl).
     resets: wgpu::Buffer,
     mask_reset: Vec<wgpu::BindGroup>,
@@ -157,6 +160,7 @@ impl GpuBackend {
         let step_info = alloc.uniform("step", &StepInfo::default());
         let eval_info = alloc.uniform("evaluation batch", &StepInfo::default());
         let indices = alloc.storage("batch indices", e.batch)?;
+        let transforms = alloc.storage("batch image transforms", e.batch)?;
         let losses = LossRing::new(&alloc)?;
         let eval_out = alloc.storage("evaluation sums", 2 * max_eval_batches)?;
         let largest = layers.iter().map(|l| l.len).max().unwrap_or(1);
@@ -177,7 +181,16 @@ impl GpuBackend {
             dummy_write: &dummy_write,
         };
         let train_program = TrainProgram {
-            gather: program::gather(&b, &alloc, net, &train_ws, &train_data, Some(&indices), &tc)?,
+            gather: program::gather(
+                &b,
+                &alloc,
+                net,
+                &train_ws,
+                &train_data,
+                Some(&indices),
+                e.augment.then_some(&transforms),
+                &tc,
+            )?,
             forward: program::forward(&b, &alloc, net, &train_ws, &params, &lists, &tc)?,
             loss: program::loss(&b, &alloc, net, &train_ws, &losses.ring, true, &tc)?,
             backward: program::backward(&b, &alloc, net, &train_ws, &layers, &lists, &tc)?,
@@ -189,8 +202,8 @@ impl GpuBackend {
             ..tc
         };
         let eval_program = EvalProgram {
-            gather_train: program::gather(&b, &alloc, net, &eval_ws, &train_data, None, &ec)?,
-            gather_test: program::gather(&b, &alloc, net, &eval_ws, &test_data, None, &ec)?,
+            gather_train: program::gather(&b, &alloc, net, &eval_ws, &train_data, None, None, &ec)?,
+            gather_test: program::gather(&b, &alloc, net, &eval_ws, &test_data, None, None, &ec)?,
             forward: program::forward(&b, &alloc, net, &eval_ws, &params, &lists, &ec)?,
             loss: program::loss(&b, &alloc, net, &eval_ws, &eval_out, false, &ec)?,
         };
@@ -217,6 +230,7 @@ impl GpuBackend {
             step_info,
             eval_info,
             indices,
+            transforms,
             resets,
             mask_reset,
             train: train_program,
@@ -374,6 +388,12 @@ impl Backend for GpuBackend {
             valid: batch.len() as u32,
         };
         queue.write_buffer(&self.indices, 0, bytemuck::cast_slice(batch));
+        if let Some(seed) = o.augment {
+            self.scratch_u32.clear();
+            self.scratch_u32
+                .extend((0..batch.len()).map(|b| Transform::of(seed, b).pack()));
+            queue.write_buffer(&self.transforms, 0, bytemuck::cast_slice(&self.scratch_u32));
+        }
         queue.write_buffer(&self.step_info, 0, bytemuck::bytes_of(&info));
         let (layers, is_sparse, p) = (&self.layers, &self.is_sparse, &self.train);
         let stale = &mut self.grad_stale;

@@ -73,7 +73,7 @@ pub struct Layouts {
     pub activation: wgpu::BindGroupLayout,
     /// shape, logits, labels, dlogits, losses, step.
     pub loss: wgpu::BindGroupLayout,
-    /// shape, indices, images, labels, x, batch labels, step.
+    /// shape, indices, images, labels, x, batch labels, step, transforms.
     pub gather: wgpu::BindGroupLayout,
     /// step, grad, mask, weights, momentum, ema.
     pub sgd: wgpu::BindGroupLayout,
@@ -217,7 +217,7 @@ impl Kernels {
             gemm: layout(device, "gemm", &[U, R, R, W, R, U]),
             activation: layout(device, "activation", &[U, R, W, W]),
             loss: layout(device, "loss", &[U, R, R, W, W, U]),
-            gather: layout(device, "gather", &[U, R, R, R, W, W, U]),
+            gather: layout(device, "gather", &[U, R, R, R, W, W, U, R]),
             sgd: layout(device, "sgd", &[U, R, R, W, W, W]),
             mask_reset: layout(device, "mask_reset", &[R, W, W]),
             sparse: layout(device, "sparse", &[U, R, R, R, W, R, W, U]),

@@ -167,7 +167,9 @@ impl Workspace {
 }
 
 /// Gathers a batch into `ws.acts[0]` and `ws.labels` (Net::load_batch): images `indices[b]`
-/// when given (training), else images `base + b` of the step uniform (evaluation).
+/// when given (training), else images `base + b` of the step uniform (evaluation); each
+/// transformed as `transforms[b]` says when given (Net::load_batch_augmented).
+#[allow(clippy::too_many_arguments)]
 pub fn gather(
     b: &Builder,
     alloc: &Alloc,
@@ -175,6 +177,7 @@ pub fn gather(
     ws: &Workspace,
     data: &DataBuffers,
     indices: Option<&wgpu::Buffer>,
+    transforms: Option<&wgpu::Buffer>,
     c: &Common,
 ) -> Result<Dispatch, GpuError> {
     let input = net.input;
@@ -185,7 +188,8 @@ pub fn gather(
         planar: u32::from(matches!(net.ops.first(), Some(Op::Conv(..)))),
         use_indices: u32::from(indices.is_some()),
         count: u(data.len),
-        _pad: [0; 2],
+        augment: u32::from(transforms.is_some()),
+        width: u(input.width),
     };
     let uniform = alloc.uniform("gather shape", &shape);
     let bg = b.bind(
@@ -198,6 +202,7 @@ pub fn gather(
             &ws.acts[0],
             &ws.labels,
             c.step,
+            transforms.unwrap_or(c.dummy_read),
         ],
     );
     // gather.wgsl: 32 samples by 4 pixels per workgroup.

@@ -68,7 +68,9 @@ pub struct GatherShape {
     pub planar: u32,
     pub use_indices: u32,
     pub count: u32,
-    pub _pad: [u32; 2],
+    /// 1: each sample's image is transformed (data::augment) as `transforms[b]` says.
+    pub augment: u32,
+    pub width: u32,
 }
 
 /// `SparseDims` in sparse.wgsl: a fully connected layer's sizes and where each of its lists

@@ -116,6 +116,7 @@ impl<B: Backend> Trainer<B> {
             dense_grad: true,
             sgd: false,
             snfs_decay: None,
+            augment: self.augment_seed(0),
         };
         self.backend.train_step(&self.batch, &probe);
         self.backend.take_losses(true).await;

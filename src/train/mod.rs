@@ -244,6 +244,13 @@ impl<B: Backend> Trainer<B> {
         self.step_as(update, events).await;
     }
 
+    /// The seed of step t's image transforms, when the run augments its images.
+    fn augment_seed(&self, t: usize) -> Option<u64> {
+        self.exp
+            .augment
+            .then(|| crate::data::augment::step_seed(self.exp.seed, t))
+    }
+
     /// Host seconds the last drop-and-grow of every masked layer took: choosing, installing
     /// the new masks, reporting; not the read-back of a GPU's weights and scores (which waits
     /// for the step's dense gradient).
@@ -268,6 +275,7 @@ impl<B: Backend> Trainer<B> {
             dense_grad,
             sgd: !replaces_sgd,
             snfs_decay: (method == Method::Snfs).then_some(SNFS_DECAY),
+            augment: self.augment_seed(t),
         };
         self.backend.train_step(&self.batch, &opts);
         self.flops

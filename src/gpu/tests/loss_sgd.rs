@@ -189,7 +189,7 @@ fn load_batch_matches_the_cpu_in_both_layouts() {
         let indices = [7u32, 0, 10, 3];
         net.load_batch(&mut ws, &data, &indices);
         let gidx = h.upload_u32(&indices);
-        h.run(&[program::gather(&b, &a, &net.graph, &gws, &gdata, Some(&gidx), &c).unwrap()]);
+        h.run(&[program::gather(&b, &a, &net.graph, &gws, &gdata, Some(&gidx), None, &c).unwrap()]);
         let x = h.read(&gws.acts[0], batch * shape.len());
         assert_eq!(x, ws.acts[0], "{spec}: images by index");
         let labels: Vec<u32> = ws.labels.iter().map(|&l| u32::from(l)).collect();
@@ -205,7 +205,7 @@ fn load_batch_matches_the_cpu_in_both_layouts() {
             base: 9,
             ..StepInfo::default()
         });
-        h.run(&[program::gather(&b, &a, &net.graph, &gws, &gdata, None, &c).unwrap()]);
+        h.run(&[program::gather(&b, &a, &net.graph, &gws, &gdata, None, None, &c).unwrap()]);
         assert_eq!(
             h.read(&gws.acts[0], batch * shape.len()),
             ws.acts[0],
