@@ -104,7 +104,7 @@ mod tests {
                 flip: true
             }
             .pack(),
-            0 | (7 << 8) | (1 << 16)
+            (7 << 8) | (1 << 16) // dy + 4 = 0, dx + 4 = 7, flipped
         );
     }
 
