@@ -21,7 +21,18 @@ pub fn threads() -> usize {
 
 #[cfg(target_arch = "wasm32")]
 mod sequential {
-    use std::slice::{ChunksExactMut, ChunksMut, IterMut};
+    use std::slice::{ChunksExactMut, ChunksMut, Iter, IterMut};
+
+    /// rayon's `par_iter` on slices, as a plain iterator.
+    pub trait ParallelSlice<T> {
+        fn par_iter(&self) -> Iter<'_, T>;
+    }
+
+    impl<T> ParallelSlice<T> for [T] {
+        fn par_iter(&self) -> Iter<'_, T> {
+            self.iter()
+        }
+    }
 
     /// rayon's slice methods, as plain iterators.
     pub trait ParallelSliceMut<T> {

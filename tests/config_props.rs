@@ -18,6 +18,9 @@ fn valid_text(p: &ParamSpec) -> BoxedStrategy<String> {
             .boxed(),
         ParamKind::Int { min, max } => (min..=max).prop_map(|n| n.to_string()).boxed(),
         ParamKind::Bool => any::<bool>().prop_map(|b| b.to_string()).boxed(),
+        ParamKind::Switch => proptest::sample::select(&["auto", "true", "false", "1", "0"][..])
+            .prop_map(str::to_string)
+            .boxed(),
         ParamKind::Choice(names) => proptest::sample::select(names)
             .prop_map(str::to_string)
             .boxed(),

@@ -74,7 +74,7 @@ fn step_parity(query: &str, n_train: usize) {
         );
     }
     // With augment=1 in the query: each step's images transformed, by a seed per step.
-    let augment = c.augment.then_some(0x5EED);
+    let augment = c.augments().then_some(0x5EED);
     let sgd = |dense_grad, sgd, snfs_decay| StepOptions {
         lr: 0.1,
         momentum: 0.9,

@@ -38,6 +38,12 @@ fn Control(ctx: Ctx, spec: &'static ParamSpec) -> impl IntoView {
             </select>
         }
         .into_any(),
+        ParamKind::Switch => view! {
+            <select id=id.clone() prop:value=value on:change=move |ev| apply(event_target_value(&ev))>
+                {["auto", "true", "false"].into_iter().map(|n| view! { <option value=n selected=move || value() == n>{n}</option> }).collect_view()}
+            </select>
+        }
+        .into_any(),
         ParamKind::Bool => view! {
             <input id=id.clone() type="checkbox" prop:checked=move || value() == "true"
                 on:change=move |ev| apply(event_target_checked(&ev).to_string())/>

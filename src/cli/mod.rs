@@ -32,6 +32,10 @@ use crate::train::{Setup, Trainer};
 struct Cli {
     #[command(subcommand)]
     command: Commands,
+    /// Compute the CPU backend's dense products in the page's exact order (no fused
+    /// multiply-add): the same numbers as the page for the same link, bit for bit; slower.
+    #[arg(long, global = true)]
+    exact: bool,
 }
 
 #[derive(Subcommand)]
@@ -58,6 +62,7 @@ enum Commands {
 
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
+    crate::cpu::fast::set_default_exact(cli.exact);
     let result = match cli.command {
         Commands::Data(a) => data::run(a),
         Commands::Plan(a) => plan::run(a),

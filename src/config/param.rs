@@ -54,6 +54,9 @@ pub enum ParamKind {
     Int { min: u64, max: u64 },
     /// `true` or `false` (`1` and `0` are read too).
     Bool,
+    /// `auto`, `true` or `false` (`1` and `0` are read too): auto leaves it to the model or
+    /// the data set (see the parameter's help).
+    Switch,
     /// One of the listed names.
     Choice(&'static [&'static str]),
     /// A network in the syntax of [`ModelSpec::parse`].
@@ -66,8 +69,37 @@ pub enum Value {
     Float(f64),
     Int(u64),
     Bool(bool),
+    Switch(Switch),
     Choice(&'static str),
     Model(ModelSpec),
+}
+
+/// A setting that is on, off, or decided by the configuration (`auto`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Switch {
+    #[default]
+    Auto,
+    On,
+    Off,
+}
+
+impl Switch {
+    /// On or off, with `auto` meaning `auto_value`.
+    pub fn resolve(self, auto_value: bool) -> bool {
+        match self {
+            Switch::Auto => auto_value,
+            Switch::On => true,
+            Switch::Off => false,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Switch::Auto => "auto",
+            Switch::On => "true",
+            Switch::Off => "false",
+        }
+    }
 }
 
 impl Value {
@@ -97,6 +129,13 @@ impl Value {
         }
     }
 
+    pub fn switch(&self) -> Option<Switch> {
+        match *self {
+            Value::Switch(s) => Some(s),
+            _ => None,
+        }
+    }
+
     pub fn choice(&self) -> Option<&'static str> {
         match *self {
             Value::Choice(s) => Some(s),
@@ -119,6 +158,7 @@ impl fmt::Display for Value {
             Value::Float(x) => write!(f, "{x}"),
             Value::Int(n) => write!(f, "{n}"),
             Value::Bool(b) => write!(f, "{b}"),
+            Value::Switch(s) => f.write_str(s.name()),
             Value::Choice(s) => f.write_str(s),
             Value::Model(m) => write!(f, "{m}"),
         }
@@ -149,6 +189,12 @@ impl ParamKind {
                 "false" | "0" => Value::Bool(false),
                 _ => return Err(format!("must be {}", self.allowed())),
             },
+            ParamKind::Switch => match text.to_ascii_lowercase().as_str() {
+                "auto" => Value::Switch(Switch::Auto),
+                "true" | "1" => Value::Switch(Switch::On),
+                "false" | "0" => Value::Switch(Switch::Off),
+                _ => return Err(format!("must be {}", self.allowed())),
+            },
             ParamKind::Choice(names) => match names.iter().find(|n| n.eq_ignore_ascii_case(text)) {
                 Some(name) => Value::Choice(name),
                 None => return Err(format!("must be {}", self.allowed())),
@@ -176,6 +222,7 @@ impl ParamKind {
             ) => (if min_exclusive { x > min } else { x >= min }) && x <= max,
             (ParamKind::Int { min, max }, &Value::Int(n)) => (min..=max).contains(&n),
             (ParamKind::Bool, Value::Bool(_)) => true,
+            (ParamKind::Switch, Value::Switch(_)) => true,
             (ParamKind::Choice(names), Value::Choice(s)) => names.contains(s),
             (ParamKind::Model, Value::Model(m)) => {
                 // A model built in code (e.g. no hidden layer) must still be one the
@@ -204,6 +251,7 @@ impl ParamKind {
             } => format!("{}{min}, {max}]", if min_exclusive { '(' } else { '[' }),
             ParamKind::Int { min, max } => format!("[{min}, {max}]"),
             ParamKind::Bool => "true, false, 1 or 0".into(),
+            ParamKind::Switch => "auto, true, false, 1 or 0".into(),
             ParamKind::Choice(names) => format!("one of: {}", names.join(", ")),
             ParamKind::Model => "a model such as mlp:300,100 or cnn:16,32,128".into(),
         }

@@ -56,11 +56,11 @@ pub static PARAMS: &[ParamSpec] = &[
         name: "augment",
         label: "augment images",
         group: Group::Data,
-        kind: ParamKind::Bool,
-        default: "false",
-        help: "random crops of the training images padded by 4 (reflection) and horizontal flips, the official CIFAR-10 pipeline",
-        read: |c| Value::Bool(c.augment),
-        write: |c, v| v.bool().map(|b| c.augment = b),
+        kind: ParamKind::Switch,
+        default: "auto",
+        help: "random crops of the training images padded by 4 (reflection) and horizontal flips, the official CIFAR-10 pipeline; auto: on CIFAR-10",
+        read: |c| Value::Switch(c.augment),
+        write: |c, v| v.switch().map(|s| c.augment = s),
     },
     ParamSpec {
         name: "method",
@@ -100,11 +100,11 @@ pub static PARAMS: &[ParamSpec] = &[
         name: "dense_first",
         label: "dense first layer",
         group: Group::Sparsity,
-        kind: ParamKind::Bool,
-        default: "false",
-        help: "keep the first layer dense (paper default for uniform sparsity on CNNs)",
-        read: |c| Value::Bool(c.dense_first),
-        write: |c, v| v.bool().map(|b| c.dense_first = b),
+        kind: ParamKind::Switch,
+        default: "auto",
+        help: "keep the first layer dense (the paper's convention for CNNs); auto: for CNNs",
+        read: |c| Value::Switch(c.dense_first),
+        write: |c, v| v.switch().map(|s| c.dense_first = s),
     },
     ParamSpec {
         name: "dense_last",
@@ -353,7 +353,7 @@ fn every_masked_layer_keeps_a_weight(c: &Config) -> Result<(), String> {
     let opts = DistOptions {
         dist: c.dist,
         sparsity: c.sparsity,
-        dense_first: c.dense_first,
+        dense_first: c.first_layer_dense(),
         dense_last: c.dense_last,
     };
     match empty_layer(&layers, &layer_densities(&layers, &opts)).map(|i| &layers[i]) {
@@ -362,7 +362,7 @@ fn every_masked_layer_keeps_a_weight(c: &Config) -> Result<(), String> {
             l.name,
             c.model,
             c.dist.name(),
-            c.dense_first,
+            c.first_layer_dense(),
             c.dense_last
         )),
         None => Ok(()),

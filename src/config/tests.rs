@@ -19,10 +19,10 @@ const CASES: &[(&str, &str, &str, &str, &str)] = &[
     ),
     (
         "augment",
-        "1",
-        "true",
+        "false",
+        "false",
         "maybe",
-        "must be true, false, 1 or 0",
+        "must be auto, true, false, 1 or 0",
     ),
     (
         "method",
@@ -41,10 +41,10 @@ const CASES: &[(&str, &str, &str, &str, &str)] = &[
     ("sparsity", "0.95", "0.95", "1.2", "is outside [0, 0.999]"),
     (
         "dense_first",
-        "true",
+        "1",
         "true",
         "yes",
-        "must be true, false, 1 or 0",
+        "must be auto, true, false, 1 or 0",
     ),
     (
         "dense_last",
@@ -197,7 +197,7 @@ fn lenient_spellings() {
     let (c, errors) = Config::from_query("method=RigL&dense_first=TRUE&sparsity=%200.5%20&dt=+7");
     assert!(errors.is_empty(), "{errors:?}");
     assert_eq!(c.method, Method::Rigl);
-    assert!(c.dense_first);
+    assert_eq!(c.dense_first, Switch::On);
     assert_eq!(c.sparsity, 0.5);
     assert_eq!(c.dt, 7);
     let (c, _) = Config::from_query("momentum=-0");
@@ -283,7 +283,7 @@ fn degenerate_inputs() {
         shown,
         [
             "=5 has no parameter name; ignored",
-            "dense_first= has no value; using the default false",
+            "dense_first= has no value; using the default auto",
             "sparsity= has no value; using the default 0.9",
         ]
     );
@@ -321,7 +321,7 @@ fn validate_finds_values_built_in_code() {
     assert_eq!(e[2].message, "is not a number");
     assert_eq!(e[4].message, "must be less than prune_end=0.6");
     let c = Config {
-        dense_first: true,
+        dense_first: Switch::On,
         dense_last: true,
         method: Method::Dense,
         ..Config::default()
@@ -413,4 +413,24 @@ fn groups_are_contiguous_and_in_page_order() {
     let mut groups: Vec<Group> = PARAMS.iter().map(|p| p.group).collect();
     groups.dedup();
     assert_eq!(groups, Group::ALL);
+}
+
+#[test]
+fn auto_switches_follow_the_model_and_the_data_set() {
+    let c = |q: &str| Config::parse_strict(q).unwrap();
+    // The first layer: dense for a CNN, sparse for an MLP, unless set.
+    assert!(c("model=cnn:16,32,128").first_layer_dense());
+    assert!(!c("model=mlp:300,100").first_layer_dense());
+    assert!(!c("model=cnn:16,32,128&dense_first=0").first_layer_dense());
+    assert!(c("dense_first=true").first_layer_dense());
+    // Augmentation: on CIFAR-10 only, unless set.
+    assert!(c("data=cifar10").augments());
+    assert!(!c("data=mnist").augments() && !c("data=fashion").augments());
+    assert!(!c("data=cifar10&augment=false").augments());
+    assert!(c("augment=1").augments());
+    // auto is the default: a link without them writes neither.
+    assert_eq!(
+        c("data=cifar10&model=cnn:16,32,128").to_query(),
+        "data=cifar10&model=cnn:16,32,128"
+    );
 }

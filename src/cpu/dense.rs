@@ -7,6 +7,8 @@ use std::cell::RefCell;
 
 use crate::par::*;
 
+#[cfg(not(target_arch = "wasm32"))]
+use super::fast;
 use super::kernels::{GRAD_COLS, GRAD_ROWS, ROWS, dense_rows, dot, gather_axpy, weight_grad_tile};
 use super::param::Param;
 
@@ -32,6 +34,21 @@ pub fn dense_forward(p: &Param, x: &[f32], y: &mut [f32], batch: usize) {
     let n_in = p.cols();
     for (o, row) in y.chunks_exact_mut(batch).enumerate() {
         row.fill(p.bias[o]);
+    }
+    #[cfg(not(target_arch = "wasm32"))]
+    if p.all_active && !p.exact && fast::worth_it(p.shape.n_out, batch, n_in) {
+        let w = fast::View {
+            ptr: p.weights.as_ptr(),
+            rs: n_in as isize,
+            cs: 1,
+        };
+        let xv = fast::View {
+            ptr: x.as_ptr(),
+            rs: batch as isize,
+            cs: 1,
+        };
+        fast::matmul_rows(y, batch, n_in, true, w, xv);
+        return;
     }
     if p.all_active {
         // Every weight active: register-blocked over ROWS output rows (same sums, same order).
@@ -70,7 +87,10 @@ const GRAD_TILES: usize = 4;
 /// path does for active weights). X is transposed into `xt` (columns padded to a multiple of
 /// `GRAD_COLS`) so that a tile of outputs accumulates in vector lanes, with no horizontal
 /// sums; a task takes `GRAD_TILES` tiles of rows and walks the columns once.
+#[allow(clippy::too_many_arguments)]
+#[cfg_attr(target_arch = "wasm32", allow(unused_variables))]
 fn dense_weight_grad(
+    exact: bool,
     grad: &mut [f32],
     xt: &mut Vec<f32>,
     n_in: usize,
@@ -78,6 +98,22 @@ fn dense_weight_grad(
     dy: &[f32],
     batch: usize,
 ) {
+    #[cfg(not(target_arch = "wasm32"))]
+    if !exact && fast::worth_it(grad.len() / n_in, n_in, batch) {
+        // dW = dY X^T, with X^T read through its strides.
+        let dyv = fast::View {
+            ptr: dy.as_ptr(),
+            rs: batch as isize,
+            cs: 1,
+        };
+        let xtv = fast::View {
+            ptr: x.as_ptr(),
+            rs: 1,
+            cs: batch as isize,
+        };
+        fast::matmul_rows(grad, n_in, batch, false, dyv, xtv);
+        return;
+    }
     let stride = n_in.next_multiple_of(GRAD_COLS);
     xt.resize(batch * stride, 0.0);
     const B: usize = 16;
@@ -142,7 +178,7 @@ pub fn dense_backward(
     // for every weight: the same dot product either way, so both agree exactly.
     let index = &p.index;
     if dense_grad || all_active {
-        dense_weight_grad(&mut p.grad, &mut p.inputs_t, n_in, x, dy, batch);
+        dense_weight_grad(p.exact, &mut p.grad, &mut p.inputs_t, n_in, x, dy, batch);
     } else {
         p.grad
             .par_chunks_exact_mut(n_in)
@@ -157,6 +193,22 @@ pub fn dense_backward(
             });
     }
     let Some(dx) = dx else { return };
+    #[cfg(not(target_arch = "wasm32"))]
+    if all_active && !p.exact && fast::worth_it(n_in, batch, p.shape.n_out) {
+        // dX = W^T dY, with W^T read through its strides.
+        let wt = fast::View {
+            ptr: p.weights.as_ptr(),
+            rs: 1,
+            cs: n_in as isize,
+        };
+        let dyv = fast::View {
+            ptr: dy.as_ptr(),
+            rs: batch as isize,
+            cs: 1,
+        };
+        fast::matmul_rows(dx, batch, p.shape.n_out, false, wt, dyv);
+        return;
+    }
     if all_active {
         // dX = W^T dY with W transposed once into scratch, then the same blocked kernel
         // (sums over o ascending, as the column lists would give).

@@ -104,48 +104,113 @@ dispatch!(
 /// Output rows computed together by the dense kernels (register blocking).
 pub const ROWS: usize = 4;
 
+/// The body of `gemm_rows`.
+///
+/// # Safety
+/// As `gemm_rows`.
 #[inline(always)]
-fn dense_rows_impl(w: &[f32], n_in: usize, x: &[f32], batch: usize, y: &mut [f32]) {
-    // y[r][b] += sum over i of w[r][i] * x[i][b], for ROWS rows at once (fewer if w is
+#[allow(clippy::needless_range_loop)]
+unsafe fn gemm_rows_impl(
+    w: &[f32],
+    k: usize,
+    x: &[f32],
+    xs: usize,
+    y: *mut f32,
+    ys: usize,
+    cols: usize,
+) {
+    // y[r][j] += sum over i of w[r][i] * x[i][j], for ROWS rows at once (fewer if w is
     // shorter), i ascending: the same order as `gather_axpy` over a full row, so a dense
     // layer gives the same result through either kernel.
-    let rows = w.len() / n_in;
+    let rows = w.len() / k;
+    assert!(rows <= ROWS && (k == 0 || x.len() >= (k - 1) * xs + cols));
+    // SAFETY (of every access to y below): rows r < rows and columns j < cols, which the
+    // caller lends us alone.
+    let at = |r: usize, j: usize| unsafe { y.add(r * ys + j) };
     let mut b0 = 0;
-    while b0 + LANES <= batch {
+    while b0 + LANES <= cols {
         let mut acc = [[0f32; LANES]; ROWS];
         for r in 0..rows {
-            acc[r].copy_from_slice(&y[r * batch + b0..r * batch + b0 + LANES]);
+            for j in 0..LANES {
+                acc[r][j] = unsafe { *at(r, b0 + j) };
+            }
         }
-        for i in 0..n_in {
-            let xs = &x[i * batch + b0..i * batch + b0 + LANES];
+        for i in 0..k {
+            let xs = &x[i * xs + b0..i * xs + b0 + LANES];
             for r in 0..rows {
-                let a = w[r * n_in + i];
+                let a = w[r * k + i];
                 for j in 0..LANES {
                     acc[r][j] += a * xs[j];
                 }
             }
         }
         for r in 0..rows {
-            y[r * batch + b0..r * batch + b0 + LANES].copy_from_slice(&acc[r]);
+            for j in 0..LANES {
+                unsafe { *at(r, b0 + j) = acc[r][j] };
+            }
         }
         b0 += LANES;
     }
     for r in 0..rows {
-        for b in b0..batch {
-            let mut v = y[r * batch + b];
-            for i in 0..n_in {
-                v += w[r * n_in + i] * x[i * batch + b];
+        for b in b0..cols {
+            let mut v = unsafe { *at(r, b) };
+            for i in 0..k {
+                v += w[r * k + i] * x[i * xs + b];
             }
-            y[r * batch + b] = v;
+            unsafe { *at(r, b) = v };
         }
     }
 }
 
-dispatch!(
-    /// `y[r] += W[r] x` for up to `ROWS` consecutive rows of a dense weight matrix `w`
-    /// (`rows x n_in`) on feature-major `x` (`n_in x batch`).
-    pub fn dense_rows(w: &[f32], n_in: usize, x: &[f32], batch: usize, y: &mut [f32]), dense_rows_avx2, dense_rows_impl
-);
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn gemm_rows_avx2(
+    w: &[f32],
+    k: usize,
+    x: &[f32],
+    xs: usize,
+    y: *mut f32,
+    ys: usize,
+    cols: usize,
+) {
+    // SAFETY: as `gemm_rows`.
+    unsafe { gemm_rows_impl(w, k, x, xs, y, ys, cols) }
+}
+
+/// `y[r][j] += W[r] . x[.][j]` for up to `ROWS` consecutive rows of a dense matrix `w`
+/// (`rows x k`), on `x` with rows of stride `xs`, for columns j < cols; `y` row r starts at
+/// `y + r * ys`.
+///
+/// # Safety
+/// `y` points to `rows` rows of `cols` floats at stride `ys` that the caller may write and
+/// that nothing else reads or writes meanwhile.
+#[inline]
+pub unsafe fn gemm_rows(
+    w: &[f32],
+    k: usize,
+    x: &[f32],
+    xs: usize,
+    y: *mut f32,
+    ys: usize,
+    cols: usize,
+) {
+    #[cfg(target_arch = "x86_64")]
+    if has_avx2() {
+        // SAFETY: the CPU supports AVX2 (checked just above); y as the caller promises.
+        return unsafe { gemm_rows_avx2(w, k, x, xs, y, ys, cols) };
+    }
+    // SAFETY: as the caller promises.
+    unsafe { gemm_rows_impl(w, k, x, xs, y, ys, cols) }
+}
+
+/// `y[r] += W[r] x` for up to `ROWS` consecutive rows of a dense weight matrix `w`
+/// (`rows x n_in`) on feature-major `x` (`n_in x batch`).
+pub fn dense_rows(w: &[f32], n_in: usize, x: &[f32], batch: usize, y: &mut [f32]) {
+    let rows = w.len() / n_in;
+    assert!(y.len() >= rows * batch);
+    // SAFETY: y holds the rows x batch floats, borrowed mutably here.
+    unsafe { gemm_rows(w, n_in, x, batch, y.as_mut_ptr(), batch, batch) }
+}
 
 #[inline(always)]
 fn dots_impl(a: &[f32], rows: usize, batch: usize, x: &[f32], out: &mut [f32]) {

@@ -4,6 +4,7 @@
 pub mod backend;
 pub mod conv;
 pub mod dense;
+pub mod fast;
 pub mod kernels;
 pub mod loss;
 pub mod net;

@@ -24,6 +24,9 @@ pub struct Param {
     pub transposed: Vec<f32>,
     /// Scratch for the transposed inputs of a dense weight gradient.
     pub inputs_t: Vec<f32>,
+    /// Dense products in the exact mode (the page's order) rather than the fast one
+    /// (`cpu::fast`).
+    pub exact: bool,
 }
 
 impl Param {
@@ -43,6 +46,7 @@ impl Param {
             all_active: true,
             transposed: Vec::new(),
             inputs_t: Vec::new(),
+            exact: super::fast::default_exact(),
             shape,
         };
         p.index.rebuild(&p.mask);

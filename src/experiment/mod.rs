@@ -87,7 +87,7 @@ pub fn densities(config: &Config, layers: &[LayerShape]) -> Vec<f64> {
     let opts = DistOptions {
         dist: config.dist,
         sparsity: config.sparsity,
-        dense_first: config.dense_first,
+        dense_first: config.first_layer_dense(),
         dense_last: config.dense_last,
     };
     layer_densities(layers, &opts)
@@ -153,7 +153,7 @@ impl Experiment {
             steps: config.steps,
             eval_every: config.eval_every,
             seed: config.seed,
-            augment: config.augment,
+            augment: config.augments(),
         }
     }
 

@@ -163,7 +163,7 @@ const failed = await run([
       assert(['plateau', 'static-end', 'rigl-end'].every((k) => ends.includes(k)), `line ends: ${ends}`);
       writeFileSync(join(ROOT, 'artifacts', 'e2e', 'escape-page.csv'), csv);
       const out = join(ROOT, 'artifacts', 'e2e', 'escape-cli.csv');
-      const cli = spawnSync(riglabBin(), ['escape', '--csv', out], { cwd: ROOT, encoding: 'utf8' });
+      const cli = spawnSync(riglabBin(), ['escape', '--exact', '--csv', out], { cwd: ROOT, encoding: 'utf8' });
       assert(cli.status === 0, `riglab escape failed: ${cli.stderr}`);
       assert(readFileSync(out, 'utf8') === csv, 'the page and `riglab escape` computed different maps');
     })],
@@ -182,7 +182,7 @@ const failed = await run([
       assert(lines.length === 1 + 21 * 21 && lines[0] === 'x,y,loss', `csv: ${lines.length} lines`);
       // `riglab landscape` computes the same plane for the same link.
       const bin = ['target/debug/riglab', 'target/release/riglab'].map((b) => join(ROOT, b)).find(existsSync);
-      const cli = spawnSync(bin, ['landscape', page.url(), '--mode', 'plane', '--grid', '21'], { cwd: ROOT, encoding: 'utf8' });
+      const cli = spawnSync(bin, ['landscape', page.url(), '--exact', '--mode', 'plane', '--grid', '21'], { cwd: ROOT, encoding: 'utf8' });
       assert(cli.status === 0, `riglab landscape failed: ${cli.stderr}`);
       assert(cli.stdout === csv, 'the page and the CLI computed different planes');
       console.log(`      (21 x 21 plane on the CPU backend: ${seconds.toFixed(1)} s)`);
@@ -209,7 +209,7 @@ const failed = await run([
       const path = rows.filter((r) => r.startsWith('trajectory,'));
       assert(path.length === 10 && path.filter((r) => r.endsWith(',1')).length === 3, `path: ${path}`);
       assert(path[path.length - 1] === 'trajectory,300,0.000000,0.000000,,0', path[path.length - 1]);
-      const cli = spawnSync(riglabBin(), ['landscape', page.url(), '--plane', 'pca', '--grid', '21'], { cwd: ROOT, encoding: 'utf8' });
+      const cli = spawnSync(riglabBin(), ['landscape', page.url(), '--exact', '--plane', 'pca', '--grid', '21'], { cwd: ROOT, encoding: 'utf8' });
       assert(cli.status === 0, `riglab landscape --plane pca failed: ${cli.stderr}`);
       assert(cli.stdout === csv, 'the page and the CLI computed different trajectory planes');
       console.log(`      (21 x 21 trajectory plane on the CPU backend: ${seconds.toFixed(1)} s)`);
@@ -243,7 +243,7 @@ const failed = await run([
       assert(bin, 'no riglab binary: run cargo build first');
       await page.click('#play');
       const s = await waitFor(page, (s) => s.step === 300 && !s.busy && s.evals === 1, 'the run');
-      const cli = spawnSync(bin, ['train', page.url(), '--json'], { cwd: ROOT, encoding: 'utf8' });
+      const cli = spawnSync(bin, ['train', page.url(), '--exact', '--json'], { cwd: ROOT, encoding: 'utf8' });
       assert(cli.status === 0, `riglab train failed: ${cli.stderr}`);
       const summary = JSON.parse(cli.stdout.trim().split('\n').pop());
       for (const k of ['train_loss', 'test_loss', 'train_accuracy', 'test_accuracy']) {
