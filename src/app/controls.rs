@@ -78,6 +78,13 @@ fn presets() -> Vec<(&'static str, &'static str, Vec<Variant>)> {
             vec![Variant::Dist(Distribution::Uniform)],
         ),
         (
+            // The first convolution dense and the images augmented: the auto defaults for a
+            // CNN on CIFAR-10 (docs/results.md).
+            "CIFAR-10 CNN: RigL vs Static @90%",
+            "data=cifar10&model=cnn:16,32,128&method=rigl&sparsity=0.9&steps=2000&eval_every=250",
+            vec![Variant::Method(Method::Static)],
+        ),
+        (
             "SNIP (one-shot)",
             "method=snip&sparsity=0.9&dist=erk",
             vec![Variant::Method(Method::Static)],
