@@ -8,7 +8,7 @@ use rand_pcg::Pcg64;
 
 use super::{BackendKind, CliError, gpu_error};
 use crate::backend::{Backend, block_on};
-use crate::config::Config;
+use crate::config::{Config, DataSet};
 use crate::data::Dataset;
 use crate::gpu::GpuContext;
 use crate::model::ModelSpec;
@@ -32,6 +32,9 @@ pub struct BenchArgs {
     /// GPU: also print the time of each kernel of a regular step.
     #[arg(long)]
     kernels: bool,
+    /// One JSON object per line and configuration instead of a table.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -162,23 +165,35 @@ pub fn run(args: BenchArgs) -> Result<(), CliError> {
             rayon::current_num_threads()
         ),
     };
-    println!(
-        "riglab bench: {backend}, batch {}, {} timed steps (MLP), {} (CNN)",
-        args.batch,
-        args.steps,
-        (args.steps / 10).max(5)
-    );
-    println!(
-        "| model | method | sparsity | steps/s | ms/step | update step ms | mask update ms (host) | update share at dT=100 | first step s |"
-    );
-    println!("|---|---|---|---|---|---|---|---|---|");
-    let mut rng = Pcg64::seed_from_u64(0);
-    let models = match args.models {
-        Models::All => vec![ModelSpec::default(), ModelSpec::default_cnn()],
-        Models::Mlp => vec![ModelSpec::default()],
-        Models::Cnn => vec![ModelSpec::default_cnn()],
+    let mode = if crate::cpu::fast::default_exact() {
+        "exact"
+    } else {
+        "fast"
     };
-    for model in models {
+    if !args.json {
+        println!(
+            "riglab bench: {backend} ({mode} mode), batch {}, {} timed steps (MLP), {} (CNN)",
+            args.batch,
+            args.steps,
+            (args.steps / 10).max(5)
+        );
+        println!(
+            "| model | data | method | sparsity | steps/s | ms/step | update step ms | mask update ms (host) | update share at dT=100 | first step s |"
+        );
+        println!("|---|---|---|---|---|---|---|---|---|---|");
+    }
+    let mut rng = Pcg64::seed_from_u64(0);
+    let mlp = (ModelSpec::default(), DataSet::Mnist);
+    let cnns = [
+        (ModelSpec::default_cnn(), DataSet::Mnist),
+        (ModelSpec::default_cnn(), DataSet::Cifar10),
+    ];
+    let models: Vec<(ModelSpec, DataSet)> = match args.models {
+        Models::All => std::iter::once(mlp).chain(cnns).collect(),
+        Models::Mlp => vec![mlp],
+        Models::Cnn => cnns.to_vec(),
+    };
+    for (model, data_set) in models {
         let steps = if matches!(model, ModelSpec::Cnn { .. }) {
             (args.steps / 10).max(5)
         } else {
@@ -192,6 +207,7 @@ pub fn run(args: BenchArgs) -> Result<(), CliError> {
             // Warm-up, timed steps, then regular and update steps in turn.
             let total = 3 + steps + 2 * UPDATES + 1;
             let config = Config {
+                data: data_set,
                 model: model.clone(),
                 method,
                 sparsity,
@@ -231,15 +247,33 @@ pub fn run(args: BenchArgs) -> Result<(), CliError> {
                 let extra = (u - t.step).max(0.0);
                 format!("{:.1}%", 100.0 * extra / (100.0 * t.step + extra))
             });
-            println!(
-                "| {model} | {} | {sparsity} | {:.1} | {:.2} | {} | {} | {share} | {:.2} |",
-                method.name(),
-                1.0 / t.step,
-                t.step * 1e3,
-                ms(t.update_step),
-                ms(t.mask_update),
-                t.first,
-            );
+            let (shape, _) = data_shape(data_set);
+            let input = format!("{}x{}x{}", shape.height, shape.width, shape.channels);
+            if args.json {
+                println!(
+                    "{}",
+                    serde_json::json!({
+                        "model": model.to_string(), "data": input, "data_set": data_set.name(),
+                        "method": method.name(), "sparsity": sparsity, "dist": "erk",
+                        "backend": if gpu.is_some() { "gpu" } else { "cpu" }, "mode": mode,
+                        "threads": rayon::current_num_threads(), "batch": args.batch,
+                        "steps_per_s": 1.0 / t.step, "ms_per_step": t.step * 1e3,
+                        "update_step_ms": t.update_step.map(|s| s * 1e3),
+                        "mask_update_ms": t.mask_update.map(|s| s * 1e3),
+                        "first_step_s": t.first,
+                    })
+                );
+            } else {
+                println!(
+                    "| {model} | {input} | {} | {sparsity} | {:.1} | {:.2} | {} | {} | {share} | {:.2} |",
+                    method.name(),
+                    1.0 / t.step,
+                    t.step * 1e3,
+                    ms(t.update_step),
+                    ms(t.mask_update),
+                    t.first,
+                );
+            }
         }
     }
     Ok(())

@@ -78,5 +78,38 @@ for (const [name, webgpu, query] of setups) {
   };
   await b.close();
 }
+// The CPU backend of the page (no WebGPU) on other presets: steps/s and long tasks over 10 s.
+results.presets = {};
+for (const [name, query] of [
+  ['mlp_dense', '?method=dense&sparsity=0'],
+  ['mlp_rigl90', ''],
+  ['cifar_cnn_rigl90', '?data=cifar10&model=cnn:16,32,128&sparsity=0.9'],
+]) {
+  const b = await browser({ webgpu: false });
+  const page = await open(b.context, server.url + query);
+  try {
+    await page.waitForSelector('#train-backend[data-ready="true"]', { timeout: 120_000 });
+    await page.evaluate(() => {
+      window.__longTasks = [];
+      new PerformanceObserver((l) => l.getEntries().forEach((e) => window.__longTasks.push(e.duration)))
+        .observe({ type: 'longtask' });
+    });
+    await page.click('#play');
+    await page.waitForFunction(() => JSON.parse(document.querySelector('#lab-state').textContent).step >= 2, null, { timeout: 120_000 });
+    const s0 = (await state(page)).step;
+    await page.waitForTimeout(10000);
+    const s1 = (await state(page)).step;
+    const longTasks = await page.evaluate(() => window.__longTasks);
+    results.presets[name] = {
+      query,
+      steps_per_s: (s1 - s0) / 10,
+      long_tasks_over_50ms: longTasks.length,
+      longest_task_ms: Math.round(Math.max(0, ...longTasks)),
+    };
+  } catch (e) {
+    results.presets[name] = { query, error: String(e) };
+  }
+  await b.close();
+}
 server.close();
 console.log(JSON.stringify(results, null, 2));
