@@ -43,6 +43,49 @@ pub struct EvalMetrics {
     pub test_accuracy: f64,
 }
 
+/// A run whose loss left any sensible range: it stops there.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Divergence {
+    pub step: usize,
+    /// The step's mean loss: not finite, or above `DIVERGED_FACTOR` times the first one.
+    pub loss: f64,
+    pub first_loss: f64,
+}
+
+/// A loss this many times the first step's counts as diverged.
+pub const DIVERGED_FACTOR: f64 = 1e4;
+
+impl Divergence {
+    /// Whether `loss` at some step diverged from a run whose first loss was `first`.
+    pub fn is_diverged(loss: f64, first: f64) -> bool {
+        !loss.is_finite() || loss > DIVERGED_FACTOR * first
+    }
+
+    /// What happened, the likely cause and what to try.
+    pub fn message(&self, lr: f64, momentum: f64) -> String {
+        let what = if self.loss.is_finite() {
+            format!(
+                "reached {:.3e}, {:.0}x the first step's {:.3}",
+                self.loss,
+                self.loss / self.first_loss,
+                self.first_loss
+            )
+        } else {
+            format!("became {}", self.loss)
+        };
+        format!(
+            "the run diverged at step {}: its loss {what}. Likely cause: the learning rate (lr={lr}) is too high{}; try lr={}",
+            self.step,
+            if momentum >= 0.95 {
+                format!(" for momentum={momentum}")
+            } else {
+                String::new()
+            },
+            lr / 2.0
+        )
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Event {

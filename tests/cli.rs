@@ -402,3 +402,59 @@ fn train_resumes_from_its_checkpoints_to_the_same_numbers() {
         stderr(&o)
     );
 }
+
+/// A diverging run stops with a message naming the cause and exit code 3; in a grid its row
+/// says "diverged" and the grid finishes.
+#[test]
+fn diverging_runs_stop_with_a_reason_and_grids_go_on() {
+    let dir = small_mnist();
+    let data = dir.path().to_str().unwrap();
+    let bad = "lr=10&momentum=0.99&steps=60&batch=32&eval_every=60";
+    let o = riglab(&["train", bad, "--json", "--data-dir", data]);
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    let e = stderr(&o);
+    assert!(
+        e.contains("diverged at step") && e.contains("try lr=5"),
+        "{e}"
+    );
+    assert!(
+        stdout(&o)
+            .lines()
+            .last()
+            .unwrap()
+            .contains("\"type\":\"diverged\"")
+    );
+    let o = riglab(&[
+        "compare",
+        "steps=60&batch=32&eval_every=60&momentum=0.99&lr=10",
+        "--methods",
+        "static,rigl",
+        "--sparsities",
+        "0.9",
+        "--seeds",
+        "1",
+        "--data-dir",
+        data,
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let t = stdout(&o);
+    assert_eq!(t.matches("(1 of 1: diverged at step").count(), 2, "{t}");
+    let o2 = riglab(&[
+        "sweep",
+        "steps=60&batch=32&eval_every=60&lr=10&momentum=0.99",
+        "--dt",
+        "20",
+        "--alpha",
+        "0.3",
+        "--seeds",
+        "1",
+        "--data-dir",
+        data,
+    ]);
+    assert!(o2.status.success(), "{}", stderr(&o2));
+    assert!(
+        stdout(&o2).contains("(1 of 1: diverged at step"),
+        "{}",
+        stdout(&o2)
+    );
+}

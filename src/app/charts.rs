@@ -91,7 +91,7 @@ pub fn draw_loss(
     let chart = builder
         .margin(10)
         .x_label_area_size(38)
-        .y_label_area_size(48);
+        .y_label_area_size(if hi >= 1e3 { 62 } else { 48 });
     macro_rules! plot {
         ($chart:expr) => {{
             let mut chart = $chart;
@@ -100,7 +100,7 @@ pub fn draw_loss(
                 .x_desc("step")
                 .y_desc("loss")
                 .y_labels(6)
-                .y_label_formatter(&|v| format!("{v:.2}"))
+                .y_label_formatter(&|v| axis_number(*v))
                 .x_label_formatter(&|v| format!("{v:.0}"))
                 .light_line_style(WHITE.mix(0.0))
                 .draw()?;
@@ -140,6 +140,18 @@ pub fn draw_loss(
     Ok(())
 }
 
+/// An axis label that fits: 2 decimals for ordinary losses, 3 significant digits with an
+/// exponent for a diverging one (96320 is "9.63e4", not cut off).
+pub fn axis_number(v: f64) -> String {
+    let a = v.abs();
+    if a != 0.0 && !(0.01..1000.0).contains(&a) {
+        let e = a.log10().floor() as i32;
+        format!("{:.2}e{e}", v / 10f64.powi(e))
+    } else {
+        format!("{v:.2}")
+    }
+}
+
 /// Labels for a log-scale axis from `lo` to `hi`: 1, 2 and 5 times the powers of ten in
 /// between (at least the powers of ten when the range spans many decades).
 fn log_ticks(lo: f64, hi: f64) -> Vec<f64> {
@@ -167,21 +179,29 @@ pub fn draw_accuracy(canvas: HtmlCanvasElement, runs: &[Series], steps: usize) -
     let Some(area) = root(canvas) else {
         return Ok(());
     };
-    let lo = runs
+    // The axis fits the accuracies in steps of 5 points (0 to 100 before any evaluation): a
+    // CIFAR-10 run's 10-60 % shows as such, not squeezed under a 90-100 % axis.
+    let (lo, hi) = runs
         .iter()
-        .flat_map(|r| {
-            r.history
-                .evals
-                .iter()
-                .map(|e| e.test_accuracy.min(e.train_accuracy))
-        })
-        .fold(1f64, f64::min);
-    let lo = ((lo * 100.0 - 5.0).floor().max(0.0) / 100.0).min(0.9);
+        .flat_map(|r| r.history.evals.iter())
+        .flat_map(|e| [e.test_accuracy, e.train_accuracy])
+        .filter(|v| v.is_finite())
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| {
+            (lo.min(v), hi.max(v))
+        });
+    let (lo, hi) = if lo.is_finite() {
+        (
+            ((lo * 100.0 - 3.0) / 5.0).floor().max(0.0) * 5.0,
+            (((hi * 100.0 + 3.0) / 5.0).ceil() * 5.0).min(100.0),
+        )
+    } else {
+        (0.0, 100.0)
+    };
     let mut chart = ChartBuilder::on(&area)
         .margin(10)
         .x_label_area_size(38)
         .y_label_area_size(48)
-        .build_cartesian_2d(0f64..steps.max(1) as f64, lo * 100.0..100.0)?;
+        .build_cartesian_2d(0f64..steps.max(1) as f64, lo..hi.max(lo + 5.0))?;
     chart
         .configure_mesh()
         .x_desc("step")

@@ -394,7 +394,37 @@ pub fn Notices(ctx: Ctx) -> impl IntoView {
 
 #[component]
 pub fn StatusLine(ctx: Ctx) -> impl IntoView {
-    move || {
+    // Runs stopped by a diverging loss: what happened, and a fix one click away.
+    let diverged = move || {
+        ctx.view_tick.track();
+        ctx.lab.with_value(|lab| {
+            lab.runs
+                .iter()
+                .filter_map(|r| {
+                    let d = r.trainer.as_ref()?.diverged()?;
+                    Some(format!(
+                        "{}: {}",
+                        r.label,
+                        d.message(r.config.lr, r.config.momentum)
+                    ))
+                })
+                .collect::<Vec<_>>()
+        })
+    };
+    let halve = move |_| ctx.config.update(|c| c.lr /= 2.0);
+    let notice = move || {
+        let runs = diverged();
+        (!runs.is_empty()).then(|| {
+            view! {
+                <div id="diverged" class="notice" role="alert">
+                    <b>"A run stopped:"</b>
+                    <ul>{runs.into_iter().map(|n| view! { <li>{n}</li> }).collect_view()}</ul>
+                    <button id="halve-lr" on:click=halve>"Halve the learning rate and restart"</button>
+                </div>
+            }
+        })
+    };
+    let status = move || {
         match ctx.status.get() {
         Status::Downloading { set, loaded, total } => view! {
             <div class="download">
@@ -406,7 +436,8 @@ pub fn StatusLine(ctx: Ctx) -> impl IntoView {
         Status::Error(e) => view! { <p id="lab-error" class="error">{e}</p> }.into_any(),
         _ => ().into_any(),
     }
-    }
+    };
+    view! { {status} {notice} }
 }
 
 /// A machine-readable summary of the primary run for browser tests and scripts.
@@ -435,6 +466,7 @@ pub fn LabState(ctx: Ctx) -> impl IntoView {
                 "dropped": dropped,
                 "grown": grown,
                 "evals": h.evals.len(),
+                "diverged": r.trainer.as_ref().and_then(|t| t.diverged()).map(|d| d.step),
                 "test_accuracy": h.evals.last().map(|e| e.test_accuracy),
                 "last_eval": h.evals.last(),
                 "config": r.config.to_query(),

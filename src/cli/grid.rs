@@ -43,6 +43,13 @@ pub fn run_all(
             |_| {},
         )?;
         let mut row = Row::of_run(kind, base, p, of);
+        if let Some(d) = &r.diverged {
+            eprintln!("  diverged at step {} (loss {})", d.step, d.loss);
+            row.status = format!("diverged at step {}", d.step);
+            row.wall_s = r.wall_s;
+            rows.push(row);
+            continue;
+        }
         row.status = "ok".into();
         row.test_accuracy = r.eval.test_accuracy;
         row.test_loss = r.eval.test_loss;

@@ -84,6 +84,10 @@ pub fn main() -> ExitCode {
             eprintln!("error: {msg}");
             ExitCode::FAILURE
         }
+        Err(CliError::Diverged(msg)) => {
+            eprintln!("error: {msg}");
+            ExitCode::from(3)
+        }
     }
 }
 
@@ -92,6 +96,8 @@ pub enum CliError {
     Usage(String),
     /// Something failed while running (exit code 1).
     Failed(String),
+    /// The run diverged (exit code 3): the message says where and what to try.
+    Diverged(String),
 }
 
 /// Parses a query string or share URL strictly: every problem is named. The page's own

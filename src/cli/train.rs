@@ -12,7 +12,7 @@ use crate::checkpoint;
 use crate::config::Config;
 use crate::data::Dataset;
 use crate::train::state::RunState;
-use crate::train::{EvalMetrics, Event, Trainer, plan};
+use crate::train::{Divergence, EvalMetrics, Event, Trainer, plan};
 
 impl RunOptions {
     fn checkpoint_every_is_zero(&self) -> bool {
@@ -56,6 +56,8 @@ pub struct Summary {
     pub wall_s: f64,
     /// Steps trained in this process (fewer than the run's when it resumed).
     pub steps: usize,
+    /// Where the run diverged, when it did (it stopped there).
+    pub diverged: Option<Divergence>,
 }
 
 /// How a run starts, where it trains and what it leaves behind.
@@ -147,6 +149,7 @@ pub fn train_to_end(
         inference_flops_fraction: trainer.inference_flops() / f_dense,
         wall_s: started.elapsed().as_secs_f64(),
         steps: trainer.step - first,
+        diverged: trainer.diverged().cloned(),
     })
 }
 
@@ -238,6 +241,16 @@ pub fn run(args: TrainArgs) -> Result<(), CliError> {
         }
     })?;
     bar.finish_and_clear();
+    if let Some(d) = &summary.diverged {
+        let message = d.message(config.lr, config.momentum);
+        if args.json {
+            println!(
+                "{}",
+                json!({"type": "diverged", "step": d.step, "loss": d.loss, "first_loss": d.first_loss, "message": message})
+            );
+        }
+        return Err(CliError::Diverged(message));
+    }
     let steps_per_s = summary.steps as f64 / summary.wall_s;
     if args.json {
         println!(

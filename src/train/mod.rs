@@ -10,7 +10,7 @@ pub mod state;
 
 use std::collections::VecDeque;
 
-pub use crate::events::{EvalMetrics, Event, MaskUpdate, StepMetrics};
+pub use crate::events::{Divergence, EvalMetrics, Event, MaskUpdate, StepMetrics};
 pub use crate::experiment::{Plan, Setup, data_shape, plan};
 
 use crate::backend::{Backend, Split, StepOptions};
@@ -54,6 +54,9 @@ pub struct Trainer<B: Backend> {
     reset: Vec<u32>,
     /// Host seconds of the last drop-and-grow of every masked layer.
     last_mask_update: Option<f64>,
+    /// The first step's loss, and the divergence that stopped the run, if one did.
+    first_loss: Option<f64>,
+    diverged: Option<Divergence>,
     test_len: usize,
     /// Steps done.
     pub step: usize,
@@ -104,6 +107,8 @@ impl<B: Backend> Trainer<B> {
             scratch: Scratch::default(),
             reset: Vec::new(),
             last_mask_update: None,
+            first_loss: None,
+            diverged: None,
             masks: setup.masks,
             exp,
             backend,
@@ -129,6 +134,8 @@ impl<B: Backend> Trainer<B> {
             scratch: self.scratch,
             reset: self.reset,
             last_mask_update: self.last_mask_update,
+            first_loss: self.first_loss,
+            diverged: self.diverged,
             test_len: self.test_len,
             step: self.step,
         }
@@ -138,8 +145,15 @@ impl<B: Backend> Trainer<B> {
         self.exp.layers()
     }
 
+    /// Whether the run is over: all its steps taken, or diverged.
     pub fn done(&self) -> bool {
-        self.step >= self.exp.steps
+        self.step >= self.exp.steps || self.diverged.is_some()
+    }
+
+    /// The divergence that stopped the run, once its loss has come back (a GPU's comes a
+    /// few steps late): a non-finite loss, or one above `DIVERGED_FACTOR` times the first.
+    pub fn diverged(&self) -> Option<&Divergence> {
+        self.diverged.as_ref()
     }
 
     /// A new run that starts from this run's current state (the weights and momentum held
@@ -218,6 +232,14 @@ impl<B: Backend> Trainer<B> {
                 .pending
                 .pop_front()
                 .expect("a loss for every recorded step");
+            let first = *self.first_loss.get_or_insert(loss);
+            if self.diverged.is_none() && Divergence::is_diverged(loss, first) {
+                self.diverged = Some(Divergence {
+                    step: p.step,
+                    loss,
+                    first_loss: first,
+                });
+            }
             events.push(Event::Step(StepMetrics {
                 step: p.step,
                 loss,

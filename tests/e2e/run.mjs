@@ -284,6 +284,20 @@ const failed = await run([
       assert(/12 runs of 100 steps in \d+ s; best: ΔT = \d+, α = 0\.\d \(\d+\.\d\d%\)/.test(status), `status: ${status}`);
       await screenshotOf(page, '#sweep', 'sweep-map');
     })],
+  ['a diverging run stops with the likely cause; one click halves the learning rate and restarts', () =>
+    withPage(false, '?lr=10&momentum=0.99', async (page) => {
+      await page.click('#play');
+      await page.waitForSelector('#diverged', { timeout });
+      const s = await waitFor(page, (s) => s.diverged !== null && !s.busy, 'the stop');
+      const text = await page.textContent('#diverged');
+      assert(/diverged at step \d+/.test(text) && text.includes('try lr=5'), `notice: ${text}`);
+      assert(s.step < 200, `it stopped early: step ${s.step}`);
+      await screenshot(page, 'diverged');
+      await page.click('#halve-lr');
+      await page.waitForFunction(() => location.search.includes('lr=5'));
+      await waitFor(page, (s) => s.step === 0 && s.diverged === null, 'the restart');
+      assert(!(await page.isVisible('#diverged')), 'the notice is gone after the restart');
+    })],
   ['URL round trip: controls -> URL -> reload -> same controls', () => withPage(false, '', async (page) => {
     await page.selectOption('#param-method', 'set');
     await page.fill('#param-sparsity', '0.8');
