@@ -86,6 +86,13 @@ pub const VERSUS_KEY: &str = "vs";
 pub const BACKEND_KEY: &str = "backend";
 /// Page-level parameter for demonstrations and tests: destroy the GPU device after this step.
 pub const LOSE_GPU_KEY: &str = "lose_gpu_at";
+/// Page-level parameters for a classroom: `present=1` (presentation mode), `hide=lr,momentum`
+/// (controls a lesson leaves out), `embed=1` (inside an iframe: no header or footer),
+/// `palette=cb` (drop and grow in colour-blind-safe colours).
+pub const PRESENT_KEY: &str = "present";
+pub const HIDE_KEY: &str = "hide";
+pub const EMBED_KEY: &str = "embed";
+pub const PALETTE_KEY: &str = "palette";
 
 /// Where the page trains.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -105,6 +112,24 @@ pub struct PageParams {
     pub versus: Vec<Variant>,
     pub backend: BackendChoice,
     pub lose_gpu_at: Option<usize>,
+    pub present: bool,
+    /// Parameter names whose controls are hidden.
+    pub hide: Vec<String>,
+    pub embed: bool,
+    /// Drop and grow in blue and orange rather than red and green.
+    pub colour_blind: bool,
+}
+
+/// Reads a page switch (`1`, `true`, `0`, `false`).
+fn switch(key: &str, v: &str, notices: &mut Vec<String>) -> bool {
+    match v {
+        "1" | "true" => true,
+        "0" | "false" => false,
+        _ => {
+            notices.push(format!("{key}={v} must be 1 or 0; using 0"));
+            false
+        }
+    }
 }
 
 /// Reads the configuration from a URL. Problems become notices naming the field and the
@@ -152,6 +177,28 @@ pub fn split(href: &str) -> (String, PageParams, Vec<String>) {
                 "auto" => page.backend = BackendChoice::Auto,
                 _ => notices.push(format!("backend={v} must be auto, gpu or cpu; using auto")),
             },
+            Some((PRESENT_KEY, v)) => page.present = switch(PRESENT_KEY, v, &mut notices),
+            Some((EMBED_KEY, v)) => page.embed = switch(EMBED_KEY, v, &mut notices),
+            Some((PALETTE_KEY, v)) => match v {
+                "cb" => page.colour_blind = true,
+                "default" => page.colour_blind = false,
+                _ => notices.push(format!("palette={v} must be cb or default; using default")),
+            },
+            Some((HIDE_KEY, list)) => {
+                for name in list
+                    .split([',', '+'])
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                {
+                    if crate::config::param(name).is_some() {
+                        if !page.hide.iter().any(|h| h == name) {
+                            page.hide.push(name.to_string());
+                        }
+                    } else {
+                        notices.push(format!("hide={name} is not a parameter; ignored"));
+                    }
+                }
+            }
             Some((LOSE_GPU_KEY, v)) => match v.parse() {
                 Ok(n) => page.lose_gpu_at = Some(n),
                 Err(_) => notices.push(format!("{LOSE_GPU_KEY}={v} is not a step number; ignored")),
@@ -184,6 +231,17 @@ pub fn query(config: &Config, page: &PageParams) -> String {
     }
     if let Some(n) = page.lose_gpu_at {
         parts.push(format!("{LOSE_GPU_KEY}={n}"));
+    }
+    if !page.hide.is_empty() {
+        parts.push(format!("{HIDE_KEY}={}", page.hide.join(",")));
+    }
+    for (on, key) in [(page.present, PRESENT_KEY), (page.embed, EMBED_KEY)] {
+        if on {
+            parts.push(format!("{key}=1"));
+        }
+    }
+    if page.colour_blind {
+        parts.push(format!("{PALETTE_KEY}=cb"));
     }
     parts.retain(|p| !p.is_empty());
     parts.join("&")
@@ -268,6 +326,22 @@ mod tests {
         let (_, page, notices) = read("http://h/?vs=mlp:300,100@2,cnn:4,8,16@0.5");
         assert_eq!(page.versus.len(), 1, "{notices:?}");
         assert!(notices[0].contains("mlp:300,100@2"), "{notices:?}");
+    }
+
+    #[test]
+    fn classroom_parameters_round_trip_and_bad_ones_are_named() {
+        let (c, page, notices) =
+            read("http://h/?hide=lr,momentum,nope&present=1&embed=1&palette=cb&sparsity=0.8");
+        assert_eq!(page.hide, ["lr", "momentum"]);
+        assert!(page.present && page.embed && page.colour_blind);
+        assert_eq!(notices, ["hide=nope is not a parameter; ignored"]);
+        assert_eq!(
+            query(&c, &page),
+            "sparsity=0.8&hide=lr,momentum&present=1&embed=1&palette=cb"
+        );
+        let (_, page, notices) = read("http://h/?present=maybe&palette=rainbow");
+        assert!(!page.present && !page.colour_blind);
+        assert_eq!(notices.len(), 2, "{notices:?}");
     }
 
     #[test]

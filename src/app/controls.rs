@@ -55,8 +55,9 @@ fn Control(ctx: Ctx, spec: &'static ParamSpec) -> impl IntoView {
         }
         .into_any(),
     };
+    let hidden = ctx.hidden.with_value(|h| h.iter().any(|n| n == spec.name));
     view! {
-        <label class="control" class:invalid=move || error.with(Option::is_some) title=spec.help>
+        <label class="control" class:hidden=hidden class:invalid=move || error.with(Option::is_some) title=spec.help>
             <span class="name">{spec.label}</span>
             {input}
             {move || error.get().map(|e| view! { <span class="field-error">{e}</span> })}
@@ -205,6 +206,9 @@ pub fn RunBar(ctx: Ctx, reset: Callback<()>) -> impl IntoView {
             "n" => step_once(),
             "u" => next_update(),
             "r" => reset.run(()),
+            "f" => ctx.present.update(|p| *p = !*p),
+            "?" => ctx.shortcuts.update(|s| *s = !*s),
+            "Escape" => ctx.shortcuts.set(false),
             _ => {}
         }
     });
@@ -235,7 +239,37 @@ pub fn RunBar(ctx: Ctx, reset: Callback<()>) -> impl IntoView {
                 }}
             </span>
             <button id="share" on:click=move |_| share() title="copy a link to this exact setup">"Share"</button>
+            <button id="present" on:click=move |_| ctx.present.update(|p| *p = !*p) title="f"
+                aria-pressed=move || ctx.present.get().to_string()>{move || if ctx.present.get() { "Leave presentation" } else { "Present" }}</button>
+            <button id="shortcuts-button" on:click=move |_| ctx.shortcuts.update(|s| *s = !*s) title="?" aria-label="keyboard shortcuts">"?"</button>
             {move || (!copied.get().is_empty()).then(|| view! { <span class="copied">"copied: " <code id="share-url">{copied.get()}</code></span> })}
         </div>
+    }
+}
+
+/// The keyboard shortcuts (key ?), over the page.
+#[component]
+pub fn Shortcuts(ctx: Ctx) -> impl IntoView {
+    let keys = [
+        ("space", "play / pause"),
+        ("n", "one step"),
+        ("u", "to the next mask update"),
+        ("r", "reset the runs"),
+        ("f", "presentation mode on / off"),
+        ("?", "this list"),
+        ("Esc", "close it"),
+    ];
+    move || {
+        ctx.shortcuts.get().then(|| {
+            view! {
+                <div id="shortcuts" class="shortcuts" role="dialog" aria-label="Keyboard shortcuts">
+                    <h2>"Keyboard shortcuts"</h2>
+                    <table>
+                        {keys.iter().map(|(k, what)| view! { <tr><td><kbd>{*k}</kbd></td><td>{*what}</td></tr> }).collect_view()}
+                    </table>
+                    <button on:click=move |_| ctx.shortcuts.set(false)>"Close"</button>
+                </div>
+            }
+        })
     }
 }

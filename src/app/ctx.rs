@@ -106,6 +106,16 @@ pub struct Ctx {
     pub saved: StoredValue<Vec<(&'static str, String, Mark)>, LocalStorage>,
     /// Set when a run moved from the GPU to the CPU: what happened.
     pub fallback_note: RwSignal<Option<String>>,
+    /// Presentation mode (URL `present=1`, key f): controls folded away, large type.
+    pub present: RwSignal<bool>,
+    /// Parameters whose controls a lesson hides (URL `hide=`).
+    pub hidden: StoredValue<Vec<String>>,
+    /// Inside an iframe (URL `embed=1`): no header or footer.
+    pub embed: bool,
+    /// Drop and grow in colour-blind-safe colours (URL `palette=cb`).
+    pub colour_blind: RwSignal<bool>,
+    /// The keyboard shortcuts' list is open (key ?).
+    pub shortcuts: RwSignal<bool>,
 }
 
 impl Ctx {
@@ -117,6 +127,11 @@ impl Ctx {
             gpu_state: RwSignal::new(GpuState::Probing),
             gpu: StoredValue::new_local(None),
             lose_gpu_at: page.lose_gpu_at,
+            present: RwSignal::new(page.present),
+            hidden: StoredValue::new(page.hide),
+            embed: page.embed,
+            colour_blind: RwSignal::new(page.colour_blind),
+            shortcuts: RwSignal::new(false),
             fallback_note: RwSignal::new(None),
             landscape: RwSignal::new(None),
             saved: StoredValue::new_local(Vec::new()),
@@ -140,6 +155,10 @@ impl Ctx {
             versus: self.versus.get(),
             backend: self.backend_choice.get(),
             lose_gpu_at: self.lose_gpu_at,
+            present: self.present.get(),
+            hide: self.hidden.get_value(),
+            embed: self.embed,
+            colour_blind: self.colour_blind.get(),
         }
     }
 

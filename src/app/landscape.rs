@@ -480,11 +480,11 @@ pub fn LandscapeCard(ctx: Ctx) -> impl IntoView {
                     <button id="landscape-line" on:click=move |_| run("line") disabled=move || busy.get()>"Line: A → B"</button>
                 </span>
                 <span class="control-row">
-                    <select id="landscape-plane-kind" on:change=move |ev| set_pca.set(event_target_value(&ev) == "pca")>
+                    <select id="landscape-plane-kind" aria-label="plane" on:change=move |ev| set_pca.set(event_target_value(&ev) == "pca")>
                         <option value="random" selected>"plane: random directions around now"</option>
                         <option value="pca">"plane: trajectory plane (PCA)"</option>
                     </select>
-                    <select id="landscape-grid" on:change=move |ev| set_grid.set(event_target_value(&ev).parse().unwrap_or(21))>
+                    <select id="landscape-grid" aria-label="grid size" on:change=move |ev| set_grid.set(event_target_value(&ev).parse().unwrap_or(21))>
                         {[11usize, 21, 31, 51].into_iter().map(|g| view! { <option value=g.to_string() selected=g == 21>{format!("{g} × {g}")}</option> }).collect_view()}
                     </select>
                     <label class="toggle" class:hidden=move || pca.get()><input type="checkbox" on:change=move |ev| set_dense.set(event_target_checked(&ev))/>" dense directions"</label>

@@ -13,6 +13,9 @@ const DARK: [f32; 3] = [17.0, 24.0, 39.0];
 const ACTIVE: [f32; 3] = [45.0, 212.0, 191.0];
 pub const DROP: [f32; 3] = [229.0, 72.0, 77.0];
 pub const GROW: [f32; 3] = [74.0, 222.0, 128.0];
+/// The colour-blind-safe pair (palette=cb): orange and blue (Okabe-Ito).
+pub const DROP_CB: [f32; 3] = [230.0, 159.0, 0.0];
+pub const GROW_CB: [f32; 3] = [86.0, 180.0, 233.0];
 
 fn put(canvas: &HtmlCanvasElement, w: usize, h: usize, rgba: &[u8]) {
     if canvas.width() != w as u32 || canvas.height() != h as u32 {
@@ -77,12 +80,12 @@ impl Blocks {
 /// typical active |w|). Drops flash red and grows green, fading over FLASH_MS.
 pub fn draw_mask(
     canvas: &HtmlCanvasElement,
-    rows: usize,
-    cols: usize,
+    (rows, cols): (usize, usize),
     mask: &[bool],
     weights: &[f32],
     flashes: &[&Flash],
     now: f64,
+    colour_blind: bool,
 ) {
     if mask.len() != rows * cols {
         return; // (a view of another run's shape, about to be rebuilt)
@@ -130,7 +133,12 @@ pub fn draw_mask(
         if fade == 0.0 {
             continue;
         }
-        for (list, color) in [(&f.dropped, DROP), (&f.grown, GROW)] {
+        let (drop, grow) = if colour_blind {
+            (DROP_CB, GROW_CB)
+        } else {
+            (DROP, GROW)
+        };
+        for (list, color) in [(&f.dropped, drop), (&f.grown, grow)] {
             for &i in list.iter() {
                 let (r, c) = (i as usize / cols, i as usize % cols);
                 let p = (r / b.bh) * b.w + c / b.bw;

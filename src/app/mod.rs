@@ -89,6 +89,23 @@ fn App() -> impl IntoView {
         url::write(&c, &ctx.page_params());
         spawn_local(reset(ctx));
     });
+    // Presentation mode, embedding and the palette are classes of the body (style.css); the
+    // URL follows presentation mode as it is switched.
+    Effect::new(move |first: Option<()>| {
+        let present = ctx.present.get();
+        if let Some(body) = web_sys::window()
+            .and_then(|w| w.document())
+            .and_then(|d| d.body())
+        {
+            let classes = body.class_list();
+            let _ = classes.toggle_with_force("present", present);
+            let _ = classes.toggle_with_force("embed", ctx.embed);
+            let _ = classes.toggle_with_force("cb", ctx.colour_blind.get_untracked());
+        }
+        if first.is_some() {
+            url::write(&ctx.config.get_untracked(), &ctx.page_params());
+        }
+    });
 
     let backend_name = move || {
         ctx.view_tick.track();
@@ -108,6 +125,7 @@ fn App() -> impl IntoView {
             </div>
         </header>
         <Notices ctx/>
+        <controls::Shortcuts ctx/>
         <div class="layout">
             <Controls ctx/>
             <main>

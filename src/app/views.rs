@@ -209,7 +209,8 @@ fn mask_card(
                 .filter(|f| f.layer == l)
                 .collect();
             let weights = run.weights.get(l).map_or(&[][..], |w| &w[..]);
-            draw_mask(&c, rows, cols, &t.masks[l], weights, &flashes, now);
+            let cb = ctx.colour_blind.get_untracked();
+            draw_mask(&c, (rows, cols), &t.masks[l], weights, &flashes, now, cb);
         });
     });
     let counts = move || {
@@ -338,7 +339,7 @@ pub fn Flops(ctx: Ctx) -> impl IntoView {
         <section class="card flops">
             <h2>"FLOPs"</h2>
             <table id="flops-table">
-                <tr><th></th><th>"inference / sample"</th><th>"of dense"</th><th>"training so far"</th><th>"of dense"</th></tr>
+                <tr><th><span class="sr-only">"run"</span></th><th>"inference / sample"</th><th>"of dense"</th><th>"training so far"</th><th>"of dense"</th></tr>
                 {move || text().into_iter().map(|(i, label, inf, inf_f, train, train_f)| view! {
                     <tr>
                         <td><span class="swatch" style=format!("background:{}", RUN_CSS[i % RUN_CSS.len()])></span>{label}</td>
@@ -495,7 +496,7 @@ fn RunPicker(ctx: Ctx) -> impl IntoView {
         let labels = labels.get();
         (labels.len() > 1).then(|| {
             view! {
-                <select id="shown-run" on:change=move |ev| {
+                <select id="shown-run" aria-label="run shown" on:change=move |ev| {
                     let i = event_target_value(&ev).parse().unwrap_or(0);
                     ctx.shown.set(i);
                     leptos::task::spawn_local(async move {

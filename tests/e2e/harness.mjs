@@ -39,15 +39,16 @@ const BASE_ARGS = [
   '--disable-component-update', '--disable-sync', '--disable-quic',
 ];
 
-/** Launches Chromium with or without WebGPU; resolves to { context, close }. */
-export async function browser({ webgpu }) {
+/** Launches Chromium with or without WebGPU (and a window of `viewport`); resolves to
+ *  { context, close }. */
+export async function browser({ webgpu, viewport = { width: 1280, height: 800 } }) {
   const dataDir = await mkdtemp(join(tmpdir(), 'riglab-e2e-'));
   const args = webgpu ? [...BASE_ARGS, '--enable-unsafe-webgpu'] : BASE_ARGS;
   const context = await chromium.launchPersistentContext(dataDir, {
     executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
     headless: true,
     args,
-    viewport: { width: 1280, height: 800 },
+    viewport,
   });
   return {
     context,
@@ -78,6 +79,18 @@ export async function screenshotOf(page, selector, name) {
   const path = join(ARTIFACTS, `${name}.png`);
   await page.locator(selector).screenshot({ path });
   return path;
+}
+
+/** axe-core's serious and critical violations on the page as it is: "id: targets" each. */
+export async function accessibilityProblems(page) {
+  const axe = await readFile(join(ROOT, 'node_modules/axe-core/axe.min.js'), 'utf8');
+  await page.addScriptTag({ content: axe });
+  return page.evaluate(async () => {
+    const r = await window.axe.run(document, { resultTypes: ['violations'] });
+    return r.violations
+      .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+      .map((v) => `${v.id} (${v.impact}): ${v.nodes.slice(0, 3).map((n) => n.target.join(' ')).join(', ')}`);
+  });
 }
 
 export function assert(cond, message) {

@@ -2,7 +2,7 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { serve, browser, open, screenshot, screenshotOf, assert, run, ROOT } from './harness.mjs';
+import { serve, browser, open, screenshot, screenshotOf, assert, run, ROOT, accessibilityProblems } from './harness.mjs';
 
 const server = await serve();
 const timeout = 120_000;
@@ -26,11 +26,11 @@ async function exported(page, button) {
   return readFileSync(await download.path(), 'utf8');
 }
 
-async function withPage(webgpu, path, fn) {
-  const b = await browser({ webgpu });
+async function withPage(webgpu, path, fn, viewport) {
+  const b = await browser({ webgpu, viewport });
   try {
     const page = await open(b.context, server.url + path);
-    await page.waitForSelector(ready, { timeout });
+    await page.waitForSelector(ready, { timeout, state: 'attached' });
     await fn(page);
     assert(page.errors.length === 0, `page errors: ${page.errors.join(' | ')}`);
   } finally {
@@ -63,7 +63,9 @@ async function trainsAndShowsMaskUpdates(webgpu, name, { gpu = false } = {}) {
   // A shared link: RigL vs Static at 95%, short schedule (shorter still on SwiftShader,
   // which emulates the GPU on the CPU and runs a few steps per second).
   const [steps, dt, batch, evalEvery] = gpu ? [120, 30, 32, 60] : [400, 50, 128, 100];
-  const link = `?sparsity=0.95&steps=${steps}&dt=${dt}&batch=${batch}&eval_every=${evalEvery}&vs=static` +
+  // Updates run until 95% of the run, so one still comes after wherever the pause lands.
+  const tEnd = Math.floor(0.95 * steps);
+  const link = `?sparsity=0.95&steps=${steps}&dt=${dt}&tend=0.95&batch=${batch}&eval_every=${evalEvery}&vs=static` +
     (gpu ? '&backend=gpu' : '');
   await withPage(webgpu, link, async (page) => {
     const trainsOn = await page.textContent('#train-backend');
@@ -82,6 +84,7 @@ async function trainsAndShowsMaskUpdates(webgpu, name, { gpu = false } = {}) {
     s = await waitFor(page, (s) => s.step === paused + 1, 'one single step');
     await page.click('#next-update');
     const next = Math.ceil((paused + 1) / dt) * dt; // the next update step
+    assert(next < tEnd, `paused at ${paused}: no mask update left before T_end = ${tEnd}`);
     s = await waitFor(page, (s) => s.step === next + 1 && s.last_update === next, `the update at step ${next}`);
     assert(s.dropped > 0 && s.grown > 0, `drops and grows: ${JSON.stringify(s)}`);
     await screenshot(page, `${name}-after-mask-update`);
@@ -297,6 +300,67 @@ const failed = await run([
       await page.waitForFunction(() => location.search.includes('lr=5'));
       await waitFor(page, (s) => s.step === 0 && s.diverged === null, 'the restart');
       assert(!(await page.isVisible('#diverged')), 'the notice is gone after the restart');
+    })],
+  ['a phone (390 x 844): no sideways scrolling, the run bar first, every control reachable', () =>
+    withPage(false, '?vs=static', async (page) => {
+      const [sw, w] = await page.evaluate(() => [document.documentElement.scrollWidth, window.innerWidth]);
+      assert(sw <= w, `the page is ${sw} px wide in a ${w} px window`);
+      const play = await page.locator('#play').boundingBox();
+      assert(play && play.y + play.height <= 844, `Play is below the fold: ${JSON.stringify(play)}`);
+      for (const id of await page.$$eval('.control select, .control input, .runbar button', (e) => e.map((x) => x.id).filter(Boolean))) {
+        const box = await page.locator('#' + id).boundingBox();
+        assert(box && box.x >= 0 && box.x + box.width <= w + 1, `#${id} is off screen: ${JSON.stringify(box)}`);
+      }
+      await screenshot(page, 'phone');
+      const problems = await accessibilityProblems(page);
+      assert(problems.length === 0, `accessibility: ${problems.join('; ')}`);
+    }, { width: 390, height: 844 })],
+  ['a projector (1280 x 720), presentation mode: no controls, the curves and the masks in view; f toggles it', () =>
+    withPage(false, '?present=1&vs=static', async (page) => {
+      assert(!(await page.isVisible('aside.controls')), 'the controls are folded away');
+      for (const sel of ['#loss-chart', '#accuracy-chart', '.masks .mask-canvas']) {
+        const box = await page.locator(sel).first().boundingBox();
+        assert(box && box.y + box.height <= 720 && box.x + box.width <= 1280, `${sel} is out of view: ${JSON.stringify(box)}`);
+      }
+      await page.click('#play');
+      await waitFor(page, (s) => s.mask_updates > 0 && s.step > 100, 'training');
+      await page.click('#play');
+      await screenshot(page, 'projector-present');
+      const problems = await accessibilityProblems(page);
+      assert(problems.length === 0, `accessibility: ${problems.join('; ')}`);
+      await page.keyboard.press('f');
+      await page.waitForSelector('aside.controls', { state: 'visible' });
+      assert(!page.url().includes('present=1'), `url still says present: ${page.url()}`);
+      await page.keyboard.press('f');
+      await page.waitForFunction(() => location.search.includes('present=1'));
+    }, { width: 1280, height: 720 })],
+  ['a lesson link: hide= hides chosen controls, embed=1 drops the header, ? lists the shortcuts, palette=cb', () =>
+    withPage(false, '?hide=lr,momentum,wd&embed=1&palette=cb', async (page) => {
+      for (const p of ['lr', 'momentum', 'wd']) assert(!(await page.isVisible(`#param-${p}`)), `#param-${p} is shown`);
+      assert(await page.isVisible('#param-sparsity'), 'the other controls stay');
+      assert(!(await page.isVisible('header.top')), 'embedded: no header');
+      assert(await page.evaluate(() => document.body.classList.contains('cb')), 'the colour-blind palette');
+      await page.keyboard.press('?');
+      await page.waitForSelector('#shortcuts');
+      const keys = await page.textContent('#shortcuts');
+      assert(['space', 'n', 'u', 'r', 'f'].every((k) => keys.includes(k)), `shortcuts: ${keys}`);
+      await screenshot(page, 'lesson-embed');
+      const problems = await accessibilityProblems(page);
+      assert(problems.length === 0, `accessibility: ${problems.join('; ')}`);
+      await page.keyboard.press('Escape');
+      await page.waitForSelector('#shortcuts', { state: 'detached' });
+      // The link keeps what the lesson set.
+      const url = page.url();
+      assert(url.includes('hide=lr,momentum,wd') && url.includes('embed=1') && url.includes('palette=cb'), `url ${url}`);
+    })],
+  ['accessibility: axe-core finds no serious or critical problem on the lab, a race and the landscape', () =>
+    withPage(false, '?vs=static', async (page) => {
+      await page.click('#play');
+      await waitFor(page, (s) => s.step > 50, 'training');
+      await page.click('#play');
+      await waitFor(page, (s) => !s.busy, 'the pause');
+      const problems = await accessibilityProblems(page);
+      assert(problems.length === 0, `accessibility: ${problems.join('; ')}`);
     })],
   ['URL round trip: controls -> URL -> reload -> same controls', () => withPage(false, '', async (page) => {
     await page.selectOption('#param-method', 'set');
