@@ -137,7 +137,7 @@ fn checkpoints_that_do_not_fit_are_refused_with_a_reason() {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(256))]
+    #![proptest_config(common::prop_config(256))]
 
     /// Arbitrary bytes are refused, never a panic.
     #[test]

@@ -2,6 +2,8 @@
 //! is valid, and every valid config survives a trip through its query. The valid values
 //! are drawn from the parameter table itself, so a new knob is covered without a change.
 
+mod common;
+
 use proptest::prelude::*;
 use riglab::config::{Config, PARAMS, ParamKind, ParamSpec};
 
@@ -81,7 +83,7 @@ fn soup() -> impl Strategy<Value = String> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(512))]
+    #![proptest_config(common::prop_config(512))]
 
     #[test]
     fn random_strings_never_panic(s in any::<String>()) {

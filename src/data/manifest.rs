@@ -98,13 +98,26 @@ impl SetEntry {
                 .and_then(|i| contents.get(i))
                 .ok_or_else(|| DataError::Invalid(format!("{}: no {role:?} file", self.name)))
         };
+        // A file that does not parse is named with the error (the page and `riglab` say
+        // which file on the server or the disk is bad).
+        let named = |roles: &[FileRole], e: DataError| {
+            let files: Vec<String> = roles
+                .iter()
+                .filter_map(|&r| split.file(r))
+                .map(|f| f.path.clone())
+                .collect();
+            DataError::Invalid(format!("{} ({}): {e}", self.name, files.join(", ")))
+        };
         let ds = match self.format {
             Format::Idx => parse_idx_images(
                 get(FileRole::Images)?,
                 get(FileRole::Labels)?,
                 self.classes.len(),
-            )?,
-            Format::Cifar => parse_cifar(get(FileRole::Records)?)?,
+            )
+            .map_err(|e| named(&[FileRole::Images, FileRole::Labels], e))?,
+            Format::Cifar => {
+                parse_cifar(get(FileRole::Records)?).map_err(|e| named(&[FileRole::Records], e))?
+            }
         };
         if ds.shape != self.shape || ds.len() != split.count {
             return Err(DataError::Invalid(format!(
@@ -139,6 +152,58 @@ mod tests {
                 .unwrap()
                 .sets
                 .is_empty()
+        );
+    }
+
+    #[test]
+    fn a_bad_file_is_named() {
+        let entry = |role, path: &str| FileEntry {
+            role,
+            path: path.into(),
+            bytes: 0,
+            sha256: String::new(),
+        };
+        let split = SplitEntry {
+            count: 1,
+            files: vec![entry(FileRole::Records, "cifar10/test.bin.gz")],
+        };
+        let set = SetEntry {
+            name: "cifar10".into(),
+            title: "CIFAR-10".into(),
+            source: String::new(),
+            format: Format::Cifar,
+            classes: vec!["a".into(); 10],
+            shape: crate::data::CIFAR10_SHAPE,
+            train: split.clone(),
+            test: split.clone(),
+        };
+        let e = set
+            .decode(&split, &[vec![0; 5000]])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("cifar10/test.bin.gz") && e.contains("3073"),
+            "{e}"
+        );
+        let split = SplitEntry {
+            count: 1,
+            files: vec![
+                entry(FileRole::Images, "mnist/train-images.gz"),
+                entry(FileRole::Labels, "mnist/train-labels.gz"),
+            ],
+        };
+        let set = SetEntry {
+            format: Format::Idx,
+            shape: crate::data::ImageShape::new(1, 28, 28),
+            ..set
+        };
+        let e = set
+            .decode(&split, &[vec![1, 2, 3, 4, 5], vec![]])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("mnist/train-images.gz, mnist/train-labels.gz") && e.contains("magic"),
+            "{e}"
         );
     }
 }

@@ -24,3 +24,18 @@ pub fn mnist(train: usize, test: usize) -> (Dataset, Dataset) {
         balanced_subset(&read("t10k"), test).unwrap(),
     )
 }
+
+/// The proptest settings of the property tests: `cases` cases, or `PROPTEST_CASES` when set
+/// (`./x fuzz` sets 100,000), and room for as many rejected draws.
+pub fn prop_config(cases: u32) -> proptest::test_runner::Config {
+    let cases = std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(cases);
+    proptest::test_runner::Config {
+        cases,
+        max_global_rejects: cases.saturating_mul(4).max(1024),
+        failure_persistence: None,
+        ..proptest::test_runner::Config::default()
+    }
+}

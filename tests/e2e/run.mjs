@@ -1,5 +1,6 @@
 // Browser end-to-end tests of the built page (dist/) in headless Chromium. Run by `./x test`.
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { createServer } from 'node:net';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { serve, browser, open, screenshot, screenshotOf, assert, run, ROOT, accessibilityProblems } from './harness.mjs';
@@ -109,6 +110,56 @@ async function trainsAndShowsMaskUpdates(webgpu, name, { gpu = false } = {}) {
     await page.click('#reset');
     await waitFor(page, (s) => s.step === 0 && s.mask_updates === 0, 'reset');
   });
+}
+
+/** A free port on 127.0.0.1. */
+async function freePort() {
+  const s = createServer();
+  await new Promise((ok) => s.listen(0, '127.0.0.1', ok));
+  const { port } = s.address();
+  await new Promise((ok) => s.close(ok));
+  return port;
+}
+
+async function staticHosting() {
+  const site = join(ROOT, 'artifacts', 'static');
+  const made = spawnSync('python3', ['tools/static-site.py', 'dist', join(site, 'riglab')], { cwd: ROOT, encoding: 'utf8' });
+  assert(made.status === 0, `static-site.py: ${made.stderr}`);
+  const port = await freePort();
+  const http = spawn('python3', ['-m', 'http.server', String(port), '--bind', '127.0.0.1', '--directory', site],
+    { stdio: 'ignore' });
+  const origin = `http://127.0.0.1:${port}`;
+  const b = await browser({ webgpu: false });
+  try {
+    for (let i = 0; ; i++) { // until the server answers
+      try { if ((await fetch(`${origin}/riglab/`)).ok) break; } catch { /* not up yet */ }
+      assert(i < 100, 'python3 -m http.server did not start');
+      await new Promise((ok) => setTimeout(ok, 100));
+    }
+    const requests = [];
+    b.context.on('request', (r) => requests.push(r.url()));
+    await b.context.addInitScript(() => {
+      window.cspViolations = [];
+      document.addEventListener('securitypolicyviolation', (e) =>
+        window.cspViolations.push(`${e.violatedDirective} ${e.blockedURI}`));
+    });
+    const page = await open(b.context, `${origin}/riglab/?steps=60&eval_every=30`);
+    await page.waitForSelector(ready, { timeout, state: 'attached' });
+    assert(await page.$('meta[http-equiv="Content-Security-Policy"]'), 'no Content-Security-Policy');
+    await page.click('#play');
+    await waitFor(page, (s) => s.step === 60 && !s.busy, 'the run on the static site');
+    await page.selectOption('#param-data', 'cifar10');
+    await page.waitForSelector('#preview[data-state="ready"] figure', { timeout });
+    const violations = await page.evaluate(() => window.cspViolations);
+    assert(violations.length === 0, `CSP violations: ${violations.join('; ')}`);
+    assert(page.errors.length === 0, `page errors: ${page.errors.join(' | ')}`);
+    const foreign = requests.filter((u) => !u.startsWith(`${origin}/riglab/`) && !/^(data|blob):/.test(u));
+    assert(foreign.length === 0, `requests outside the site: ${foreign.join(', ')}`);
+    assert(requests.some((u) => u.includes('/riglab/data/cifar10/')), 'the data came from elsewhere');
+  } finally {
+    await b.close();
+    http.kill();
+  }
 }
 
 const failed = await run([
@@ -393,6 +444,7 @@ const failed = await run([
       await page.click('#play');
       await waitFor(page, (s) => s.step > 20, 'training after a garbage URL');
     })],
+  ['static hosting: the folder of ./x dist, under a subpath of python3 -m http.server, with its CSP: loads, trains, switches data sets, asks no other origin', staticHosting],
 ]);
 server.close();
 process.exit(failed ? 1 : 0);
