@@ -95,6 +95,20 @@ fn a_resumed_set_run_on_a_cnn_continues_bit_for_bit() {
     );
 }
 
+/// The same state gives the same bytes (the metadata's order is fixed), and they read back.
+#[test]
+fn a_state_always_gives_the_same_file() {
+    let bytes = checkpoint_bytes();
+    let state = from_bytes(&bytes).unwrap();
+    for _ in 0..8 {
+        assert!(
+            to_bytes(&state).unwrap() == bytes,
+            "two files of one state differ"
+        );
+    }
+    assert_eq!(from_bytes(&to_bytes(&state).unwrap()).unwrap(), state);
+}
+
 #[test]
 fn checkpoints_that_do_not_fit_are_refused_with_a_reason() {
     let (train, test) = common::mnist(300, 100);

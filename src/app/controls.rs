@@ -239,6 +239,7 @@ pub fn RunBar(ctx: Ctx, reset: Callback<()>) -> impl IntoView {
                 }}
             </span>
             <button id="share" on:click=move |_| share() title="copy a link to this exact setup">"Share"</button>
+            <super::runfile::RunFiles ctx/>
             <button id="present" on:click=move |_| ctx.present.update(|p| *p = !*p) title="f"
                 aria-pressed=move || ctx.present.get().to_string()>{move || if ctx.present.get() { "Leave presentation" } else { "Present" }}</button>
             <button id="shortcuts-button" on:click=move |_| ctx.shortcuts.update(|s| *s = !*s) title="?" aria-label="keyboard shortcuts">"?"</button>

@@ -106,6 +106,8 @@ pub struct Ctx {
     pub saved: StoredValue<Vec<(&'static str, String, Mark)>, LocalStorage>,
     /// Set when a run moved from the GPU to the CPU: what happened.
     pub fallback_note: RwSignal<Option<String>>,
+    /// What the last save or open of a checkpoint did (until dismissed).
+    pub note: RwSignal<Option<String>>,
     /// Presentation mode (URL `present=1`, key f): controls folded away, large type.
     pub present: RwSignal<bool>,
     /// Parameters whose controls a lesson hides (URL `hide=`).
@@ -133,6 +135,7 @@ impl Ctx {
             colour_blind: RwSignal::new(page.colour_blind),
             shortcuts: RwSignal::new(false),
             fallback_note: RwSignal::new(None),
+            note: RwSignal::new(None),
             landscape: RwSignal::new(None),
             saved: StoredValue::new_local(Vec::new()),
             manifest: RwSignal::new(None),

@@ -1,16 +1,21 @@
-//! Downloads of the numbers behind the plots, as CSV files.
+//! Downloads: the numbers behind the plots (CSV), a run (JSON), checkpoints (safetensors).
 
 use wasm_bindgen::JsCast;
 
-/// Offers `text` as a file download named `name`.
+/// Offers `text` as a CSV file download named `name`.
 pub fn download(name: &str, text: &str) {
+    download_bytes(name, text.as_bytes(), "text/csv");
+}
+
+/// Offers `bytes` as a file download named `name` of type `mime`.
+pub fn download_bytes(name: &str, bytes: &[u8], mime: &str) {
     let Some(doc) = web_sys::window().and_then(|w| w.document()) else {
         return;
     };
-    let parts = js_sys::Array::of1(&wasm_bindgen::JsValue::from_str(text));
+    let parts = js_sys::Array::of1(&js_sys::Uint8Array::from(bytes));
     let opts = web_sys::BlobPropertyBag::new();
-    opts.set_type("text/csv");
-    let Ok(blob) = web_sys::Blob::new_with_str_sequence_and_options(&parts, &opts) else {
+    opts.set_type(mime);
+    let Ok(blob) = web_sys::Blob::new_with_u8_array_sequence_and_options(&parts, &opts) else {
         return;
     };
     let Ok(url) = web_sys::Url::create_object_url_with_blob(&blob) else {

@@ -13,6 +13,7 @@ use crate::landscape::Point;
 use crate::landscape::trajectory::{TRAJECTORY_LIMIT, Trajectory};
 use crate::share::Variant;
 use crate::sparse::Method;
+use crate::train::state::RunState;
 use crate::train::{EvalMetrics, Event, Setup, Trainer};
 
 /// How long a connection's drop or grow flash stays visible, in milliseconds.
@@ -35,6 +36,8 @@ pub struct History {
     pub evals: Vec<EvalMetrics>,
     /// Per layer: mask updates seen, connections dropped and grown in total.
     pub updates: Vec<(usize, usize, usize)>,
+    /// Every mask update of every layer: (step, layer, dropped, grown).
+    pub update_log: Vec<(usize, usize, usize, usize)>,
     /// The most recent mask update step, if any.
     pub last_update: Option<usize>,
     pub flashes: Vec<Flash>,
@@ -106,37 +109,78 @@ impl Run {
                 AnyBackend::from(cpu_backend(&setup, train, test)?)
             }
         };
-        let layers = setup.exp.layers().len();
         let trainer = Trainer::new(setup, backend, train.len(), test.len());
-        let label = match config.method {
-            Method::Dense => "dense".to_string(),
-            m => format!(
-                "{} {} {}%",
-                m.name(),
-                config.dist.name(),
-                // (0.8132 as 81.32, not 81.32000000000001)
-                (1e4 * config.sparsity).round() / 100.0
-            ),
-        };
-        let run = Self {
+        let label = label_of(&config);
+        let mut run = Self::with_trainer(config, label, trainer, start, None);
+        run.weights = setup_weights;
+        Ok((run, why_not_gpu))
+    }
+
+    /// A run of `trainer` under `config`, from the snapshot `start`, with nothing recorded
+    /// yet; its path is also recorded every `record_every` steps when given.
+    fn with_trainer(
+        config: Config,
+        label: String,
+        trainer: Trainer<AnyBackend>,
+        start: Mark,
+        record_every: Option<usize>,
+    ) -> Self {
+        let layers = trainer.layers().len();
+        Self {
             label,
+            steps_done: trainer.step,
             trainer: Some(trainer),
             synced: None,
-            steps_done: 0,
             history: History {
                 updates: vec![(0, 0, 0); layers],
                 ..History::default()
             },
-            weights: setup_weights,
-            trajectory: Some(Trajectory::new(start.point.clone(), TRAJECTORY_LIMIT, None)),
+            weights: start.point.weights.clone(),
+            trajectory: Some(Trajectory::new(
+                start.point.clone(),
+                TRAJECTORY_LIMIT,
+                record_every,
+            )),
             marks: Marks {
                 start,
                 before_update: None,
                 after_update: None,
             },
             config,
+        }
+    }
+
+    /// A run going on from a checkpoint's state under `config` (its own, or with other
+    /// steps), on `gpu` when given and working, else on the CPU. Err says what does not fit.
+    pub fn resumed(
+        state: &RunState,
+        config: Config,
+        (train, test): (&Dataset, &Dataset),
+        gpu: Option<&GpuContext>,
+    ) -> Result<Self, String> {
+        let setup = state.setup(&config)?;
+        let start = Mark {
+            step: state.step,
+            point: Point {
+                weights: state.params.weights.clone(),
+                biases: state.params.biases.clone(),
+            },
+            masks: state.masks.clone(),
         };
-        Ok((run, why_not_gpu))
+        let backend = match gpu
+            .map(|g| GpuBackend::with_context(g.clone(), &setup, train.clone(), test.clone()))
+        {
+            Some(Ok(g)) => AnyBackend::from(g),
+            _ => AnyBackend::from(cpu_backend(&setup, train, test)?),
+        };
+        let trainer = state.resume(setup, backend, train.len(), test.len())?;
+        Ok(Self::with_trainer(
+            config.clone(),
+            label_of(&config),
+            trainer,
+            start,
+            None,
+        ))
     }
 
     /// Records a trainer's events.
@@ -153,6 +197,8 @@ impl Run {
                 Event::MaskUpdate(u) => {
                     let c = &mut h.updates[u.layer];
                     *c = (c.0 + 1, c.1 + u.dropped.len(), c.2 + u.grown.len());
+                    h.update_log
+                        .push((u.step, u.layer, u.dropped.len(), u.grown.len()));
                     h.last_update = Some(u.step);
                     h.flashes.retain(|f| now_ms - f.at_ms < FLASH_MS);
                     h.flashes.push(Flash {
@@ -183,6 +229,20 @@ impl Run {
     }
 }
 
+/// A run's name in legends and tables: "dense", or method, distribution and sparsity.
+fn label_of(config: &Config) -> String {
+    match config.method {
+        Method::Dense => "dense".to_string(),
+        m => format!(
+            "{} {} {}%",
+            m.name(),
+            config.dist.name(),
+            // (0.8132 as 81.32, not 81.32000000000001)
+            (1e4 * config.sparsity).round() / 100.0
+        ),
+    }
+}
+
 /// The whole lab: the primary run (index 0) and optional comparison runs on the same seed.
 #[derive(Default)]
 pub struct Lab {
@@ -190,6 +250,9 @@ pub struct Lab {
     pub data: HashMap<String, (Dataset, Dataset)>,
     /// Name of the backend the runs train on.
     pub backend: String,
+    /// A run resumed from a checkpoint, waiting for the reset that its configuration's
+    /// change starts: that reset takes it instead of starting over.
+    pub pending: Option<Run>,
 }
 
 impl Lab {
@@ -320,7 +383,6 @@ impl Run {
         record_every: Option<usize>,
     ) -> Result<Run, String> {
         let synced = sync_state(trainer).await;
-        let weights = synced.state.weights.clone();
         let start = Mark {
             step: 0,
             point: Point {
@@ -342,28 +404,12 @@ impl Run {
             }
         };
         let forked = trainer.fork(&config, AnyBackend::from(cpu))?;
-        let layers = forked.layers().len();
-        Ok(Run {
-            label,
-            history: History {
-                updates: vec![(0, 0, 0); layers],
-                ..History::default()
-            },
-            weights,
-            synced: None,
-            steps_done: 0,
-            trainer: Some(forked),
-            trajectory: Some(Trajectory::new(
-                start.point.clone(),
-                TRAJECTORY_LIMIT,
-                record_every,
-            )),
-            marks: Marks {
-                start,
-                before_update: None,
-                after_update: None,
-            },
+        Ok(Run::with_trainer(
             config,
-        })
+            label,
+            forked,
+            start,
+            record_every,
+        ))
     }
 }

@@ -14,6 +14,7 @@ mod lab;
 mod landscape;
 mod landscape_draw;
 mod masks;
+mod runfile;
 mod sweep;
 mod tradeoff;
 mod url;
@@ -21,6 +22,9 @@ mod views;
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
+
+use crate::config::Config;
+use crate::share::{BackendChoice, Variant};
 
 use backend::{BackendBadge, open_gpu};
 use controls::{Controls, RunBar};
@@ -39,7 +43,7 @@ pub fn start() {
 
 /// Rebuilds the runs from the current configuration (loading the data set if needed),
 /// paused at step 0.
-async fn reset(ctx: Ctx) {
+pub(crate) async fn reset(ctx: Ctx) {
     ctx.mode.set(Mode::Paused);
     // Wait for a running loop to notice the pause.
     while ctx.driving.get_untracked() {
@@ -55,7 +59,18 @@ async fn reset(ctx: Ctx) {
     let result = match data::ensure(ctx, config.data.name()).await {
         Ok(()) => ctx
             .lab
-            .try_update_value(|l| l.reset(&config, &versus, gpu.as_ref()))
+            .try_update_value(|l| {
+                // A run opened from a checkpoint under this configuration, racing nothing.
+                let opened = l.pending.as_ref().is_some_and(|r| r.config == config);
+                match l.pending.take_if(|_| opened && versus.is_empty()) {
+                    Some(run) => {
+                        l.runs = vec![run];
+                        l.refresh_backend_name();
+                        Ok(None)
+                    }
+                    None => l.reset(&config, &versus, gpu.as_ref()),
+                }
+            })
             .unwrap_or(Ok(None)),
         Err(e) => Err(e),
     };
@@ -83,11 +98,17 @@ fn App() -> impl IntoView {
     let reset_cb = Callback::new(move |()| spawn_local(reset(ctx)));
     spawn_local(open_gpu(ctx));
 
-    // Any change of the configuration: rewrite the URL and start over.
-    Effect::new(move |_| {
+    // Any change of the page's parameters rewrites the URL; a change of the configuration,
+    // the compared runs or the backend starts over (presentation mode or the palette do not).
+    Effect::new(move |last: Option<(Config, Vec<Variant>, BackendChoice)>| {
         let c = ctx.config.get();
-        url::write(&c, &ctx.page_params());
-        spawn_local(reset(ctx));
+        let page = ctx.page_params();
+        url::write(&c, &page);
+        let runs = (c, page.versus, page.backend);
+        if last.as_ref() != Some(&runs) {
+            spawn_local(reset(ctx));
+        }
+        runs
     });
     // Presentation mode, embedding and the palette are classes of the body (style.css); the
     // URL follows presentation mode as it is switched.
@@ -133,6 +154,10 @@ fn App() -> impl IntoView {
                 <Explanation ctx/>
                 <StatusLine ctx/>
                 {move || ctx.fallback_note.get().map(|n| view! { <p id="fallback-note" class="notice inline">{n}</p> })}
+                {move || ctx.note.get().map(|n| view! {
+                    <p id="run-note" class="notice inline" role="status">{n}" "
+                        <button class="link" on:click=move |_| ctx.note.set(None) aria-label="dismiss">"×"</button></p>
+                })}
                 <div class="grid">
                     <Charts ctx/>
                     <div class="side">

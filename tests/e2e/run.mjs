@@ -1,7 +1,7 @@
 // Browser end-to-end tests of the built page (dist/) in headless Chromium. Run by `./x test`.
 import { spawn, spawnSync } from 'node:child_process';
 import { createServer } from 'node:net';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { serve, browser, open, screenshot, screenshotOf, assert, run, ROOT, accessibilityProblems } from './harness.mjs';
 
@@ -303,6 +303,41 @@ const failed = await run([
       for (const k of ['train_loss', 'test_loss', 'train_accuracy', 'test_accuracy']) {
         assert(summary[k] === s.last_eval[k], `${k}: CLI ${summary[k]}, page ${s.last_eval[k]}`);
       }
+    })],
+  ['checkpoints between page and CLI: the page goes on from the step-100 file of `riglab train` to its numbers, saves the same file at 200; a bad file changes nothing; Export JSON', () =>
+    withPage(false, '?steps=200&eval_every=200&sparsity=0.95&dt=50', async (page) => {
+      const dir = join(ROOT, 'artifacts', 'e2e', 'checkpoints');
+      mkdirSync(dir, { recursive: true });
+      const cli = spawnSync(riglabBin(), ['train', page.url(), '--exact', '--json',
+        '--checkpoint', join(dir, 'cli-{step}.safetensors'), '--checkpoint-every', '100'], { cwd: ROOT, encoding: 'utf8' });
+      assert(cli.status === 0, `riglab train failed: ${cli.stderr}`);
+      const summary = JSON.parse(cli.stdout.trim().split('\n').pop());
+      await page.setInputFiles('#open-checkpoint', join(dir, 'cli-100.safetensors'));
+      await waitFor(page, (s) => s.step === 100 && s.runs === 1 && !s.busy, 'the opened checkpoint');
+      assert((await page.textContent('#run-note')).includes('from step 100'), 'no note of the resumed step');
+      await page.click('#play');
+      const s = await waitFor(page, (s) => s.step === 200 && !s.busy && s.evals === 1, 'the resumed run');
+      for (const k of ['train_loss', 'test_loss', 'train_accuracy', 'test_accuracy']) {
+        assert(summary[k] === s.last_eval[k], `${k}: CLI ${summary[k]}, page ${s.last_eval[k]}`);
+      }
+      await screenshot(page, 'checkpoint-resumed');
+      const [saved] = await Promise.all([page.waitForEvent('download'), page.click('#save-checkpoint')]);
+      assert(saved.suggestedFilename() === 'riglab-rigl-erk-95-step200.safetensors', `name ${saved.suggestedFilename()}`);
+      const ours = readFileSync(await saved.path());
+      writeFileSync(join(dir, 'page-200.safetensors'), ours);
+      assert(ours.equals(readFileSync(join(dir, 'cli-200.safetensors'))), 'the page saved another file than riglab train');
+      await page.setInputFiles('#open-checkpoint', { name: 'junk.safetensors', mimeType: 'application/octet-stream',
+        buffer: Buffer.from('not a checkpoint at all') });
+      await page.waitForFunction(() => document.querySelector('#run-note')?.textContent.includes('junk.safetensors cannot be opened'));
+      assert((await state(page)).step === 200, 'a bad file changed the runs');
+      const [exported] = await Promise.all([page.waitForEvent('download'), page.click('#export-json')]);
+      const json = JSON.parse(readFileSync(await exported.path(), 'utf8'));
+      const run = json.runs[0];
+      assert(json.runs.length === 1 && run.steps_done === 200 && run.losses.length === 100 && run.evaluations.length === 1,
+        `json: ${JSON.stringify(run).slice(0, 300)}`);
+      assert(run.mask_updates.length > 0 && run.mask_updates.every((u) => /^fc\d$/.test(u.layer) && u.dropped === u.grown),
+        `mask updates: ${JSON.stringify(run.mask_updates)}`);
+      assert(run.config.includes('steps=200') && run.train_flops > 0, 'config and FLOPs');
     })],
   ['Big-Sparse preset: a wide RigL net races the small dense one; both on the accuracy-vs-FLOPs view', () =>
     withPage(false, '', async (page) => {
