@@ -274,6 +274,8 @@ impl Lab {
                 .map(|v| v.apply(config))
                 .filter(|c| c != config),
         );
+        // The old runs go first: a CNN's buffers twice over would double the page's memory.
+        self.runs.clear();
         let mut runs = Vec::new();
         let mut why_not_gpu = None;
         for c in configs {

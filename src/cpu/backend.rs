@@ -54,7 +54,7 @@ impl CpuBackend {
         }
         Ok(Self {
             ws: net.workspace(e.batch),
-            eval_ws: net.workspace(EVAL_BATCH.min(train.len()).min(test.len())),
+            eval_ws: net.eval_workspace(EVAL_BATCH.min(train.len()).min(test.len())),
             snfs_ema: net
                 .params
                 .iter()

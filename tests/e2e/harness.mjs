@@ -39,11 +39,11 @@ const BASE_ARGS = [
   '--disable-component-update', '--disable-sync', '--disable-quic',
 ];
 
-/** Launches Chromium with or without WebGPU (and a window of `viewport`); resolves to
- *  { context, close }. */
-export async function browser({ webgpu, viewport = { width: 1280, height: 800 } }) {
+/** Launches Chromium with or without WebGPU (and a window of `viewport`, and `extra`
+ *  flags); resolves to { context, close }. */
+export async function browser({ webgpu, viewport = { width: 1280, height: 800 }, extra = [] }) {
   const dataDir = await mkdtemp(join(tmpdir(), 'riglab-e2e-'));
-  const args = webgpu ? [...BASE_ARGS, '--enable-unsafe-webgpu'] : BASE_ARGS;
+  const args = [...BASE_ARGS, ...(webgpu ? ['--enable-unsafe-webgpu'] : []), ...extra];
   const context = await chromium.launchPersistentContext(dataDir, {
     executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
     headless: true,
