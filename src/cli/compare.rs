@@ -118,7 +118,15 @@ fn run_grid(
         }
         None => runs,
     };
-    let rows = run_all(kind, base, &runs, of, &args.data, args.backend)?;
+    let rows = run_all(
+        kind,
+        base,
+        &runs,
+        of,
+        &args.data,
+        args.backend,
+        args.csv.as_deref(),
+    )?;
     finish(&rows, args.csv.as_deref(), args.plot.as_deref())
 }
 

@@ -19,8 +19,18 @@ pub fn run_all(
     of: usize,
     data: &DataDir,
     backend: BackendKind,
+    csv: Option<&Path>,
 ) -> Result<Vec<Row>, CliError> {
     let (train, test) = data.load(base)?;
+    // After every run the CSV holds the runs so far: a grid stopped part way keeps them
+    // (`riglab merge` names the runs still missing).
+    let keep = |rows: &[Row]| -> Result<(), CliError> {
+        let Some(path) = csv else { return Ok(()) };
+        let tmp = path.with_extension("csv.partial");
+        std::fs::write(&tmp, to_csv(rows))
+            .and_then(|()| std::fs::rename(&tmp, path))
+            .map_err(|e| CliError::Failed(format!("{}: {e}", path.display())))
+    };
     let mut rows = Vec::with_capacity(runs.len());
     for (done, p) in runs.iter().enumerate() {
         eprintln!(
@@ -48,6 +58,7 @@ pub fn run_all(
             row.status = format!("diverged at step {}", d.step);
             row.wall_s = r.wall_s;
             rows.push(row);
+            keep(&rows)?;
             continue;
         }
         row.status = "ok".into();
@@ -57,6 +68,7 @@ pub fn run_all(
         row.inference_flops_fraction = r.inference_flops_fraction;
         row.wall_s = r.wall_s;
         rows.push(row);
+        keep(&rows)?;
     }
     Ok(rows)
 }
