@@ -33,7 +33,7 @@ pub struct MaskUpdate {
     pub active: usize,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, serde::Deserialize)]
 pub struct EvalMetrics {
     /// Steps done when evaluated.
     pub step: usize,

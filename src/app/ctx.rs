@@ -108,6 +108,12 @@ pub struct Ctx {
     pub fallback_note: RwSignal<Option<String>>,
     /// What the last save or open of a checkpoint did (until dismissed).
     pub note: RwSignal<Option<String>>,
+    /// The runs went on from this browser's copy after a reload: at which step.
+    pub resumed: RwSignal<Option<usize>>,
+    /// The first reset of the page looks for kept runs of its link.
+    pub restore_once: StoredValue<bool>,
+    /// Keeping the runs failed once (reported once).
+    pub storage_full: StoredValue<bool>,
     /// Presentation mode (URL `present=1`, key f): controls folded away, large type.
     pub present: RwSignal<bool>,
     /// Parameters whose controls a lesson hides (URL `hide=`).
@@ -136,6 +142,9 @@ impl Ctx {
             shortcuts: RwSignal::new(false),
             fallback_note: RwSignal::new(None),
             note: RwSignal::new(None),
+            resumed: RwSignal::new(None),
+            restore_once: StoredValue::new(true),
+            storage_full: StoredValue::new(false),
             landscape: RwSignal::new(None),
             saved: StoredValue::new_local(Vec::new()),
             manifest: RwSignal::new(None),
@@ -150,6 +159,11 @@ impl Ctx {
             driving: RwSignal::new(false),
             lab: StoredValue::new_local(Lab::default()),
         }
+    }
+
+    /// `page_params`, outside the reactive graph.
+    pub fn page_params_untracked(&self) -> PageParams {
+        leptos::prelude::untrack(|| self.page_params())
     }
 
     /// The page's own URL parameters as they stand.

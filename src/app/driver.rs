@@ -52,6 +52,7 @@ async fn drive(ctx: Ctx) {
         ctx.view_tick.update(|t| *t += 1);
         flush(ctx).await;
         snapshot(ctx).await;
+        super::persist::save_lab(ctx).await;
         ctx.view_tick.update(|t| *t += 1);
         // A click while the outstanding work was collected asked for more: go on.
         if ctx.mode.get_untracked() == Mode::Paused {
@@ -73,6 +74,7 @@ async fn run_until_paused(ctx: Ctx) {
     let mut rate_window = (now_ms(), 0usize);
     let mut carry = 0.0; // fractional steps owed under a speed limit
     let mut last_sync = now_ms();
+    let mut last_save = now_ms();
     loop {
         let mode = ctx.mode.get_untracked();
         if mode == Mode::Paused {
@@ -138,6 +140,10 @@ async fn run_until_paused(ctx: Ctx) {
                 .iter()
                 .filter_map(|(i, t)| t.backend.lost_reason().map(|why| (*i, why)))
                 .collect();
+            if now_ms() - last_save > super::persist::SAVE_EVERY_MS && lost.is_empty() {
+                super::persist::save(ctx, trainers).await;
+                last_save = now_ms();
+            }
             let sync_due = now_ms() - last_sync > SYNC_EVERY_MS;
             if sync_due && lost.is_empty() {
                 for (i, t) in trainers.iter_mut().filter(|(_, t)| t.backend.is_gpu()) {

@@ -109,9 +109,11 @@ pub async fn gunzip(url: &str, bytes: Vec<u8>) -> Result<Vec<u8>, String> {
 /// is fetched again and an unchanged one never twice.
 const CACHE_NAME: &str = "riglab-data-v1";
 
-async fn open_cache() -> Option<web_sys::Cache> {
+/// A Cache Storage bucket; None without Cache Storage (an insecure context, some private
+/// windows).
+pub async fn open_cache(name: &str) -> Option<web_sys::Cache> {
     let caches = web_sys::window()?.caches().ok()?;
-    JsFuture::from(caches.open(CACHE_NAME))
+    JsFuture::from(caches.open(name))
         .await
         .ok()?
         .dyn_into()
@@ -127,7 +129,7 @@ pub async fn fetch_cached(
     progress: impl FnMut(u64),
 ) -> Result<Vec<u8>, String> {
     let key = format!("{url}?sha256={sha256}");
-    let cache = open_cache().await;
+    let cache = open_cache(CACHE_NAME).await;
     if let Some(cache) = &cache
         && let Ok(hit) = JsFuture::from(cache.match_with_str(&key)).await
         && let Ok(resp) = hit.dyn_into::<Response>()

@@ -14,6 +14,7 @@ mod lab;
 mod landscape;
 mod landscape_draw;
 mod masks;
+mod persist;
 mod runfile;
 mod sweep;
 mod tradeoff;
@@ -56,6 +57,32 @@ pub(crate) async fn reset(ctx: Ctx) {
     let config = ctx.config.get_untracked();
     let versus = ctx.versus.get_untracked();
     let gpu = ctx.gpu.get_value();
+    let restoring = ctx.restore_once.get_value();
+    ctx.restore_once.set_value(false);
+    ctx.resumed.set(None);
+    if restoring && data::ensure(ctx, config.data.name()).await.is_ok() {
+        // Opening a link again: go on with the runs this browser kept for it.
+        let data = ctx
+            .lab
+            .with_value(|l| l.data.get(config.data.name()).cloned());
+        if let Some((train, test)) = data
+            && let Some(runs) = persist::restore(ctx, (&train, &test), gpu.as_ref()).await
+        {
+            let step = runs[0].step();
+            ctx.lab.update_value(|l| {
+                l.runs = runs;
+                l.refresh_backend_name();
+            });
+            ctx.resumed.set(Some(step));
+            ctx.status.set(Status::Ready);
+            ctx.view_tick.update(|t| *t += 1);
+            return;
+        }
+    }
+    if !restoring {
+        // Starting over: a reload should not bring back what was reset.
+        persist::forget(ctx).await;
+    }
     let result = match data::ensure(ctx, config.data.name()).await {
         Ok(()) => ctx
             .lab
@@ -154,6 +181,15 @@ fn App() -> impl IntoView {
                 <Explanation ctx/>
                 <StatusLine ctx/>
                 {move || ctx.fallback_note.get().map(|n| view! { <p id="fallback-note" class="notice inline">{n}</p> })}
+                {move || ctx.resumed.get().map(|step| view! {
+                    <p id="resumed" class="notice inline" role="status">
+                        {format!("Went on from step {step}: this browser kept these runs when they last paused (and every few seconds while they trained). ")}
+                        <button id="start-over" on:click=move |_| spawn_local(async move {
+                            persist::forget(ctx).await;
+                            reset(ctx).await;
+                        })>"Start over"</button>
+                    </p>
+                })}
                 {move || ctx.note.get().map(|n| view! {
                     <p id="run-note" class="notice inline" role="status">{n}" "
                         <button class="link" on:click=move |_| ctx.note.set(None) aria-label="dismiss">"×"</button></p>

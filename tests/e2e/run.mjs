@@ -339,6 +339,34 @@ const failed = await run([
         `mask updates: ${JSON.stringify(run.mask_updates)}`);
       assert(run.config.includes('steps=200') && run.train_flops > 0, 'config and FLOPs');
     })],
+  ['a reload goes on where the runs were (step, curves, masks) to the numbers of `riglab train`; Start over starts again and is remembered', () =>
+    withPage(false, '?steps=300&eval_every=100&vs=static', async (page) => {
+      await page.click('#play');
+      await waitFor(page, (s) => s.step >= 120, 'training');
+      await page.click('#play');
+      const before = await waitFor(page, (s) => !s.busy, 'the pause (which keeps the runs)');
+      await page.reload();
+      await page.waitForSelector('#resumed', { timeout });
+      const after = await state(page);
+      for (const k of ['step', 'runs', 'evals', 'mask_updates', 'dropped', 'grown', 'first_loss', 'last_loss', 'last_update']) {
+        assert(JSON.stringify(after[k]) === JSON.stringify(before[k]), `${k}: ${before[k]} before the reload, ${after[k]} after`);
+      }
+      assert((await page.textContent('#resumed')).includes(`step ${before.step}`), 'the notice names the step');
+      await screenshot(page, 'reloaded');
+      await page.click('#play');
+      const s = await waitFor(page, (s) => s.step === 300 && !s.busy && s.evals === 3, 'the end of the run after the reload');
+      const cli = spawnSync(riglabBin(), ['train', page.url(), '--exact', '--json'], { cwd: ROOT, encoding: 'utf8' });
+      assert(cli.status === 0, `riglab train failed: ${cli.stderr}`);
+      const summary = JSON.parse(cli.stdout.trim().split('\n').pop());
+      for (const k of ['train_loss', 'test_loss', 'train_accuracy', 'test_accuracy']) {
+        assert(summary[k] === s.last_eval[k], `${k}: CLI ${summary[k]}, page ${s.last_eval[k]}`);
+      }
+      await page.click('#start-over');
+      await waitFor(page, (s) => s.step === 0 && !s.busy, 'the start over');
+      await page.reload();
+      await page.waitForSelector(ready, { timeout, state: 'attached' });
+      assert((await state(page)).step === 0 && !(await page.$('#resumed')), 'a reload after Start over went on');
+    })],
   ['Big-Sparse preset: a wide RigL net races the small dense one; both on the accuracy-vs-FLOPs view', () =>
     withPage(false, '', async (page) => {
       await page.selectOption('#preset', 'Big-Sparse: wide RigL vs small dense, equal parameters');
