@@ -472,6 +472,8 @@ pub fn LandscapeCard(ctx: Ctx) -> impl IntoView {
         <section id="landscape" class="card landscape" data-state=state>
             <div class="card-head">
                 <h2>"Loss landscape"</h2>
+                <button id="png-landscape" disabled=move || ctx.landscape.with(Option::is_none)
+                    on:click=move |_| super::export::download_png("riglab-landscape.png", "#landscape-canvas")>"PNG"</button>
             </div>
             <div class="landscape-controls">
                 <span class="control-row">

@@ -90,6 +90,8 @@ pub fn Charts(ctx: Ctx) -> impl IntoView {
                 <label class="toggle"><input id="log-loss" type="checkbox" prop:checked=move || ctx.log_loss.get()
                     on:change=move |ev| ctx.log_loss.set(event_target_checked(&ev))/>" log scale"</label>
                 <button id="export-curves" on:click=move |_| super::export::download("riglab-curves.csv", &curves_csv(ctx))>"Export CSV"</button>
+                <button id="png-curves" on:click=move |_| super::export::download_png("riglab-curves.png", ".charts canvas")
+                    title="the loss, accuracy and drop-fraction charts as one image">"PNG"</button>
             </div>
             <canvas id="loss-chart" node_ref=loss width="560" height="260"></canvas>
             <h2>"Accuracy"</h2>
@@ -171,6 +173,8 @@ pub fn MaskViews(ctx: Ctx) -> impl IntoView {
                             on:change=move |ev| set_side.set(event_target_checked(&ev))/>" side by side"</label>
                     })}
                     <RunPicker ctx/>
+                    <button id="png-masks" on:click=move |_| super::export::download_png("riglab-masks.png", ".masks canvas")
+                        title="the masks shown, one pixel per weight (or per block of weights)">"PNG"</button>
                 </div>
                 <p class="muted small">"Rows are output units, columns inputs. Teal: active (brighter = larger |w|); dark: inactive. At each mask update "
                     <span class="drop">"dropped"</span>" and "<span class="grow">"grown"</span>" connections flash."</p>
@@ -263,7 +267,10 @@ pub fn PixelHeatmap(ctx: Ctx) -> impl IntoView {
     });
     view! {
         <section class="card heatmap" class:hidden=move || !applies()>
-            <h2>"Connections per input pixel"</h2>
+            <div class="card-head">
+                <h2>"Connections per input pixel"</h2>
+                <button id="png-heatmap" on:click=move |_| super::export::download_png("riglab-pixels.png", "#pixel-heatmap")>"PNG"</button>
+            </div>
             <canvas id="pixel-heatmap" node_ref=canvas></canvas>
             <p class="muted small">"How many active first-layer connections leave each pixel (black 0, pale yellow "
                 {move || max.get()}"). Under RigL the border, where MNIST has no ink, empties (the paper's Figure 7)."</p>

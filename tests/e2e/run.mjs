@@ -338,6 +338,17 @@ const failed = await run([
       assert(run.mask_updates.length > 0 && run.mask_updates.every((u) => /^fc\d$/.test(u.layer) && u.dropped === u.grown),
         `mask updates: ${JSON.stringify(run.mask_updates)}`);
       assert(run.config.includes('steps=200') && run.train_flops > 0, 'config and FLOPs');
+      // Each view as a PNG: the three charts stacked (560 wide, 260 + 220 + 150 high, 8 px
+      // apart), the masks, the pixel heatmap (28 x 28).
+      for (const [id, name, size] of [['#png-curves', 'riglab-curves.png', [560, 646]],
+        ['#png-masks', 'riglab-masks.png', null], ['#png-heatmap', 'riglab-pixels.png', [28, 28]]]) {
+        const [png] = await Promise.all([page.waitForEvent('download'), page.click(id)]);
+        const bytes = readFileSync(await png.path());
+        assert(png.suggestedFilename() === name && bytes.subarray(1, 4).toString() === 'PNG', `${id}: ${png.suggestedFilename()}`);
+        const [w, h] = [bytes.readUInt32BE(16), bytes.readUInt32BE(20)];
+        assert(size ? w === size[0] && h === size[1] : w >= 300 && h > 100, `${id}: ${w} x ${h}`);
+        writeFileSync(join(ROOT, 'artifacts', 'e2e', name), bytes);
+      }
     })],
   ['a reload goes on where the runs were (step, curves, masks) to the numbers of `riglab train`; Start over starts again and is remembered', () =>
     withPage(false, '?steps=300&eval_every=100&vs=static', async (page) => {
