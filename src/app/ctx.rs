@@ -114,6 +114,8 @@ pub struct Ctx {
     pub restore_once: StoredValue<bool>,
     /// Keeping the runs failed once (reported once).
     pub storage_full: StoredValue<bool>,
+    /// The mask views are being recorded as a video.
+    pub recording: RwSignal<bool>,
     /// Presentation mode (URL `present=1`, key f): controls folded away, large type.
     pub present: RwSignal<bool>,
     /// Parameters whose controls a lesson hides (URL `hide=`).
@@ -145,6 +147,7 @@ impl Ctx {
             resumed: RwSignal::new(None),
             restore_once: StoredValue::new(true),
             storage_full: StoredValue::new(false),
+            recording: RwSignal::new(false),
             landscape: RwSignal::new(None),
             saved: StoredValue::new_local(Vec::new()),
             manifest: RwSignal::new(None),

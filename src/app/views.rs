@@ -175,6 +175,10 @@ pub fn MaskViews(ctx: Ctx) -> impl IntoView {
                     <RunPicker ctx/>
                     <button id="png-masks" on:click=move |_| super::export::download_png("riglab-masks.png", ".masks canvas")
                         title="the masks shown, one pixel per weight (or per block of weights)">"PNG"</button>
+                    <button id="record-masks" aria-pressed=move || ctx.recording.get().to_string()
+                        on:click=move |_| if let Err(e) = super::export::toggle_mask_movie(ctx.recording) { ctx.note.set(Some(e)) }
+                        title="record the masks as they change (drops and grows flash) as a WebM video">
+                        {move || if ctx.recording.get() { "Stop recording" } else { "Record video" }}</button>
                 </div>
                 <p class="muted small">"Rows are output units, columns inputs. Teal: active (brighter = larger |w|); dark: inactive. At each mask update "
                     <span class="drop">"dropped"</span>" and "<span class="grow">"grown"</span>" connections flash."</p>

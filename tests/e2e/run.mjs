@@ -378,6 +378,20 @@ const failed = await run([
       await page.waitForSelector(ready, { timeout, state: 'attached' });
       assert((await state(page)).step === 0 && !(await page.$('#resumed')), 'a reload after Start over went on');
     })],
+  ['a mask movie: Record video while RigL updates its masks, then a WebM file of it', () =>
+    withPage(false, '?steps=300&dt=20', async (page) => {
+      await page.click('#record-masks');
+      assert((await page.textContent('#record-masks')).includes('Stop'), 'not recording');
+      await page.click('#play');
+      await waitFor(page, (s) => s.mask_updates >= 3, 'three mask updates');
+      await page.click('#play');
+      await waitFor(page, (s) => !s.busy, 'the pause');
+      const [movie] = await Promise.all([page.waitForEvent('download'), page.click('#record-masks')]);
+      const bytes = readFileSync(await movie.path());
+      assert(movie.suggestedFilename() === 'riglab-masks.webm', movie.suggestedFilename());
+      assert(bytes.readUInt32BE(0) === 0x1a45dfa3 && bytes.length > 2000, `not a WebM video (${bytes.length} bytes)`);
+      writeFileSync(join(ROOT, 'artifacts', 'e2e', 'riglab-masks.webm'), bytes);
+    })],
   ['Big-Sparse preset: a wide RigL net races the small dense one; both on the accuracy-vs-FLOPs view', () =>
     withPage(false, '', async (page) => {
       await page.selectOption('#preset', 'Big-Sparse: wide RigL vs small dense, equal parameters');
