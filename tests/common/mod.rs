@@ -26,7 +26,8 @@ pub fn mnist(train: usize, test: usize) -> (Dataset, Dataset) {
 }
 
 /// The proptest settings of the property tests: `cases` cases, or `PROPTEST_CASES` when set
-/// (`./x fuzz` sets 100,000), and room for as many rejected draws.
+/// (`./x fuzz` sets 100,000), and room for as many rejected draws (a filtered strategy
+/// rejects about one draw per case).
 pub fn prop_config(cases: u32) -> proptest::test_runner::Config {
     let cases = std::env::var("PROPTEST_CASES")
         .ok()
@@ -35,6 +36,7 @@ pub fn prop_config(cases: u32) -> proptest::test_runner::Config {
     proptest::test_runner::Config {
         cases,
         max_global_rejects: cases.saturating_mul(4).max(1024),
+        max_local_rejects: cases.saturating_mul(4).max(65536),
         failure_persistence: None,
         ..proptest::test_runner::Config::default()
     }
