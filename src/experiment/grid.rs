@@ -278,6 +278,9 @@ fn accuracy_cell(rows: &[&Row]) -> String {
     let failed = rows.len() - ok.len();
     let mut s = if ok.is_empty() {
         "-".to_string()
+    } else if ok.len() == 1 {
+        // One run has no spread to show.
+        format!("{:.2}", 100.0 * ok[0])
     } else {
         let (m, sd) = mean_std(&ok);
         format!("{:.2} ± {:.2}", 100.0 * m, 100.0 * sd)
@@ -302,6 +305,15 @@ fn mean_of(rows: &[&Row], f: impl Fn(&Row) -> f64) -> f64 {
 }
 
 /// Seeds of the grid (runs per cell).
+/// "mean ± std, 3 seeds", or "1 seed".
+fn seeds_note(n: usize) -> String {
+    if n == 1 {
+        "1 seed".into()
+    } else {
+        format!("mean ± std, {n} seeds")
+    }
+}
+
 fn seeds_per_cell<K>(groups: &[(K, Vec<&Row>)]) -> usize {
     groups.iter().map(|(_, v)| v.len()).max().unwrap_or(0)
 }
@@ -319,8 +331,8 @@ pub fn compare_table(rows: &[Row]) -> String {
         )
     });
     let mut t = format!(
-        "{base}\n\n| model | method | dist | sparsity | test accuracy (mean ± std, {} seeds) | train FLOPs / dense | inference FLOPs / dense |\n|---|---|---|---|---|---|---|\n",
-        seeds_per_cell(&g)
+        "{base}\n\n| model | method | dist | sparsity | test accuracy ({}) | train FLOPs / dense | inference FLOPs / dense |\n|---|---|---|---|---|---|---|\n",
+        seeds_note(seeds_per_cell(&g))
     );
     for ((model, method, dist, _), cell) in &g {
         let (dist, sparsity) = if method == "dense" {
@@ -356,8 +368,8 @@ pub fn sweep_table(rows: &[Row]) -> String {
     }
     let method = rows.first().map_or("", |r| r.method.as_str());
     let mut t = format!(
-        "{base}\n\n{method}: test accuracy (mean ± std, {} seeds) by ΔT (rows) and α (columns)\n\n| ΔT \\ α |",
-        seeds_per_cell(&g)
+        "{base}\n\n{method}: test accuracy ({}) by ΔT (rows) and α (columns)\n\n| ΔT \\ α |",
+        seeds_note(seeds_per_cell(&g))
     );
     for a in &alphas {
         let _ = write!(t, " {a} |");
@@ -516,7 +528,7 @@ mod tests {
         assert_eq!(t, sweep_table(&shuffled));
         assert!(t.contains("| 50 | 91.00 ± 1.41 |"), "{t}");
         assert!(
-            t.contains("| 100 | 95.00 ± 0.00 (1 of 2: diverged at step 3) |"),
+            t.contains("| 100 | 95.00 (1 of 2: diverged at step 3) |"),
             "{t}"
         );
     }
