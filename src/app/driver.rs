@@ -36,6 +36,14 @@ pub async fn next_frame() {
     let _ = JsFuture::from(promise).await;
 }
 
+/// Pauses the runs and waits until the loop has stopped (no step in flight).
+pub async fn pause(ctx: Ctx) {
+    ctx.mode.set(Mode::Paused);
+    while ctx.driving.get_untracked() {
+        next_frame().await;
+    }
+}
+
 /// Starts the loop unless it is already running. It ends when the mode becomes Paused.
 pub fn start(ctx: Ctx) {
     if ctx.driving.get_untracked() {

@@ -97,18 +97,7 @@ impl Run {
             point: setup.initial_point(),
             masks: setup.masks.clone(),
         };
-        let mut why_not_gpu = None;
-        let backend = match gpu
-            .map(|g| GpuBackend::with_context(g.clone(), &setup, train.clone(), test.clone()))
-        {
-            Some(Ok(g)) => AnyBackend::from(g),
-            other => {
-                if let Some(Err(e)) = other {
-                    why_not_gpu = Some(e.to_string());
-                }
-                AnyBackend::from(cpu_backend(&setup, train, test)?)
-            }
-        };
+        let (backend, why_not_gpu) = backend_for(&setup, train, test, gpu)?;
         let trainer = Trainer::new(setup, backend, train.len(), test.len());
         let label = label_of(&config);
         let mut run = Self::with_trainer(config, label, trainer, start, None);
@@ -167,12 +156,7 @@ impl Run {
             },
             masks: state.masks.clone(),
         };
-        let backend = match gpu
-            .map(|g| GpuBackend::with_context(g.clone(), &setup, train.clone(), test.clone()))
-        {
-            Some(Ok(g)) => AnyBackend::from(g),
-            _ => AnyBackend::from(cpu_backend(&setup, train, test)?),
-        };
+        let (backend, _) = backend_for(&setup, train, test, gpu)?;
         let trainer = state.resume(setup, backend, train.len(), test.len())?;
         Ok(Self::with_trainer(
             config.clone(),
@@ -309,6 +293,29 @@ impl Lab {
     /// Run `i`, or the primary run when there is no such run.
     pub fn run(&self, i: usize) -> Option<&Run> {
         self.runs.get(i).or(self.runs.first())
+    }
+}
+
+/// The backend of a run of `setup`: on `gpu` when given and it starts, else on the CPU; the
+/// second value says why the GPU could not be used.
+fn backend_for(
+    setup: &Setup,
+    train: &Dataset,
+    test: &Dataset,
+    gpu: Option<&GpuContext>,
+) -> Result<(AnyBackend, Option<String>), String> {
+    match gpu.map(|g| GpuBackend::with_context(g.clone(), setup, train.clone(), test.clone())) {
+        Some(Ok(g)) => Ok((AnyBackend::from(g), None)),
+        other => {
+            let why_not_gpu = match other {
+                Some(Err(e)) => Some(e.to_string()),
+                _ => None,
+            };
+            Ok((
+                AnyBackend::from(cpu_backend(setup, train, test)?),
+                why_not_gpu,
+            ))
+        }
     }
 }
 

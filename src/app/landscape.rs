@@ -8,7 +8,7 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 
 use super::charts::RUN_COLORS;
-use super::ctx::{Ctx, Mode};
+use super::ctx::Ctx;
 use super::driver::{FRAME_BUDGET_MS, next_frame, now_ms};
 use super::export::download;
 use super::lab::Mark;
@@ -187,18 +187,16 @@ async fn trajectory_plane(
 
 /// Pauses training and takes run `i`'s trainer out of the lab (give it back with `put_back`).
 pub async fn pause_and_take(ctx: Ctx, i: usize) -> Option<Trainer<AnyBackend>> {
-    ctx.mode.set(Mode::Paused);
-    while ctx.driving.get_untracked() {
-        next_frame().await;
-    }
+    super::driver::pause(ctx).await;
     ctx.lab
         .try_update_value(|l| l.runs.get_mut(i).and_then(|r| r.trainer.take()))
         .flatten()
 }
 
+/// Returns a trainer taken with `pause_and_take`, unless the runs were rebuilt meanwhile.
 pub fn put_back(ctx: Ctx, i: usize, t: Trainer<AnyBackend>) {
     ctx.lab.update_value(|l| {
-        if let Some(r) = l.runs.get_mut(i) {
+        if let Some(r) = l.runs.get_mut(i).filter(|r| r.trainer.is_none()) {
             r.put_back(t);
         }
     });

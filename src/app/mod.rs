@@ -29,7 +29,7 @@ use crate::share::{BackendChoice, Variant};
 
 use backend::{BackendBadge, open_gpu};
 use controls::{Controls, RunBar};
-use ctx::{Ctx, GpuState, Mode, Status};
+use ctx::{Ctx, GpuState, Status};
 use data::DataPreview;
 use views::{
     Charts, Densities, Explanation, Flops, HowRiglWorks, LabState, MaskViews, Notices,
@@ -45,11 +45,7 @@ pub fn start() {
 /// Rebuilds the runs from the current configuration (loading the data set if needed),
 /// paused at step 0.
 pub(crate) async fn reset(ctx: Ctx) {
-    ctx.mode.set(Mode::Paused);
-    // Wait for a running loop to notice the pause.
-    while ctx.driving.get_untracked() {
-        driver::next_frame().await;
-    }
+    driver::pause(ctx).await;
     // Train where the first runs will: wait until WebGPU is probed.
     while ctx.gpu_state.get_untracked() == GpuState::Probing {
         driver::next_frame().await;
@@ -60,7 +56,8 @@ pub(crate) async fn reset(ctx: Ctx) {
     let restoring = ctx.restore_once.get_value();
     ctx.restore_once.set_value(false);
     ctx.resumed.set(None);
-    if restoring && data::ensure(ctx, config.data.name()).await.is_ok() {
+    let loaded = data::ensure(ctx, config.data.name()).await;
+    if restoring && loaded.is_ok() {
         // Opening a link again: go on with the runs this browser kept for it.
         let data = ctx
             .lab
@@ -83,7 +80,7 @@ pub(crate) async fn reset(ctx: Ctx) {
         // Starting over: a reload should not bring back what was reset.
         persist::forget(ctx).await;
     }
-    let result = match data::ensure(ctx, config.data.name()).await {
+    let result = match loaded {
         Ok(()) => ctx
             .lab
             .try_update_value(|l| {

@@ -104,9 +104,9 @@ pub async fn save(ctx: Ctx, trainers: &mut [(usize, Trainer<AnyBackend>)]) {
     }
     let mut blob = Vec::new();
     for (i, t) in trainers.iter_mut() {
-        let Some((config, _)) = ctx
+        let Some(config) = ctx
             .lab
-            .with_value(|l| l.runs.get(*i).map(|r| (r.config.clone(), ())))
+            .with_value(|l| l.runs.get(*i).map(|r| r.config.clone()))
         else {
             return;
         };

@@ -9,19 +9,12 @@ use leptos::task::spawn_local;
 use serde::Serialize;
 use wasm_bindgen_futures::JsFuture;
 
-use super::ctx::{Ctx, Mode};
+use super::ctx::Ctx;
 use super::driver::{self, now_ms};
 use super::export::download_bytes;
 use super::lab::Run;
+use super::landscape::{pause_and_take, put_back};
 use crate::checkpoint;
-
-/// Pauses the runs and waits until no step is in flight.
-async fn pause(ctx: Ctx) {
-    ctx.mode.set(Mode::Paused);
-    while ctx.driving.get_untracked() {
-        driver::next_frame().await;
-    }
-}
 
 /// A file name from a run's label: "rigl erk 90%" -> "rigl-erk-90".
 fn slug(label: &str) -> String {
@@ -43,29 +36,31 @@ fn slug(label: &str) -> String {
 
 /// Downloads the shown run's checkpoint.
 async fn save(ctx: Ctx) {
-    pause(ctx).await;
     let shown = ctx.shown.get_untracked();
-    let taken = ctx
-        .lab
-        .try_update_value(|l| {
-            let i = shown.min(l.runs.len().checked_sub(1)?);
-            let r = l.runs.get_mut(i)?;
-            let t = r.trainer.take()?;
-            Some((i, t, r.config.clone(), r.label.clone()))
-        })
-        .flatten();
-    let Some((i, mut trainer, config, label)) = taken else {
+    let (i, label, config) = match ctx.lab.with_value(|l| {
+        let i = shown.min(l.runs.len().checked_sub(1)?);
+        l.runs
+            .get(i)
+            .map(|r| (i, r.label.clone(), r.config.clone()))
+    }) {
+        Some(run) => run,
+        None => {
+            ctx.note.set(Some("There is no run to save.".into()));
+            return;
+        }
+    };
+    let Some(mut trainer) = pause_and_take(ctx, i).await else {
         ctx.note.set(Some("There is no run to save.".into()));
         return;
     };
     let mut events = Vec::new();
     let state = trainer.snapshot(&config, &mut events).await;
     ctx.lab.update_value(|l| {
-        if let Some(r) = l.runs.get_mut(i).filter(|r| r.trainer.is_none()) {
+        if let Some(r) = l.runs.get_mut(i) {
             r.record(&mut events, now_ms());
-            r.put_back(trainer);
         }
     });
+    put_back(ctx, i, trainer);
     match checkpoint::to_bytes(&state) {
         Ok(bytes) => {
             let name = format!("riglab-{}-step{}.safetensors", slug(&label), state.step);
@@ -98,7 +93,7 @@ async fn open(ctx: Ctx, file: web_sys::File) {
             .lab
             .with_value(|l| l.data.get(config.data.name()).cloned())
             .ok_or("its data set is not loaded")?;
-        pause(ctx).await;
+        driver::pause(ctx).await;
         let gpu = ctx.gpu.get_value();
         let run = Run::resumed(&state, config.clone(), (&data.0, &data.1), gpu.as_ref())?;
         Ok::<_, String>((run, config, state.step))

@@ -9,7 +9,7 @@ use leptos::task::spawn_local;
 use plotters::prelude::*;
 use plotters_canvas::CanvasBackend;
 
-use super::ctx::{Ctx, Mode};
+use super::ctx::Ctx;
 use super::driver::{FRAME_BUDGET_MS, next_frame, now_ms};
 use crate::experiment::grid::SweepGrid;
 use crate::figures::sweep_map;
@@ -42,10 +42,7 @@ async fn train_grid(
     map: RwSignal<Option<Map>>,
     cancel: RwSignal<bool>,
 ) -> Result<(), String> {
-    ctx.mode.set(Mode::Paused);
-    while ctx.driving.get_untracked() {
-        next_frame().await;
-    }
+    super::driver::pause(ctx).await;
     let mut base = ctx.config.get_untracked();
     (base.steps, base.eval_every) = (steps, steps);
     let (train, test) = ctx

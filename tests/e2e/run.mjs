@@ -21,6 +21,22 @@ const waitFor = async (page, pred, what, ms = timeout) => {
 
 const riglabBin = () => ['target/debug/riglab', 'target/release/riglab'].map((b) => join(ROOT, b)).find(existsSync);
 
+/** `riglab train <link> --exact --json [extra]`: its last JSON line (the final evaluation). */
+function cliTrain(link, extra = []) {
+  const bin = riglabBin();
+  assert(bin, 'no riglab binary: run cargo build first');
+  const cli = spawnSync(bin, ['train', link, '--exact', '--json', ...extra], { cwd: ROOT, encoding: 'utf8' });
+  assert(cli.status === 0, `riglab train failed: ${cli.stderr}`);
+  return JSON.parse(cli.stdout.trim().split('\n').pop());
+}
+
+/** The page's last evaluation is bit for bit the CLI's final one. */
+function sameEvaluation(cli, page) {
+  for (const k of ['train_loss', 'test_loss', 'train_accuracy', 'test_accuracy']) {
+    assert(cli[k] === page[k], `${k}: CLI ${cli[k]}, page ${page[k]}`);
+  }
+}
+
 /** Clicks an export button and returns the downloaded text. */
 async function exported(page, button) {
   const [download] = await Promise.all([page.waitForEvent('download'), page.click(button)]);
@@ -293,33 +309,21 @@ const failed = await run([
     })],
   ['the page and `riglab train` give bit-identical numbers for the same link', () =>
     withPage(false, '?steps=300&eval_every=300&sparsity=0.95&vs=static', async (page) => {
-      const bin = ['target/debug/riglab', 'target/release/riglab'].map((b) => join(ROOT, b)).find(existsSync);
-      assert(bin, 'no riglab binary: run cargo build first');
       await page.click('#play');
       const s = await waitFor(page, (s) => s.step === 300 && !s.busy && s.evals === 1, 'the run');
-      const cli = spawnSync(bin, ['train', page.url(), '--exact', '--json'], { cwd: ROOT, encoding: 'utf8' });
-      assert(cli.status === 0, `riglab train failed: ${cli.stderr}`);
-      const summary = JSON.parse(cli.stdout.trim().split('\n').pop());
-      for (const k of ['train_loss', 'test_loss', 'train_accuracy', 'test_accuracy']) {
-        assert(summary[k] === s.last_eval[k], `${k}: CLI ${summary[k]}, page ${s.last_eval[k]}`);
-      }
+      sameEvaluation(cliTrain(page.url()), s.last_eval);
     })],
   ['checkpoints between page and CLI: the page goes on from the step-100 file of `riglab train` to its numbers, saves the same file at 200; a bad file changes nothing; Export JSON', () =>
     withPage(false, '?steps=200&eval_every=200&sparsity=0.95&dt=50', async (page) => {
       const dir = join(ROOT, 'artifacts', 'e2e', 'checkpoints');
       mkdirSync(dir, { recursive: true });
-      const cli = spawnSync(riglabBin(), ['train', page.url(), '--exact', '--json',
-        '--checkpoint', join(dir, 'cli-{step}.safetensors'), '--checkpoint-every', '100'], { cwd: ROOT, encoding: 'utf8' });
-      assert(cli.status === 0, `riglab train failed: ${cli.stderr}`);
-      const summary = JSON.parse(cli.stdout.trim().split('\n').pop());
+      const summary = cliTrain(page.url(), ['--checkpoint', join(dir, 'cli-{step}.safetensors'), '--checkpoint-every', '100']);
       await page.setInputFiles('#open-checkpoint', join(dir, 'cli-100.safetensors'));
       await waitFor(page, (s) => s.step === 100 && s.runs === 1 && !s.busy, 'the opened checkpoint');
       assert((await page.textContent('#run-note')).includes('from step 100'), 'no note of the resumed step');
       await page.click('#play');
       const s = await waitFor(page, (s) => s.step === 200 && !s.busy && s.evals === 1, 'the resumed run');
-      for (const k of ['train_loss', 'test_loss', 'train_accuracy', 'test_accuracy']) {
-        assert(summary[k] === s.last_eval[k], `${k}: CLI ${summary[k]}, page ${s.last_eval[k]}`);
-      }
+      sameEvaluation(summary, s.last_eval);
       await screenshot(page, 'checkpoint-resumed');
       const [saved] = await Promise.all([page.waitForEvent('download'), page.click('#save-checkpoint')]);
       assert(saved.suggestedFilename() === 'riglab-rigl-erk-95-step200.safetensors', `name ${saved.suggestedFilename()}`);
@@ -366,12 +370,7 @@ const failed = await run([
       await screenshot(page, 'reloaded');
       await page.click('#play');
       const s = await waitFor(page, (s) => s.step === 300 && !s.busy && s.evals === 3, 'the end of the run after the reload');
-      const cli = spawnSync(riglabBin(), ['train', page.url(), '--exact', '--json'], { cwd: ROOT, encoding: 'utf8' });
-      assert(cli.status === 0, `riglab train failed: ${cli.stderr}`);
-      const summary = JSON.parse(cli.stdout.trim().split('\n').pop());
-      for (const k of ['train_loss', 'test_loss', 'train_accuracy', 'test_accuracy']) {
-        assert(summary[k] === s.last_eval[k], `${k}: CLI ${summary[k]}, page ${s.last_eval[k]}`);
-      }
+      sameEvaluation(cliTrain(page.url()), s.last_eval);
       await page.click('#start-over');
       await waitFor(page, (s) => s.step === 0 && !s.busy, 'the start over');
       await page.reload();
