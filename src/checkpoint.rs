@@ -96,33 +96,8 @@ pub fn to_bytes(s: &RunState) -> Result<Vec<u8>, String> {
     .map(|(k, v)| (k.to_string(), v))
     .collect();
     let mut bytes = safetensors::serialize(views, Some(metadata)).map_err(|e| e.to_string())?;
-    canonical_header(&mut bytes);
+    crate::data::own::canonical_header(&mut bytes);
     Ok(bytes)
-}
-
-/// Rewrites a safetensors header with its keys in sorted order (the metadata is a HashMap,
-/// whose order changes from run to run), so that the same state always gives the same
-/// bytes: the page and `riglab train` write identical files. The header keeps its length.
-fn canonical_header(bytes: &mut [u8]) {
-    let Some(n) = bytes
-        .get(..8)
-        .and_then(|b| usize::try_from(u64::from_le_bytes(b.try_into().ok()?)).ok())
-    else {
-        return;
-    };
-    let Some(header) = bytes.get_mut(8..8 + n) else {
-        return;
-    };
-    let text_len = header.iter().rposition(|&b| b != b' ').map_or(0, |i| i + 1);
-    let Ok(value) = serde_json::from_slice::<serde_json::Value>(&header[..text_len]) else {
-        return;
-    };
-    // serde_json's maps are sorted by key.
-    if let Ok(sorted) = serde_json::to_vec(&value)
-        && sorted.len() == text_len
-    {
-        header[..text_len].copy_from_slice(&sorted);
-    }
 }
 
 /// A checkpoint read back; every problem is an error that says what is wrong: not a

@@ -419,6 +419,45 @@ pub fn prepare(opts: &PrepareOptions, log: &mut dyn FnMut(&str)) -> Result<Manif
     Ok(manifest)
 }
 
+/// Where an own data set lives in a data folder: `own/NAME.safetensors`.
+pub fn own_path(dir: &Path, name: &str) -> PathBuf {
+    dir.join("own").join(format!("{name}.safetensors"))
+}
+
+/// Loads an own data set (made by `riglab data --images` or saved from the page) from
+/// `dir`/own/NAME.safetensors, checking that it is the set `data=` names.
+pub fn load_own(
+    dir: &Path,
+    own: &crate::config::OwnData,
+) -> Result<(Dataset, Dataset), PrepareError> {
+    let path = own_path(dir, &own.name);
+    let bytes = fs::read(&path).map_err(|source| match source.kind() {
+        std::io::ErrorKind::NotFound => PrepareError::Other(format!(
+            "{own} is not in {}: make it with `riglab data --images FOLDER --name {}`, or save it from the page's data card into {}",
+            dir.display(),
+            own.name,
+            path.display()
+        )),
+        _ => PrepareError::Io {
+            path: path.clone(),
+            source,
+        },
+    })?;
+    let set =
+        crate::data::own::OwnSet::from_bytes(&bytes).map_err(|source| PrepareError::Data {
+            path: path.clone(),
+            source,
+        })?;
+    let found = set.spec().map_err(PrepareError::Other)?;
+    if &found != own {
+        return Err(PrepareError::Other(format!(
+            "{} holds {found}, not {own}",
+            path.display()
+        )));
+    }
+    Ok((set.train, set.test))
+}
+
 /// Loads a prepared set (train, test) from `dir`/manifest.json, checking each file's size
 /// and sha256 against the manifest.
 pub fn load_prepared(dir: &Path, name: &str) -> Result<(Dataset, Dataset), PrepareError> {
@@ -463,4 +502,88 @@ pub fn load_prepared(dir: &Path, name: &str) -> Result<(Dataset, Dataset), Prepa
             })
     };
     Ok((load(&set.train)?, load(&set.test)?))
+}
+
+/// An own data set from a folder, as the page builds one from a dropped folder: images in
+/// one sub-folder per class (decoded here with the `image` crate; `train` and `test`
+/// folders above the class folders are kept as the split), or IDX / CIFAR-10 files (plain
+/// or gzipped). The same files give the same set as in the page, except that JPEG decoders
+/// may differ by a level in some pixels.
+pub fn own_from_folder(
+    dir: &Path,
+    name: Option<&str>,
+    opts: crate::data::own::ImageOptions,
+) -> Result<crate::data::own::OwnSet, PrepareError> {
+    use crate::data::own::{RgbaImage, assemble, is_ignored, is_image_path};
+    let mut paths = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let entries = fs::read_dir(&d).map_err(|source| PrepareError::Io {
+            path: d.clone(),
+            source,
+        })?;
+        for e in entries {
+            let e = e.map_err(|source| PrepareError::Io {
+                path: d.clone(),
+                source,
+            })?;
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                paths.push(p);
+            }
+        }
+    }
+    // Sorted, so the order (and the split) does not depend on the file system.
+    paths.sort();
+    let title = dir
+        .file_name()
+        .map_or("my-data".into(), |n| n.to_string_lossy().into_owned());
+    let mut files = Vec::new();
+    let mut images = Vec::new();
+    for p in paths {
+        let rel = format!(
+            "{title}/{}",
+            p.strip_prefix(dir)
+                .unwrap_or(&p)
+                .to_string_lossy()
+                .replace('\\', "/")
+        );
+        if is_ignored(&rel) {
+            continue;
+        }
+        let bytes = read(&p)?;
+        if is_image_path(&rel) {
+            let img = image::load_from_memory(&bytes)
+                .map_err(|e| {
+                    PrepareError::Invalid(format!("{}: cannot decode the image: {e}", p.display()))
+                })?
+                .to_rgba8();
+            images.push(RgbaImage {
+                path: rel,
+                width: img.width() as usize,
+                height: img.height() as usize,
+                rgba: img.into_raw(),
+            });
+        } else {
+            let plain = crate::data::gunzip_if_gzipped(&bytes)
+                .map_err(|source| PrepareError::Data {
+                    path: p.clone(),
+                    source,
+                })?
+                .into_owned();
+            files.push((rel.trim_end_matches(".gz").to_string(), plain));
+        }
+    }
+    let mut set = assemble(&title, &files, images, opts).map_err(|source| PrepareError::Data {
+        path: dir.to_path_buf(),
+        source,
+    })?;
+    if let Some(name) = name {
+        crate::config::OwnData::new(name, set.train.shape, set.classes.len())
+            .map_err(|why| PrepareError::Invalid(format!("--name: {why}")))?;
+        set.name = name.to_string();
+    }
+    Ok(set)
 }

@@ -1,14 +1,10 @@
 //! The `riglab` binary as a user runs it.
 
-use std::process::{Command, Output};
+mod common;
 
-fn riglab(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_riglab"))
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .expect("riglab runs")
-}
+use std::process::Output;
+
+use common::riglab;
 
 fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()

@@ -26,6 +26,18 @@ fn valid_text(p: &ParamSpec) -> BoxedStrategy<String> {
         ParamKind::Choice(names) => proptest::sample::select(names)
             .prop_map(str::to_string)
             .boxed(),
+        ParamKind::Data => prop_oneof![
+            proptest::sample::select(&["mnist", "fashion", "cifar10"][..]).prop_map(str::to_string),
+            (
+                "[a-z0-9_-]{1,40}",
+                proptest::sample::select(&[1usize, 3][..]),
+                8..=64usize,
+                8..=64usize,
+                2..=256usize
+            )
+                .prop_map(|(n, c, h, w, k)| format!("own:{n}:{c}x{h}x{w}:{k}")),
+        ]
+        .boxed(),
         ParamKind::Model => prop_oneof![
             proptest::collection::vec(1..=4096usize, 1..=4).prop_map(|w| {
                 let w: Vec<String> = w.iter().map(usize::to_string).collect();

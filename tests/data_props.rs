@@ -6,6 +6,8 @@
 mod common;
 
 use proptest::prelude::*;
+use riglab::data::own::{ImageOptions, OwnSet, RgbaImage, assemble};
+use riglab::data::zip::{write_stored_zip, zip_entries};
 use riglab::data::{
     CIFAR10_SHAPE, Dataset, ImageShape, Manifest, gunzip_if_gzipped, gzip, parse_cifar,
     parse_idx_images, parse_idx_labels, write_cifar, write_idx_images, write_idx_labels,
@@ -129,5 +131,61 @@ proptest! {
         let _ = parse_idx_labels(&labels);
         let cifar = damage(pack(write_cifar(&colour)), cut, flip);
         if let Ok(ds) = parse_cifar(&cifar) { consistent(&ds)?; }
+    }
+
+    /// The readers of uploads and own sets: any bytes are refused or read, never a crash.
+    #[test]
+    fn upload_readers_take_any_bytes(a in proptest::collection::vec(any::<u8>(), 0..512)) {
+        if let Ok(entries) = zip_entries(&a) {
+            for e in entries { prop_assert!(e.data.len() <= a.len()); }
+        }
+        if let Ok(set) = OwnSet::from_bytes(&a) { consistent(&set.train)?; consistent(&set.test)?; }
+        for name in ["f.bin", "f-images-idx3", "test_batch.bin"] {
+            if let Ok(set) = assemble("x", &[(name.into(), a.clone())], vec![], ImageOptions::default()) {
+                consistent(&set.train)?;
+                consistent(&set.test)?;
+            }
+        }
+    }
+
+    /// Zips read back what was stored; cut or bit-flipped, they are refused or read.
+    #[test]
+    fn zips_round_trip_and_damaged_ones_never_panic(
+        files in proptest::collection::vec(("[a-z]{1,8}/[a-z]{1,8}[.]png", proptest::collection::vec(any::<u8>(), 0..64)), 1..6),
+        cut in proptest::option::of(any::<u16>()), flip in (any::<u16>(), any::<u8>())) {
+        let refs: Vec<(&str, &[u8])> = files.iter().map(|(n, d)| (n.as_str(), d.as_slice())).collect();
+        let zip = write_stored_zip(&refs);
+        let entries = zip_entries(&zip).unwrap();
+        prop_assert_eq!(entries.len(), files.len());
+        for (e, (n, d)) in entries.iter().zip(&files) {
+            prop_assert_eq!((&e.name, e.data), (n, d.as_slice()));
+        }
+        if let Ok(entries) = zip_entries(&damage(zip, cut, flip)) {
+            for e in entries { prop_assert!(e.data.len() as u64 <= 1 << 16); }
+        }
+    }
+
+    /// Own sets made from random class folders: consistent, the file reads back the same
+    /// set, and a damaged file is refused or read, never a crash.
+    #[test]
+    fn own_sets_round_trip_and_damaged_ones_never_panic(
+        images in proptest::collection::vec((0..3usize, 1..40usize, 1..40usize, any::<u8>()), 1..16),
+        cut in proptest::option::of(any::<u16>()), flip in (any::<u16>(), any::<u8>())) {
+        let images: Vec<RgbaImage> = images.iter().enumerate().map(|(i, &(class, w, h, v))| RgbaImage {
+            path: format!("set/c{class}/{i}.png"),
+            width: w,
+            height: h,
+            rgba: (0..w * h * 4).map(|p| v.wrapping_add(p as u8)).collect(),
+        }).collect();
+        if let Ok(set) = assemble("set", &[], images, ImageOptions::default()) {
+            consistent(&set.train)?;
+            consistent(&set.test)?;
+            let bytes = set.to_bytes();
+            prop_assert_eq!(&OwnSet::from_bytes(&bytes).unwrap(), &set);
+            if let Ok(back) = OwnSet::from_bytes(&damage(bytes, cut, flip)) {
+                consistent(&back.train)?;
+                consistent(&back.test)?;
+            }
+        }
     }
 }

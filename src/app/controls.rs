@@ -38,6 +38,35 @@ fn Control(ctx: Ctx, spec: &'static ParamSpec) -> impl IntoView {
             </select>
         }
         .into_any(),
+        ParamKind::Data => {
+            // The prepared sets, the own sets this browser keeps, and (from a shared link) an
+            // own set that is not here yet.
+            let options = move || {
+                let current = value();
+                let mut opts: Vec<(String, String)> = crate::config::DataSet::ALL
+                    .iter()
+                    .map(|d| (d.name(), d.name()))
+                    .collect();
+                ctx.own_sets.with(|s| {
+                    opts.extend(s.iter().map(|e| (e.data.clone(), format!("{} (own)", e.title))))
+                });
+                if !opts.iter().any(|(v, _)| *v == current) {
+                    opts.push((current.clone(), format!("{current} (not loaded)")));
+                }
+                opts.into_iter()
+                    .map(|(v, label)| {
+                        let selected = v == current;
+                        view! { <option value=v selected=selected>{label}</option> }
+                    })
+                    .collect_view()
+            };
+            view! {
+                <select id=id.clone() prop:value=value on:change=move |ev| apply(event_target_value(&ev))>
+                    {options}
+                </select>
+            }
+            .into_any()
+        }
         ParamKind::Switch => view! {
             <select id=id.clone() prop:value=value on:change=move |ev| apply(event_target_value(&ev))>
                 {["auto", "true", "false"].into_iter().map(|n| view! { <option value=n selected=move || value() == n>{n}</option> }).collect_view()}

@@ -126,6 +126,10 @@ pub struct Ctx {
     pub colour_blind: RwSignal<bool>,
     /// The keyboard shortcuts' list is open (key ?).
     pub shortcuts: RwSignal<bool>,
+    /// Own data sets this browser keeps (the picker lists them).
+    pub own_sets: RwSignal<Vec<super::owndata::OwnEntry>>,
+    /// The data card's message: (is an error, text).
+    pub data_msg: RwSignal<Option<(bool, String)>>,
 }
 
 impl Ctx {
@@ -142,6 +146,8 @@ impl Ctx {
             embed: page.embed,
             colour_blind: RwSignal::new(page.colour_blind),
             shortcuts: RwSignal::new(false),
+            own_sets: RwSignal::new(Vec::new()),
+            data_msg: RwSignal::new(None),
             fallback_note: RwSignal::new(None),
             note: RwSignal::new(None),
             resumed: RwSignal::new(None),

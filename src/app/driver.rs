@@ -262,7 +262,7 @@ fn fall_back(ctx: Ctx, lost: &[(usize, String)]) {
     let why = lost[0].1.clone();
     let notes = ctx.lab.try_update_value(|lab| {
         let name = lab.runs[0].config.data.name();
-        let Some((train, test)) = lab.data.get(name).cloned() else {
+        let Some((train, test)) = lab.data.get(&name).cloned() else {
             return Vec::new();
         };
         let notes: Vec<String> = lab

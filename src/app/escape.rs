@@ -80,7 +80,7 @@ async fn demo(
     let solution = mark(&mut t).await;
     let (train, test) = ctx
         .lab
-        .with_value(|l| l.data.get(config.data.name()).cloned())
+        .with_value(|l| l.data.get(&config.data.name()).cloned())
         .ok_or("the data set is not loaded")?;
     let more = |m: Method| continuation_config(&config, m, ESCAPE_MORE_STEPS);
     let every = Some(ESCAPE_RECORD_EVERY);

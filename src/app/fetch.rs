@@ -5,7 +5,7 @@ use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{ReadableStreamDefaultReader, Response};
 
-fn js_err(e: JsValue) -> String {
+pub fn js_err(e: JsValue) -> String {
     e.as_string()
         .or_else(|| {
             Reflect::get(&e, &"message".into())
@@ -75,20 +75,26 @@ pub async fn gunzip(url: &str, bytes: Vec<u8>) -> Result<Vec<u8>, String> {
     if !crate::data::is_gzip(&bytes) {
         return Ok(bytes);
     }
-    let fail = |e: JsValue| format!("{url}: cannot inflate: {}", js_err(e));
+    decompress(url, &bytes, "gzip").await
+}
+
+/// Inflates `bytes` with the browser's DecompressionStream of `format` ("gzip" or
+/// "deflate-raw", a zip entry), refusing more than `MAX_DECOMPRESSED_BYTES`.
+pub async fn decompress(what: &str, bytes: &[u8], format: &str) -> Result<Vec<u8>, String> {
+    let fail = |e: JsValue| format!("{what}: cannot inflate: {}", js_err(e));
     let ctor: js_sys::Function = Reflect::get(&js_sys::global(), &"DecompressionStream".into())
         .map_err(fail)?
         .dyn_into()
-        .map_err(|_| format!("{url}: this browser has no DecompressionStream to inflate it"))?;
-    let inflater = Reflect::construct(&ctor, &js_sys::Array::of1(&"gzip".into())).map_err(fail)?;
-    let parts = js_sys::Array::of1(&Uint8Array::from(&bytes[..]));
+        .map_err(|_| format!("{what}: this browser has no DecompressionStream to inflate it"))?;
+    let inflater = Reflect::construct(&ctor, &js_sys::Array::of1(&format.into())).map_err(fail)?;
+    let parts = js_sys::Array::of1(&Uint8Array::from(bytes));
     let stream = web_sys::Blob::new_with_u8_array_sequence(&parts)
         .map_err(fail)?
         .stream();
     let pipe: js_sys::Function = Reflect::get(&stream, &"pipeThrough".into())
         .map_err(fail)?
         .dyn_into()
-        .map_err(|_| format!("{url}: streams cannot be piped here"))?;
+        .map_err(|_| format!("{what}: streams cannot be piped here"))?;
     let inflated = pipe.call1(&stream, &inflater).map_err(fail)?;
     let resp =
         Response::new_with_opt_readable_stream(Some(&inflated.unchecked_into())).map_err(fail)?;
@@ -98,7 +104,7 @@ pub async fn gunzip(url: &str, bytes: Vec<u8>) -> Result<Vec<u8>, String> {
     let out = Uint8Array::new(&buf);
     if u64::from(out.length()) > crate::data::MAX_DECOMPRESSED_BYTES {
         return Err(format!(
-            "{url}: inflates to more than {} bytes",
+            "{what}: inflates to more than {} bytes",
             crate::data::MAX_DECOMPRESSED_BYTES
         ));
     }

@@ -249,7 +249,7 @@ impl Lab {
     ) -> Result<Option<String>, String> {
         let (train, test) = self
             .data
-            .get(config.data.name())
+            .get(&config.data.name())
             .ok_or_else(|| format!("data set {} is not loaded", config.data.name()))?;
         let mut configs = vec![config.clone()];
         configs.extend(

@@ -14,6 +14,7 @@ mod lab;
 mod landscape;
 mod landscape_draw;
 mod masks;
+mod owndata;
 mod persist;
 mod runfile;
 mod sweep;
@@ -56,12 +57,12 @@ pub(crate) async fn reset(ctx: Ctx) {
     let restoring = ctx.restore_once.get_value();
     ctx.restore_once.set_value(false);
     ctx.resumed.set(None);
-    let loaded = data::ensure(ctx, config.data.name()).await;
+    let loaded = data::ensure(ctx, &config.data).await;
     if restoring && loaded.is_ok() {
         // Opening a link again: go on with the runs this browser kept for it.
         let data = ctx
             .lab
-            .with_value(|l| l.data.get(config.data.name()).cloned());
+            .with_value(|l| l.data.get(&config.data.name()).cloned());
         if let Some((train, test)) = data
             && let Some(runs) = persist::restore(ctx, (&train, &test), gpu.as_ref()).await
         {
@@ -121,6 +122,7 @@ fn App() -> impl IntoView {
     let ctx = Ctx::new(config, page, notices);
     let reset_cb = Callback::new(move |()| spawn_local(reset(ctx)));
     spawn_local(open_gpu(ctx));
+    spawn_local(owndata::load_index(ctx));
 
     // Any change of the page's parameters rewrites the URL; a change of the configuration,
     // the compared runs or the backend starts over (presentation mode or the palette do not).

@@ -88,10 +88,10 @@ async fn open(ctx: Ctx, file: web_sys::File) {
         let bytes = js_sys::Uint8Array::new(&buffer).to_vec();
         let state = checkpoint::from_bytes(&bytes)?;
         let config = state.config(None)?;
-        super::data::ensure(ctx, config.data.name()).await?;
+        super::data::ensure(ctx, &config.data).await?;
         let data = ctx
             .lab
-            .with_value(|l| l.data.get(config.data.name()).cloned())
+            .with_value(|l| l.data.get(&config.data.name()).cloned())
             .ok_or("its data set is not loaded")?;
         driver::pause(ctx).await;
         let gpu = ctx.gpu.get_value();

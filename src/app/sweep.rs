@@ -47,7 +47,7 @@ async fn train_grid(
     (base.steps, base.eval_every) = (steps, steps);
     let (train, test) = ctx
         .lab
-        .with_value(|l| l.data.get(base.data.name()).cloned())
+        .with_value(|l| l.data.get(&base.data.name()).cloned())
         .ok_or("the data set is not loaded")?;
     let grid = SweepGrid {
         dts: DTS.to_vec(),

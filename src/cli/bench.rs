@@ -13,7 +13,7 @@ use crate::data::Dataset;
 use crate::gpu::GpuContext;
 use crate::model::ModelSpec;
 use crate::sparse::{DropSchedule, Method};
-use crate::train::{Trainer, data_shape};
+use crate::train::Trainer;
 
 #[derive(clap::Args)]
 pub struct BenchArgs {
@@ -46,7 +46,7 @@ enum Models {
 
 /// Random images: speed does not depend on pixel values.
 fn random_data(config: &Config, n: usize, rng: &mut Pcg64) -> Dataset {
-    let (shape, classes) = data_shape(config.data);
+    let (shape, classes) = config.data.shape();
     let images = (0..n * shape.len()).map(|_| rng.random()).collect();
     let labels = (0..n).map(|i| (i % classes) as u8).collect();
     Dataset::new(shape, classes, images, labels).expect("consistent data")
@@ -207,7 +207,7 @@ pub fn run(args: BenchArgs) -> Result<(), CliError> {
             // Warm-up, timed steps, then regular and update steps in turn.
             let total = 3 + steps + 2 * UPDATES + 1;
             let config = Config {
-                data: data_set,
+                data: data_set.clone(),
                 model: model.clone(),
                 method,
                 sparsity,
@@ -247,7 +247,7 @@ pub fn run(args: BenchArgs) -> Result<(), CliError> {
                 let extra = (u - t.step).max(0.0);
                 format!("{:.1}%", 100.0 * extra / (100.0 * t.step + extra))
             });
-            let (shape, _) = data_shape(data_set);
+            let (shape, _) = data_set.shape();
             let input = format!("{}x{}x{}", shape.height, shape.width, shape.channels);
             if args.json {
                 println!(

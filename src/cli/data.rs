@@ -32,9 +32,59 @@ pub struct DataArgs {
     /// Never try to download CIFAR-10.
     #[arg(long)]
     offline: bool,
+    /// Make your own data set instead, from a folder with one sub-folder of images per
+    /// class (PNG, JPEG, GIF, BMP, WebP; optional train/ and test/ folders above them), or
+    /// with IDX image and label files or CIFAR-10 batches. Written to OUT/own/NAME.safetensors;
+    /// train on it with the printed data= value.
+    #[arg(long, value_name = "FOLDER")]
+    images: Option<PathBuf>,
+    /// The own set's name (default: the folder's name, lower-cased).
+    #[arg(long, requires = "images")]
+    name: Option<String>,
+    /// Side of the square images (default: the largest every image has, up to 32).
+    #[arg(long, requires = "images")]
+    size: Option<usize>,
+    /// Colour of the images: auto (grey when every image is grey), grey or rgb.
+    #[arg(long, requires = "images", default_value = "auto")]
+    colour: String,
+}
+
+fn own(args: &DataArgs, folder: &std::path::Path) -> Result<(), CliError> {
+    use crate::data::own::{Colour, ImageOptions};
+    let colour = Colour::from_name(&args.colour).ok_or_else(|| {
+        CliError::Usage(format!(
+            "--colour {}: must be auto, grey or rgb",
+            args.colour
+        ))
+    })?;
+    let opts = ImageOptions {
+        side: args.size,
+        colour,
+    };
+    let set = crate::prepare::own_from_folder(folder, args.name.as_deref(), opts)
+        .map_err(|e| CliError::Failed(e.to_string()))?;
+    let spec = set.spec().map_err(CliError::Failed)?;
+    let path = crate::prepare::own_path(&args.out, &set.name);
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent)
+            .map_err(|e| CliError::Failed(format!("{}: {e}", parent.display())))?;
+    }
+    std::fs::write(&path, set.to_bytes())
+        .map_err(|e| CliError::Failed(format!("{}: {e}", path.display())))?;
+    eprintln!(
+        "riglab data: {} written to {} (classes: {})",
+        set.summary(),
+        path.display(),
+        set.classes.join(", ")
+    );
+    println!("data={spec}");
+    Ok(())
 }
 
 pub fn run(args: DataArgs) -> Result<(), CliError> {
+    if let Some(folder) = &args.images {
+        return own(&args, folder);
+    }
     if let Some(bad) = args.sets.iter().find(|s| !SET_NAMES.contains(&s.as_str())) {
         let known = SET_NAMES.join(", ");
         return Err(CliError::Usage(format!(

@@ -19,7 +19,7 @@ use crate::config::Config;
 use crate::cpu::CpuBackend;
 use crate::data::Dataset;
 use crate::gpu::{GpuBackend, GpuContext};
-use crate::prepare::load_prepared;
+use crate::prepare::{load_own, load_prepared};
 use crate::train::state::RunState;
 use crate::train::{Setup, Trainer};
 
@@ -182,7 +182,10 @@ struct DataDir {
 
 impl DataDir {
     fn load(&self, config: &Config) -> Result<(Dataset, Dataset), CliError> {
-        load_prepared(&self.data_dir, config.data.name())
-            .map_err(|e| CliError::Failed(e.to_string()))
+        match &config.data {
+            crate::config::DataSet::Own(own) => load_own(&self.data_dir, own),
+            builtin => load_prepared(&self.data_dir, &builtin.name()),
+        }
+        .map_err(|e| CliError::Failed(e.to_string()))
     }
 }

@@ -12,7 +12,7 @@ mod table;
 
 use std::collections::HashMap;
 
-pub use choices::{DataSet, FirstUpdate, LrSchedule};
+pub use choices::{DataSet, FirstUpdate, LrSchedule, OwnData};
 pub use error::ParamError;
 pub use param::{Group, ParamKind, ParamSpec, Switch, Value};
 pub use table::{PARAMS, RULES, Rule, param};

@@ -4,7 +4,7 @@
 
 use std::fmt;
 
-use super::Config;
+use super::{Config, DataSet, OwnData};
 use crate::model::ModelSpec;
 
 /// Where a parameter's control sits on the page, in page order.
@@ -61,6 +61,8 @@ pub enum ParamKind {
     Choice(&'static [&'static str]),
     /// A network in the syntax of [`ModelSpec::parse`].
     Model,
+    /// A data set: a prepared one by name or an own one (see [`DataSet::parse`]).
+    Data,
 }
 
 /// A parameter's typed value.
@@ -72,6 +74,7 @@ pub enum Value {
     Switch(Switch),
     Choice(&'static str),
     Model(ModelSpec),
+    Data(DataSet),
 }
 
 /// A setting that is on, off, or decided by the configuration (`auto`).
@@ -143,6 +146,13 @@ impl Value {
         }
     }
 
+    pub fn into_data(self) -> Option<DataSet> {
+        match self {
+            Value::Data(d) => Some(d),
+            _ => None,
+        }
+    }
+
     pub fn into_model(self) -> Option<ModelSpec> {
         match self {
             Value::Model(m) => Some(m),
@@ -161,6 +171,7 @@ impl fmt::Display for Value {
             Value::Switch(s) => f.write_str(s.name()),
             Value::Choice(s) => f.write_str(s),
             Value::Model(m) => write!(f, "{m}"),
+            Value::Data(d) => f.write_str(&d.name()),
         }
     }
 }
@@ -203,6 +214,10 @@ impl ParamKind {
                 Ok(m) => Value::Model(m),
                 Err(why) => return Err(format!("is not a model ({why})")),
             },
+            ParamKind::Data => match DataSet::parse(text) {
+                Ok(d) => Value::Data(d),
+                Err(why) => return Err(why),
+            },
         };
         self.check(&value)?;
         Ok(value)
@@ -231,6 +246,14 @@ impl ParamKind {
                     .map(drop)
                     .map_err(|why| format!("is not a model ({why})"));
             }
+            (ParamKind::Data, Value::Data(d)) => {
+                return match d {
+                    DataSet::Own(own) => OwnData::new(&own.name, own.shape, own.classes)
+                        .map(drop)
+                        .map_err(|why| format!("is not an own data set: {why}")),
+                    _ => Ok(()),
+                };
+            }
             _ => return Err(format!("is not {}", self.allowed())),
         };
         if fits {
@@ -254,6 +277,10 @@ impl ParamKind {
             ParamKind::Switch => "auto, true, false, 1 or 0".into(),
             ParamKind::Choice(names) => format!("one of: {}", names.join(", ")),
             ParamKind::Model => "a model such as mlp:300,100 or cnn:16,32,128".into(),
+            ParamKind::Data => {
+                "one of: mnist, fashion, cifar10, or own:NAME:CxHxW:CLASSES for your own data"
+                    .into()
+            }
         }
     }
 }

@@ -3,11 +3,10 @@
 //! these; adding a knob is one row here plus its field in `Config`.
 
 use super::param::{Group, ParamKind, ParamSpec, Value};
-use super::{Config, DataSet, FirstUpdate, LrSchedule};
+use super::{Config, FirstUpdate, LrSchedule};
 use crate::sparse::{Distribution, DropSchedule, Method};
 
 // The choice names, in the order of each enum's ALL (the tests check both agree).
-const DATA_NAMES: &[&str] = &["mnist", "fashion", "cifar10"];
 const METHOD_NAMES: &[&str] = &["dense", "static", "set", "snfs", "rigl", "snip", "prune"];
 const DIST_NAMES: &[&str] = &["uniform", "er", "erk"];
 const DROP_NAMES: &[&str] = &["cosine", "constant"];
@@ -36,11 +35,11 @@ pub static PARAMS: &[ParamSpec] = &[
         name: "data",
         label: "data set",
         group: Group::Data,
-        kind: ParamKind::Choice(DATA_NAMES),
+        kind: ParamKind::Data,
         default: "mnist",
-        help: "image data set: MNIST, Fashion-MNIST or CIFAR-10",
-        read: |c| Value::Choice(c.data.name()),
-        write: |c, v| v.choice().and_then(DataSet::from_name).map(|x| c.data = x),
+        help: "image data set: MNIST, Fashion-MNIST, CIFAR-10, or your own (own:NAME:CxHxW:CLASSES, loaded in the page or prepared with riglab data --images)",
+        read: |c| Value::Data(c.data.clone()),
+        write: |c, v| v.into_data().map(|x| c.data = x),
     },
     ParamSpec {
         name: "model",

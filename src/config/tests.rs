@@ -159,8 +159,7 @@ fn error_reads_as_one_sentence() {
 
 #[test]
 fn every_choice_list_names_its_enum_in_order() {
-    let enums: [(&str, Vec<&str>); 6] = [
-        ("data", DataSet::ALL.map(DataSet::name).to_vec()),
+    let enums: [(&str, Vec<&str>); 5] = [
         ("method", Method::ALL.map(Method::name).to_vec()),
         ("dist", Distribution::ALL.map(Distribution::name).to_vec()),
         (
@@ -190,6 +189,39 @@ fn every_choice_list_names_its_enum_in_order() {
     assert_eq!(DataSet::from_name("fashion"), Some(DataSet::Fashion));
     assert_eq!(FirstUpdate::from_name("dt"), Some(FirstUpdate::Dt));
     assert_eq!(LrSchedule::from_name("nope"), None);
+}
+
+#[test]
+fn data_sets_prepared_and_own() {
+    for d in DataSet::ALL {
+        let mut c = Config::default();
+        c.set("data", &d.name()).unwrap();
+        assert_eq!(c.data, d);
+    }
+    let mut c = Config::default();
+    c.set("data", "OWN:pets:3x32x24:5").unwrap();
+    assert_eq!(c.get("data").unwrap(), "own:pets:3x32x24:5");
+    assert_eq!(c.data.shape(), (crate::data::ImageShape::new(3, 32, 24), 5));
+    // The model is built for the own set's shape and classes.
+    c.model = crate::model::ModelSpec::default();
+    assert!(c.validate().is_empty());
+    let bad = [
+        ("own:pets", "is not own:NAME"),
+        ("own:Pets:1x28x28:5", "lower-case"),
+        ("own:pets:2x28x28:5", "1 (grey) or 3 (RGB)"),
+        ("own:pets:1x28:5", "not CxHxW"),
+        ("own:pets:1x100x28:5", "8 to 64"),
+        ("own:pets:1x28x28:1", "2 to 256"),
+        ("own:pets:1x28x28:many", "not a whole number"),
+        ("imagenet", "own:NAME:CxHxW:CLASSES"),
+    ];
+    for (text, why) in bad {
+        let e = c.clone().set("data", text).unwrap_err();
+        assert!(e.contains(why), "{text}: {e}");
+    }
+    // In a query, a bad value is reported and replaced by the default.
+    let (c, errors) = Config::from_query("data=own:x");
+    assert_eq!((c.data, errors.len()), (DataSet::Mnist, 1));
 }
 
 #[test]

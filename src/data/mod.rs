@@ -8,7 +8,9 @@ mod error;
 mod gz;
 mod idx;
 mod manifest;
+pub mod own;
 mod subset;
+pub mod zip;
 
 pub use cifar::{CIFAR10_CLASSES, CIFAR10_SHAPE, parse_cifar, write_cifar};
 pub use error::DataError;
@@ -20,7 +22,7 @@ pub use manifest::{FileEntry, FileRole, Format, Manifest, SetEntry, SplitEntry};
 pub use subset::balanced_subset;
 
 /// Shape of one image: channels, height, width. Pixels are stored channel-major (CHW).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub struct ImageShape {
     pub channels: usize,
     pub height: usize,

@@ -22,11 +22,6 @@ use crate::sparse::mask::random_mask;
 use crate::sparse::schedule::{PruneSchedule, UpdateSchedule};
 use crate::sparse::{Distribution, LayerShape, Method};
 
-/// Image shape and class count of a data set (known without loading it).
-pub fn data_shape(data: DataSet) -> (ImageShape, usize) {
-    data.shape()
-}
-
 /// Independent seeded random streams, so that methods sharing a seed share the
 /// initial weights and the data order (a fair comparison).
 fn stream(seed: u64, purpose: u64) -> Pcg64 {
@@ -130,11 +125,11 @@ impl Experiment {
 
     /// [`Experiment::new`] without the validation (for a plan of any configuration).
     pub(crate) fn derive(config: &Config) -> Self {
-        let (input, classes) = data_shape(config.data);
+        let (input, classes) = config.data.shape();
         let graph = Graph::new(&config.model, input, classes);
         let densities = densities(config, &graph.layers);
         Self {
-            data: config.data,
+            data: config.data.clone(),
             densities,
             graph,
             method: config.method,

@@ -11,7 +11,7 @@ pub mod state;
 use std::collections::VecDeque;
 
 pub use crate::events::{Divergence, EvalMetrics, Event, MaskUpdate, StepMetrics};
-pub use crate::experiment::{Plan, Setup, data_shape, plan};
+pub use crate::experiment::{Plan, Setup, plan};
 
 use crate::backend::{Backend, Split, StepOptions};
 use crate::config::Config;
@@ -163,8 +163,8 @@ impl<B: Backend> Trainer<B> {
     pub fn fork<C: Backend>(&self, config: &Config, backend: C) -> Result<Trainer<C>, String> {
         let mut setup = Setup::new(config)?;
         let (a, b) = (&self.exp, &setup.exp);
-        if (a.data, &a.graph, a.batch, a.dist, a.sparsity)
-            != (b.data, &b.graph, b.batch, b.dist, b.sparsity)
+        if (&a.data, &a.graph, a.batch, a.dist, a.sparsity)
+            != (&b.data, &b.graph, b.batch, b.dist, b.sparsity)
         {
             return Err(
                 "a fork keeps the data set, model, batch size, distribution and sparsity".into(),

@@ -3,6 +3,8 @@ import { spawn, spawnSync } from 'node:child_process';
 import { createServer } from 'node:net';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
+import { shapesZip, idx } from './fixtures.mjs';
 import { serve, browser, open, screenshot, screenshotOf, assert, run, ROOT, accessibilityProblems } from './harness.mjs';
 
 const server = await serve();
@@ -354,6 +356,74 @@ const failed = await run([
         writeFileSync(join(ROOT, 'artifacts', 'e2e', name), bytes);
       }
     })],
+  ['own data: a zip of class folders loads, trains, is kept across a reload and gives the numbers of `riglab train` on the saved set; dropped IDX files (one gzipped); a bad file is named and changes nothing; a link to a set that is not here asks for its files', async () => {
+    const ownSet = '#preview[data-set="own:shapes:3x20x20:2"][data-state="ready"]';
+    let link;
+    await withPage(false, '?steps=60&eval_every=60&model=mlp:32', async (page) => {
+      await page.setInputFiles('#load-data', { name: 'shapes.zip', mimeType: 'application/zip', buffer: shapesZip() });
+      await page.waitForSelector(ownSet, { timeout });
+      const loaded = await page.textContent('#data-msg');
+      assert(loaded.includes('Loaded shapes: 2 classes, 3x20x20, 20 + 4 images') && loaded.includes('batch size is now 20'), loaded);
+      const captions = await page.$$eval('#preview figcaption', (f) => f.map((x) => x.textContent));
+      assert(captions.length === 20 && captions.includes('bars') && captions.includes('columns'), `captions ${captions}`);
+      link = page.url();
+      assert(decodeURIComponent(link).includes('data=own:shapes:3x20x20:2'), `link ${link}`);
+      await screenshotOf(page, '#preview', 'own-data');
+      await page.click('#play');
+      const s = await waitFor(page, (s) => s.step === 60 && !s.busy && s.evals === 1, 'training on the own set');
+      assert(s.last_eval.test_accuracy >= 0.75, `test accuracy ${s.last_eval.test_accuracy} on two easy classes`);
+      // The saved set, in a data folder, trains to the same numbers in riglab train.
+      const dir = join(ROOT, 'artifacts', 'e2e', 'own-data');
+      mkdirSync(join(dir, 'own'), { recursive: true });
+      const [saved] = await Promise.all([page.waitForEvent('download'), page.click('#save-data')]);
+      assert(saved.suggestedFilename() === 'shapes.safetensors', saved.suggestedFilename());
+      writeFileSync(join(dir, 'own', 'shapes.safetensors'), readFileSync(await saved.path()));
+      sameEvaluation(cliTrain(page.url(), ['--data-dir', dir]), s.last_eval);
+      // A bad file is named, and the runs stay as they are.
+      await page.setInputFiles('#load-data', { name: 'data_batch_1.bin', mimeType: 'application/octet-stream', buffer: Buffer.alloc(3000) });
+      await page.waitForSelector('#data-msg.error', { timeout });
+      const msg = await page.textContent('#data-msg');
+      assert(msg.includes('data_batch_1.bin') && msg.includes('truncated') && msg.includes('runs are unchanged'), msg);
+      await screenshotOf(page, '#preview', 'own-data-error');
+      const after = await state(page);
+      assert(after.step === 60 && after.config === s.config, 'a bad file changed the runs');
+      // After a reload the set comes from this browser's storage.
+      await page.reload();
+      await page.waitForSelector(ownSet, { timeout });
+      const names = await page.$$eval('#param-data option', (o) => o.map((x) => x.textContent));
+      assert(names.includes('shapes (own)') && names.includes('mnist'), `picker ${names}`);
+      // Dropped IDX files, the labels gzipped: 18 grey images of 10 x 12 in 3 classes.
+      const images = [];
+      const labels = [];
+      for (let i = 0; i < 18; i++) {
+        images.push(Uint8Array.from({ length: 120 }, (_, p) => (p % 3 === i % 3 ? 220 : 10)));
+        labels.push(i % 3);
+      }
+      const [img, lab] = idx(images, labels, 10, 12);
+      await page.evaluate(([a, b]) => {
+        const dt = new DataTransfer();
+        dt.items.add(new File([new Uint8Array(a)], 'letters-images-idx3-ubyte'));
+        dt.items.add(new File([new Uint8Array(b)], 'letters-labels-idx1-ubyte.gz'));
+        document.querySelector('#preview').dispatchEvent(new DragEvent('drop', { dataTransfer: dt, bubbles: true, cancelable: true }));
+      }, [[...img], [...gzipSync(lab)]]);
+      await page.waitForSelector('#preview[data-set="own:letters-images-idx3-ubyte:1x10x12:3"][data-state="ready"]', { timeout });
+      assert((await page.textContent('#own-summary')).includes('3 classes, 1x10x12, 15 + 3 images'), 'the IDX set');
+    });
+    // Another browser (no storage of its own) opening the link is asked for the files.
+    const other = await browser({ webgpu: false });
+    try {
+      const page = await open(other.context, link);
+      await page.waitForSelector('#lab-error', { timeout });
+      const e = await page.textContent('#lab-error');
+      assert(e.includes("'shapes' (2 classes of 3x20x20 images)") && e.includes('Load data'), e);
+      const names = await page.$$eval('#param-data option', (o) => o.map((x) => x.textContent));
+      assert(names.includes('own:shapes:3x20x20:2 (not loaded)'), `picker ${names}`);
+      await screenshot(page, 'own-data-missing');
+      assert(page.errors.length === 0, `page errors: ${page.errors.join(' | ')}`);
+    } finally {
+      await other.close();
+    }
+  }],
   ['a reload goes on where the runs were (step, curves, masks) to the numbers of `riglab train`; Start over starts again and is remembered', () =>
     withPage(false, '?steps=300&eval_every=100&vs=static', async (page) => {
       await page.click('#play');
