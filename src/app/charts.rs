@@ -1,4 +1,5 @@
-//! Loss, accuracy and drop-fraction charts, drawn with plotters on canvases.
+//! Loss, accuracy and drop-fraction charts, drawn with plotters on the page's canvases, and
+//! the same drawing as one SVG file (Export SVG).
 
 use plotters::prelude::*;
 use plotters_canvas::CanvasBackend;
@@ -47,22 +48,58 @@ fn smoothed_loss(h: &History) -> Vec<(f64, f64)> {
 }
 
 type DrawResult = Result<(), Box<dyn std::error::Error>>;
+type Area<DB> = DrawingArea<DB, plotters::coord::Shift>;
 
-fn root(canvas: HtmlCanvasElement) -> Option<DrawingArea<CanvasBackend, plotters::coord::Shift>> {
+/// A canvas as a white drawing area.
+pub fn root(canvas: HtmlCanvasElement) -> Option<Area<CanvasBackend>> {
     let area = CanvasBackend::with_canvas_object(canvas)?.into_drawing_area();
     area.fill(&WHITE).ok()?;
     Some(area)
 }
 
-pub fn draw_loss(
-    canvas: HtmlCanvasElement,
+/// Sizes of the three charts on the page (the canvases' width and heights).
+pub const CHART_WIDTH: u32 = 560;
+pub const CHART_HEIGHTS: [u32; 3] = [260, 220, 150];
+/// Space between the charts in a file of all three.
+const GAP: u32 = 8;
+
+/// The loss, accuracy and (for a dynamic method) drop-fraction charts, one under the other,
+/// as an SVG document: what the page shows, drawn again by the same code.
+pub fn charts_svg(
     runs: &[Series],
     steps: usize,
     log: bool,
-) -> DrawResult {
-    let Some(area) = root(canvas) else {
-        return Ok(());
-    };
+    schedule: Option<(&UpdateSchedule, usize, usize)>,
+) -> Result<String, String> {
+    let [h_loss, h_acc, h_sched] = CHART_HEIGHTS;
+    let height = h_loss + GAP + h_acc + schedule.map_or(0, |_| GAP + h_sched);
+    let mut svg = String::new();
+    {
+        let area = SVGBackend::with_string(&mut svg, (CHART_WIDTH, height)).into_drawing_area();
+        area.fill(&WHITE).map_err(|e| e.to_string())?;
+        let (loss, rest) = area.split_vertically(h_loss + GAP);
+        let (acc, sched) = rest.split_vertically(h_acc + GAP);
+        let loss = loss.shrink((0, 0), (CHART_WIDTH, h_loss));
+        let acc = acc.shrink((0, 0), (CHART_WIDTH, h_acc));
+        draw_loss(&loss, runs, steps, log).map_err(|e| e.to_string())?;
+        draw_accuracy(&acc, runs, steps).map_err(|e| e.to_string())?;
+        if let Some((s, steps, step)) = schedule {
+            draw_schedule(&sched, s, steps, step).map_err(|e| e.to_string())?;
+        }
+        area.present().map_err(|e| e.to_string())?;
+    }
+    Ok(svg)
+}
+
+pub fn draw_loss<DB: DrawingBackend>(
+    area: &Area<DB>,
+    runs: &[Series],
+    steps: usize,
+    log: bool,
+) -> DrawResult
+where
+    DB::ErrorType: 'static,
+{
     let lines: Vec<Vec<(f64, f64)>> = runs.iter().map(|r| smoothed_loss(r.history)).collect();
     let tests: Vec<Vec<(f64, f64)>> = runs
         .iter()
@@ -87,7 +124,7 @@ pub fn draw_loss(
         (0.01, 3.0)
     };
     let x = 0f64..steps.max(1) as f64;
-    let mut builder = ChartBuilder::on(&area);
+    let mut builder = ChartBuilder::on(area);
     let chart = builder
         .margin(10)
         .x_label_area_size(38)
@@ -136,7 +173,7 @@ pub fn draw_loss(
     } else {
         plot!(chart.build_cartesian_2d(x, 0f64..hi * 1.05)?);
     }
-    area.present()?;
+    // No present(): the canvas needs none, and the SVG file is finished once, by charts_svg.
     Ok(())
 }
 
@@ -175,10 +212,14 @@ fn log_ticks(lo: f64, hi: f64) -> Vec<f64> {
     ticks
 }
 
-pub fn draw_accuracy(canvas: HtmlCanvasElement, runs: &[Series], steps: usize) -> DrawResult {
-    let Some(area) = root(canvas) else {
-        return Ok(());
-    };
+pub fn draw_accuracy<DB: DrawingBackend>(
+    area: &Area<DB>,
+    runs: &[Series],
+    steps: usize,
+) -> DrawResult
+where
+    DB::ErrorType: 'static,
+{
     // The axis fits the accuracies in steps of 5 points (0 to 100 before any evaluation): a
     // CIFAR-10 run's 10-60 % shows as such, not squeezed under a 90-100 % axis.
     let (lo, hi) = runs
@@ -197,7 +238,7 @@ pub fn draw_accuracy(canvas: HtmlCanvasElement, runs: &[Series], steps: usize) -
     } else {
         (0.0, 100.0)
     };
-    let mut chart = ChartBuilder::on(&area)
+    let mut chart = ChartBuilder::on(area)
         .margin(10)
         .x_label_area_size(38)
         .y_label_area_size(48)
@@ -245,21 +286,21 @@ pub fn draw_accuracy(canvas: HtmlCanvasElement, runs: &[Series], steps: usize) -
             .border_style(BLACK.mix(0.2))
             .draw()?;
     }
-    area.present()?;
+    // No present(): the canvas needs none, and the SVG file is finished once, by charts_svg.
     Ok(())
 }
 
 /// The drop fraction f(t) up to T_end, a dot at each mask update and the current step.
-pub fn draw_schedule(
-    canvas: HtmlCanvasElement,
+pub fn draw_schedule<DB: DrawingBackend>(
+    area: &Area<DB>,
     s: &UpdateSchedule,
     steps: usize,
     step: usize,
-) -> DrawResult {
-    let Some(area) = root(canvas) else {
-        return Ok(());
-    };
-    let mut chart = ChartBuilder::on(&area)
+) -> DrawResult
+where
+    DB::ErrorType: 'static,
+{
+    let mut chart = ChartBuilder::on(area)
         .margin(10)
         .x_label_area_size(38)
         .y_label_area_size(40)
@@ -287,6 +328,6 @@ pub fn draw_schedule(
         [(step as f64, 0.0), (step as f64, s.alpha * 1.1)],
         RGBColor(229, 72, 77).stroke_width(2),
     ))?;
-    area.present()?;
+    // No present(): the canvas needs none, and the SVG file is finished once, by charts_svg.
     Ok(())
 }

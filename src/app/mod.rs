@@ -113,6 +113,41 @@ pub(crate) async fn reset(ctx: Ctx) {
     ctx.view_tick.update(|t| *t += 1);
 }
 
+/// Keeps the runs when the page is hidden or left (a tab switched, the browser closed, a
+/// reload): on top of the save every few seconds while training and the one at each pause,
+/// so a reload loses nothing that was shown. Best effort: a closing page may not finish it.
+fn keep_on_leave(ctx: Ctx) {
+    use wasm_bindgen::JsCast;
+    use wasm_bindgen::closure::Closure;
+    let Some(window) = web_sys::window() else {
+        return;
+    };
+    let save = Closure::<dyn Fn()>::new(move || {
+        let hidden = web_sys::window()
+            .and_then(|w| w.document())
+            .is_some_and(|d| d.hidden());
+        if hidden {
+            spawn_local(persist::save_lab(ctx));
+        }
+    });
+    for (target, event) in [
+        (
+            window.clone().unchecked_into::<web_sys::EventTarget>(),
+            "pagehide",
+        ),
+        (
+            window
+                .document()
+                .map_or(window.clone().unchecked_into(), |d| d.unchecked_into()),
+            "visibilitychange",
+        ),
+    ] {
+        let _ = target.add_event_listener_with_callback(event, save.as_ref().unchecked_ref());
+    }
+    // The page's listeners live as long as the page.
+    save.forget();
+}
+
 #[component]
 fn App() -> impl IntoView {
     let href = web_sys::window()
@@ -123,6 +158,7 @@ fn App() -> impl IntoView {
     let reset_cb = Callback::new(move |()| spawn_local(reset(ctx)));
     spawn_local(open_gpu(ctx));
     spawn_local(owndata::load_index(ctx));
+    keep_on_leave(ctx);
 
     // Any change of the page's parameters rewrites the URL; a change of the configuration,
     // the compared runs or the backend starts over (presentation mode or the palette do not).

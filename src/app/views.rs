@@ -4,7 +4,10 @@
 use leptos::html::Canvas;
 use leptos::prelude::*;
 
-use super::charts::{RUN_CSS, Series, draw_accuracy, draw_loss, draw_schedule};
+use super::charts::{
+    CHART_HEIGHTS, CHART_WIDTH, RUN_CSS, Series, charts_svg, draw_accuracy, draw_loss,
+    draw_schedule, root,
+};
 use super::ctx::{Ctx, Status};
 use super::driver::now_ms;
 use super::masks::{Blocks, draw_mask, draw_pixel_heatmap};
@@ -46,6 +49,43 @@ fn human(flops: f64) -> String {
     }
 }
 
+/// The runs' series for the charts, and the steps their axis spans: the runs' own lengths
+/// (the escape demo's continuations differ from the URL's), or `steps` before any run.
+fn chart_series(lab: &super::lab::Lab, steps: usize) -> (Vec<Series<'_>>, usize) {
+    let steps = lab
+        .runs
+        .iter()
+        .map(|r| r.config.steps)
+        .max()
+        .unwrap_or(steps);
+    let series = lab
+        .runs
+        .iter()
+        .map(|r| Series {
+            label: &r.label,
+            history: &r.history,
+        })
+        .collect();
+    (series, steps)
+}
+
+/// The charts as the page draws them now, as one SVG document.
+fn curves_svg(ctx: Ctx) -> Result<String, String> {
+    let log = ctx.log_loss.get_untracked();
+    let steps = ctx.config.with_untracked(|c| c.steps);
+    ctx.lab.with_value(|lab| {
+        let (series, steps) = chart_series(lab, steps);
+        let primary = lab.primary().filter(|r| r.config.method.is_dynamic());
+        let schedule = primary.map(|r| (update_schedule(&r.config), r.config.steps, r.step()));
+        charts_svg(
+            &series,
+            steps,
+            log,
+            schedule.as_ref().map(|(s, steps, step)| (s, *steps, *step)),
+        )
+    })
+}
+
 #[component]
 pub fn Charts(ctx: Ctx) -> impl IntoView {
     let loss = NodeRef::<Canvas>::new();
@@ -56,29 +96,15 @@ pub fn Charts(ctx: Ctx) -> impl IntoView {
         let log = ctx.log_loss.get();
         let config = ctx.config.get();
         ctx.lab.with_value(|lab| {
-            // The runs' own lengths (the escape demo's continuations differ from the URL's).
-            let steps = lab
-                .runs
-                .iter()
-                .map(|r| r.config.steps)
-                .max()
-                .unwrap_or(config.steps);
-            let series: Vec<Series> = lab
-                .runs
-                .iter()
-                .map(|r| Series {
-                    label: &r.label,
-                    history: &r.history,
-                })
-                .collect();
-            if let Some(c) = loss.get() {
-                let _ = draw_loss(c, &series, steps, log);
+            let (series, steps) = chart_series(lab, config.steps);
+            if let Some(area) = loss.get().and_then(root) {
+                let _ = draw_loss(&area, &series, steps, log);
             }
-            if let Some(c) = acc.get() {
-                let _ = draw_accuracy(c, &series, steps);
+            if let Some(area) = acc.get().and_then(root) {
+                let _ = draw_accuracy(&area, &series, steps);
             }
-            if let (Some(c), Some(r)) = (sched.get(), lab.primary()) {
-                let _ = draw_schedule(c, &update_schedule(&r.config), r.config.steps, r.step());
+            if let (Some(area), Some(r)) = (sched.get().and_then(root), lab.primary()) {
+                let _ = draw_schedule(&area, &update_schedule(&r.config), r.config.steps, r.step());
             }
         });
     });
@@ -92,14 +118,19 @@ pub fn Charts(ctx: Ctx) -> impl IntoView {
                 <button id="export-curves" on:click=move |_| super::export::download("riglab-curves.csv", &curves_csv(ctx))>"Export CSV"</button>
                 <button id="png-curves" on:click=move |_| super::export::download_png("riglab-curves.png", ".charts canvas")
                     title="the loss, accuracy and drop-fraction charts as one image">"PNG"</button>
+                <button id="svg-curves" on:click=move |_| {
+                    if let Ok(svg) = curves_svg(ctx) {
+                        super::export::download_bytes("riglab-curves.svg", svg.as_bytes(), "image/svg+xml");
+                    }
+                } title="the same charts as an SVG file (vector: for slides and papers)">"SVG"</button>
             </div>
-            <canvas id="loss-chart" node_ref=loss width="560" height="260"></canvas>
+            <canvas id="loss-chart" node_ref=loss width=CHART_WIDTH height=CHART_HEIGHTS[0]></canvas>
             <h2>"Accuracy"</h2>
-            <canvas id="accuracy-chart" node_ref=acc width="560" height="220"></canvas>
+            <canvas id="accuracy-chart" node_ref=acc width=CHART_WIDTH height=CHART_HEIGHTS[1]></canvas>
             <div class:hidden=move || !has_schedule()>
                 <h2>"Drop fraction f(t)"</h2>
                 <p class="muted small">"α/2 · (1 + cos(π t / T_end)) (cosine) or α (constant); dots mark mask updates, the red line the current step."</p>
-                <canvas id="schedule-chart" node_ref=sched width="560" height="150"></canvas>
+                <canvas id="schedule-chart" node_ref=sched width=CHART_WIDTH height=CHART_HEIGHTS[2]></canvas>
             </div>
         </section>
     }

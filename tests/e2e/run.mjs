@@ -355,6 +355,19 @@ const failed = await run([
         assert(size ? w === size[0] && h === size[1] : w >= 300 && h > 100, `${id}: ${w} x ${h}`);
         writeFileSync(join(ROOT, 'artifacts', 'e2e', name), bytes);
       }
+      // The charts as SVG: the same three charts, drawn again by the same code.
+      const [svgFile] = await Promise.all([page.waitForEvent('download'), page.click('#svg-curves')]);
+      assert(svgFile.suggestedFilename() === 'riglab-curves.svg', svgFile.suggestedFilename());
+      const svg = readFileSync(await svgFile.path(), 'utf8');
+      assert(/^<svg[^>]*width="560"[^>]*height="646"/.test(svg), `svg head: ${svg.slice(0, 120)}`);
+      const texts = [...svg.matchAll(/<text[^>]*>\s*([^<]*?)\s*<\/text>/g)].map((m) => m[1]);
+      for (const text of ['loss', 'accuracy %', 'f(t)', 'step']) {
+        assert(texts.includes(text), `the SVG has no text '${text}'`);
+      }
+      assert(texts.some((t) => t.endsWith(' train')) && texts.some((t) => t.endsWith(' test')), 'the SVG has no legend');
+      assert((svg.match(/<polyline/g) || []).length >= 4, 'the SVG has no lines');
+      assert((svg.match(/<svg/g) || []).length === 1 && svg.trim().endsWith('</svg>'), 'the SVG is not one document');
+      writeFileSync(join(ROOT, 'artifacts', 'e2e', 'riglab-curves.svg'), svg);
     })],
   ['own data: a zip of class folders loads, trains, is kept across a reload and gives the numbers of `riglab train` on the saved set; dropped IDX files (one gzipped); a bad file is named and changes nothing; a link to a set that is not here asks for its files', async () => {
     const ownSet = '#preview[data-set="own:shapes:3x20x20:2"][data-state="ready"]';
@@ -446,6 +459,21 @@ const failed = await run([
       await page.reload();
       await page.waitForSelector(ready, { timeout, state: 'attached' });
       assert((await state(page)).step === 0 && !(await page.$('#resumed')), 'a reload after Start over went on');
+    })],
+  ['a page hidden mid-run (tab switched, closed) keeps its runs at once: the reload goes on from there', () =>
+    withPage(false, '?steps=5000&eval_every=1000', async (page) => {
+      await page.click('#play');
+      // Well before the first save of a running lab (every 3 s).
+      const s = await waitFor(page, (s) => s.step >= 20, 'training');
+      await page.evaluate(() => {
+        Object.defineProperty(document, 'hidden', { configurable: true, get: () => true });
+        document.dispatchEvent(new Event('visibilitychange'));
+      });
+      await page.waitForTimeout(500);
+      await page.reload();
+      await page.waitForSelector('#resumed', { timeout });
+      const after = await state(page);
+      assert(after.step >= s.step, `resumed at step ${after.step}, the page was hidden at ${s.step}`);
     })],
   ['a mask movie: Record video while RigL updates its masks, then a WebM file of it', () =>
     withPage(false, '?steps=300&dt=20', async (page) => {
