@@ -100,7 +100,7 @@ pub struct Ctx {
     /// Destroy the GPU device after this step (a demonstration of the CPU fallback).
     pub lose_gpu_at: Option<usize>,
     /// The last landscape computed (or being computed).
-    pub landscape: RwSignal<Option<super::landscape::Landscape>>,
+    pub landscape: RwSignal<Option<super::landscape_state::Landscape>>,
     /// Snapshots kept beside the runs for the line view (the escape demo's solutions):
     /// key, label, parameters and masks.
     pub saved: StoredValue<Vec<(&'static str, String, Mark)>, LocalStorage>,
@@ -127,7 +127,7 @@ pub struct Ctx {
     /// The keyboard shortcuts' list is open (key ?).
     pub shortcuts: RwSignal<bool>,
     /// Own data sets this browser keeps (the picker lists them).
-    pub own_sets: RwSignal<Vec<super::owndata::OwnEntry>>,
+    pub own_sets: RwSignal<Vec<OwnEntry>>,
     /// The data card's message: (is an error, text).
     pub data_msg: RwSignal<Option<(bool, String)>>,
 }
@@ -191,5 +191,35 @@ impl Ctx {
     /// Current step of the primary run.
     pub fn step(&self) -> usize {
         self.lab.with_value(|l| l.primary().map_or(0, |r| r.step()))
+    }
+}
+
+/// What the picker shows of an own set (kept beside the set itself).
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct OwnEntry {
+    /// The `data=` value.
+    pub data: String,
+    pub title: String,
+    pub classes: Vec<String>,
+    pub train: usize,
+    pub test: usize,
+}
+
+impl OwnEntry {
+    /// "pets: 2 classes, 1x28x28, 400 + 80 images".
+    pub fn summary(&self) -> String {
+        let shape = crate::config::DataSet::parse(&self.data)
+            .map(|d| {
+                let (s, _) = d.shape();
+                format!("{}x{}x{}", s.channels, s.height, s.width)
+            })
+            .unwrap_or_default();
+        format!(
+            "{}: {} classes, {shape}, {} + {} images",
+            self.title,
+            self.classes.len(),
+            self.train,
+            self.test
+        )
     }
 }

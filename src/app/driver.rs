@@ -1,40 +1,20 @@
 //! Runs training in slices inside animation frames, so the page never freezes: each frame
 //! steps every run until a time budget is spent, then lets the browser paint.
 
-use js_sys::Promise;
 use leptos::prelude::*;
-use wasm_bindgen::JsCast;
-use wasm_bindgen_futures::JsFuture;
 
 use super::ctx::{Ctx, GpuState, Mode};
+use super::frame::{FRAME_BUDGET_MS, next_frame, now_ms};
 use super::lab::{FLASH_MS, Mark, sync_state};
 use crate::backend::{AnyBackend, Backend, Tensor};
 use crate::train::{Event, Trainer};
 
-/// Milliseconds of training per animation frame (a 60 Hz frame is 16.7 ms).
-pub const FRAME_BUDGET_MS: f64 = 12.0;
 /// Redraw the views at most this often while training.
 const VIEW_EVERY_MS: f64 = 120.0;
 /// A GPU run may be this many steps ahead of the losses read back; then the loop waits.
 const MAX_IN_FLIGHT: usize = 6;
 /// How often a GPU run's full state is copied to the host (for the CPU fallback).
 const SYNC_EVERY_MS: f64 = 2000.0;
-
-pub fn now_ms() -> f64 {
-    web_sys::window()
-        .and_then(|w| w.performance())
-        .map_or(0.0, |p| p.now())
-}
-
-/// Resolves at the next animation frame.
-pub async fn next_frame() {
-    let promise = Promise::new(&mut |resolve, _| {
-        if let Some(w) = web_sys::window() {
-            let _ = w.request_animation_frame(resolve.unchecked_ref());
-        }
-    });
-    let _ = JsFuture::from(promise).await;
-}
 
 /// Pauses the runs and waits until the loop has stopped (no step in flight).
 pub async fn pause(ctx: Ctx) {

@@ -8,10 +8,12 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 
 use super::ctx::{Ctx, Mode, Status};
-use super::driver::{self, mark, next_frame};
+use super::driver::{self, mark};
 use super::export::download;
+use super::frame::next_frame;
 use super::lab::{Mark, Run};
-use super::landscape::{Landscape, line, map_into, pause_and_take, put_back};
+use super::landscape::{line, map_into, pause_and_take, put_back};
+use super::landscape_state::Landscape;
 use crate::config::Config;
 use crate::sparse::Method;
 use crate::train::escape::{

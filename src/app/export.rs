@@ -199,7 +199,7 @@ pub fn toggle_mask_movie(recording: leptos::prelude::RwSignal<bool>) -> Result<(
     leptos::task::spawn_local(async move {
         while recording.get_untracked() {
             MOVIE.with_borrow(|m| m.as_ref().map(Movie::frame));
-            super::driver::next_frame().await;
+            super::frame::next_frame().await;
         }
     });
     Ok(())

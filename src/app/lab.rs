@@ -322,7 +322,7 @@ fn backend_for(
 /// A CPU backend that evaluates batch by batch across animation frames.
 fn cpu_backend(setup: &Setup, train: &Dataset, test: &Dataset) -> Result<CpuBackend, String> {
     let mut backend = CpuBackend::new(setup, train.clone(), test.clone())?;
-    backend.yielder = Some(Box::new(|| Box::pin(super::driver::next_frame())));
+    backend.yielder = Some(Box::new(|| Box::pin(super::frame::next_frame())));
     Ok(backend)
 }
 
@@ -355,7 +355,7 @@ pub fn cpu_from_state(
         return Ok((cpu_backend(&setup, train, test)?, 0));
     };
     let mut cpu = CpuBackend::with_state(&setup, &s.state, train.clone(), test.clone())?;
-    cpu.yielder = Some(Box::new(|| Box::pin(super::driver::next_frame())));
+    cpu.yielder = Some(Box::new(|| Box::pin(super::frame::next_frame())));
     Ok((cpu, s.step))
 }
 
@@ -404,7 +404,7 @@ impl Run {
             // An exact copy (bias momentum too), as `riglab escape` makes: the same numbers.
             AnyBackend::Cpu(c) => {
                 let mut copy = c.duplicate();
-                copy.yielder = Some(Box::new(|| Box::pin(super::driver::next_frame())));
+                copy.yielder = Some(Box::new(|| Box::pin(super::frame::next_frame())));
                 copy
             }
             // The GPU's state as read back.

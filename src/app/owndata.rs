@@ -6,12 +6,11 @@
 
 use js_sys::{Array, Reflect, Uint8Array};
 use leptos::prelude::*;
-use serde::{Deserialize, Serialize};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::Response;
 
-use super::ctx::Ctx;
+use super::ctx::{Ctx, OwnEntry};
 use super::fetch::{decompress, gunzip, js_err, open_cache};
 use crate::config::{DataSet, OwnData};
 use crate::data::own::{
@@ -21,43 +20,13 @@ use crate::data::zip::{Compression, is_zip, zip_entries};
 
 const CACHE_NAME: &str = "riglab-own-data-v1";
 
-/// What the picker shows of an own set (kept beside the set itself).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct OwnEntry {
-    /// The `data=` value.
-    pub data: String,
-    pub title: String,
-    pub classes: Vec<String>,
-    pub train: usize,
-    pub test: usize,
-}
-
-impl OwnEntry {
-    fn of(set: &OwnSet, spec: &OwnData) -> Self {
-        Self {
-            data: spec.to_string(),
-            title: set.title.clone(),
-            classes: set.classes.clone(),
-            train: set.train.len(),
-            test: set.test.len(),
-        }
-    }
-
-    /// "pets: 2 classes, 1x28x28, 400 + 80 images".
-    pub fn summary(&self) -> String {
-        let shape = DataSet::parse(&self.data)
-            .map(|d| {
-                let (s, _) = d.shape();
-                format!("{}x{}x{}", s.channels, s.height, s.width)
-            })
-            .unwrap_or_default();
-        format!(
-            "{}: {} classes, {shape}, {} + {} images",
-            self.title,
-            self.classes.len(),
-            self.train,
-            self.test
-        )
+fn entry_of(set: &OwnSet, spec: &OwnData) -> OwnEntry {
+    OwnEntry {
+        data: spec.to_string(),
+        title: set.title.clone(),
+        classes: set.classes.clone(),
+        train: set.train.len(),
+        test: set.test.len(),
     }
 }
 
@@ -352,7 +321,7 @@ pub async fn load(ctx: Ctx, chosen: Vec<(String, web_sys::File)>, opts: ImageOpt
             return;
         }
     };
-    let entry = OwnEntry::of(&set, &spec);
+    let entry = entry_of(&set, &spec);
     let kept = match open_cache(CACHE_NAME).await {
         Some(cache) => {
             let json = serde_json::to_vec(&entry).unwrap_or_default();
@@ -401,7 +370,7 @@ pub async fn load(ctx: Ctx, chosen: Vec<(String, web_sys::File)>, opts: ImageOpt
     }
     if c == ctx.config.get_untracked() {
         // The same set loaded again (perhaps with other images): start over on it.
-        leptos::task::spawn_local(super::reset(ctx));
+        leptos::task::spawn_local(super::reset::reset(ctx));
     } else {
         ctx.config.set(c);
     }

@@ -112,7 +112,7 @@ pub async fn save(ctx: Ctx, trainers: &mut [(usize, Trainer<AnyBackend>)]) {
         };
         let mut events = Vec::new();
         let state = t.snapshot(&config, &mut events).await;
-        let now = super::driver::now_ms();
+        let now = super::frame::now_ms();
         let record = ctx.lab.try_update_value(|l| {
             let r = l.runs.get_mut(*i)?;
             r.record(&mut events, now);

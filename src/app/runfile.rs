@@ -10,8 +10,9 @@ use serde::Serialize;
 use wasm_bindgen_futures::JsFuture;
 
 use super::ctx::Ctx;
-use super::driver::{self, now_ms};
+use super::driver;
 use super::export::download_bytes;
+use super::frame::now_ms;
 use super::lab::Run;
 use super::landscape::{pause_and_take, put_back};
 use crate::checkpoint;
@@ -111,7 +112,7 @@ async fn open(ctx: Ctx, file: web_sys::File) {
             let same =
                 ctx.config.get_untracked() == config && ctx.versus.with_untracked(Vec::is_empty);
             if same {
-                spawn_local(super::reset(ctx));
+                spawn_local(super::reset::reset(ctx));
             } else {
                 ctx.versus.set(Vec::new());
                 ctx.config.set(config);

@@ -10,7 +10,7 @@ use plotters::prelude::*;
 use plotters_canvas::CanvasBackend;
 
 use super::ctx::Ctx;
-use super::driver::{FRAME_BUDGET_MS, next_frame, now_ms};
+use super::frame::{FRAME_BUDGET_MS, next_frame, now_ms};
 use crate::experiment::grid::SweepGrid;
 use crate::figures::sweep_map;
 use crate::train::{Event, Trainer};
