@@ -112,7 +112,19 @@ pub fn StatusLine(ctx: Ctx) -> impl IntoView {
             </div>
         }
         .into_any(),
-        Status::Error(e) => view! { <p id="lab-error" class="error">{e}</p> }.into_any(),
+        Status::Error(e) => {
+            // An own data set that is not here: the Data card (at the foot of the page) is
+            // where its files go.
+            let own = ctx
+                .config
+                .with(|c| matches!(c.data, crate::config::DataSet::Own(_)));
+            view! {
+                <p id="lab-error" class="error">{e}
+                    {own.then(|| view! { " " <a id="to-data-card" href="#preview">"Go to the Data card"</a> })}
+                </p>
+            }
+            .into_any()
+        }
         _ => ().into_any(),
     }
     };

@@ -429,6 +429,8 @@ const failed = await run([
       await page.waitForSelector('#lab-error', { timeout });
       const e = await page.textContent('#lab-error');
       assert(e.includes("'shapes' (2 classes of 3x20x20 images)") && e.includes('Load data'), e);
+      await page.click('#to-data-card');
+      await page.waitForFunction(() => location.hash === '#preview');
       const names = await page.$$eval('#param-data option', (o) => o.map((x) => x.textContent));
       assert(names.includes('own:shapes:3x20x20:2 (not loaded)'), `picker ${names}`);
       await screenshot(page, 'own-data-missing');
