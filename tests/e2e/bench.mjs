@@ -78,12 +78,16 @@ for (const [name, webgpu, query] of setups) {
   };
   await b.close();
 }
-// The CPU backend of the page (no WebGPU) on other presets: steps/s and long tasks over 10 s.
+// The CPU backend of the page (no WebGPU) on other presets and races: steps/s (of each run,
+// and of the lab in all) and long tasks over 10 s.
 results.presets = {};
 for (const [name, query] of [
   ['mlp_dense', '?method=dense&sparsity=0'],
   ['mlp_rigl90', ''],
   ['cifar_cnn_rigl90', '?data=cifar10&model=cnn:16,32,128&sparsity=0.9'],
+  // Races: every run steps once per round, so the lab's total is steps/s x runs.
+  ['race_2_runs', '?vs=static'],
+  ['race_4_runs', '?vs=static,set,snfs'],
 ]) {
   const b = await browser({ webgpu: false });
   const page = await open(b.context, server.url + query);
@@ -100,9 +104,12 @@ for (const [name, query] of [
     await page.waitForTimeout(10000);
     const s1 = (await state(page)).step;
     const longTasks = await page.evaluate(() => window.__longTasks);
+    const runs = (await state(page)).runs;
     results.presets[name] = {
       query,
+      runs,
       steps_per_s: (s1 - s0) / 10,
+      total_steps_per_s: (runs * (s1 - s0)) / 10,
       long_tasks_over_50ms: longTasks.length,
       longest_task_ms: Math.round(Math.max(0, ...longTasks)),
     };
