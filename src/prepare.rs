@@ -424,6 +424,13 @@ pub fn own_path(dir: &Path, name: &str) -> PathBuf {
     dir.join("own").join(format!("{name}.safetensors"))
 }
 
+/// Writes an own set where `load_own` finds it, `dir`/own/NAME.safetensors; returns the path.
+pub fn write_own(dir: &Path, set: &crate::data::own::OwnSet) -> Result<PathBuf, PrepareError> {
+    let path = own_path(dir, &set.name);
+    write(&path, &set.to_bytes())?;
+    Ok(path)
+}
+
 /// Loads an own data set (made by `riglab data --images` or saved from the page) from
 /// `dir`/own/NAME.safetensors, checking that it is the set `data=` names.
 pub fn load_own(
@@ -514,7 +521,7 @@ pub fn own_from_folder(
     name: Option<&str>,
     opts: crate::data::own::ImageOptions,
 ) -> Result<crate::data::own::OwnSet, PrepareError> {
-    use crate::data::own::{RgbaImage, assemble, is_ignored, is_image_path};
+    use crate::data::own::{RgbaImage, assemble, is_ignored, is_image_path, reduce};
     let mut paths = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
@@ -560,12 +567,13 @@ pub fn own_from_folder(
                     PrepareError::Invalid(format!("{}: cannot decode the image: {e}", p.display()))
                 })?
                 .to_rgba8();
-            images.push(RgbaImage {
+            // Reduced at once, as the page does: a folder of photos fits in memory.
+            images.push(reduce(RgbaImage {
                 path: rel,
                 width: img.width() as usize,
                 height: img.height() as usize,
                 rgba: img.into_raw(),
-            });
+            }));
         } else {
             let plain = crate::data::gunzip_if_gzipped(&bytes)
                 .map_err(|source| PrepareError::Data {

@@ -208,18 +208,14 @@ pub struct OwnEntry {
 impl OwnEntry {
     /// "pets: 2 classes, 1x28x28, 400 + 80 images".
     pub fn summary(&self) -> String {
-        let shape = crate::config::DataSet::parse(&self.data)
-            .map(|d| {
-                let (s, _) = d.shape();
-                format!("{}x{}x{}", s.channels, s.height, s.width)
-            })
-            .unwrap_or_default();
-        format!(
-            "{}: {} classes, {shape}, {} + {} images",
-            self.title,
+        let (shape, _) = crate::config::DataSet::parse(&self.data)
+            .map(|d| d.shape())
+            .unwrap_or((crate::data::ImageShape::new(0, 0, 0), 0));
+        crate::data::own::summary(
+            &self.title,
             self.classes.len(),
-            self.train,
-            self.test
+            shape,
+            (self.train, self.test),
         )
     }
 }

@@ -126,6 +126,30 @@ pub async fn open_cache(name: &str) -> Option<web_sys::Cache> {
         .ok()
 }
 
+/// The bytes stored under `key`, or None (not there, or unreadable).
+pub async fn cache_bytes(cache: &web_sys::Cache, key: &str) -> Option<Vec<u8>> {
+    let hit = JsFuture::from(cache.match_with_str(key)).await.ok()?;
+    let resp: Response = hit.dyn_into().ok()?;
+    let buf = JsFuture::from(resp.array_buffer().ok()?).await.ok()?;
+    Some(Uint8Array::new(&buf).to_vec())
+}
+
+/// Stores `bytes` under `key`; the error says why the browser would not (a full quota).
+pub async fn cache_put(cache: &web_sys::Cache, key: &str, bytes: &[u8]) -> Result<(), String> {
+    let body = Uint8Array::from(bytes);
+    let resp = Response::new_with_opt_buffer_source(Some(&body)).map_err(js_err)?;
+    JsFuture::from(cache.put_with_str(key, &resp))
+        .await
+        .map(drop)
+        .map_err(js_err)
+}
+
+/// The contents of a file the user chose or dropped; None when the browser cannot read it.
+pub async fn file_bytes(file: &web_sys::File) -> Option<Vec<u8>> {
+    let buf = JsFuture::from(file.array_buffer()).await.ok()?;
+    Some(Uint8Array::new(&buf).to_vec())
+}
+
 /// Like `fetch_bytes`, but served from the browser's Cache Storage when a file with this
 /// sha256 was downloaded before (and stored there after a download). Without Cache Storage
 /// (an insecure context, a private window) it simply downloads.
@@ -137,20 +161,14 @@ pub async fn fetch_cached(
     let key = format!("{url}?sha256={sha256}");
     let cache = open_cache(CACHE_NAME).await;
     if let Some(cache) = &cache
-        && let Ok(hit) = JsFuture::from(cache.match_with_str(&key)).await
-        && let Ok(resp) = hit.dyn_into::<Response>()
-        && let Ok(buf) = resp.array_buffer()
-        && let Ok(buf) = JsFuture::from(buf).await
+        && let Some(bytes) = cache_bytes(cache, &key).await
     {
-        return Ok(Uint8Array::new(&buf).to_vec());
+        return Ok(bytes);
     }
     let bytes = fetch_bytes(url, progress).await?;
     if let Some(cache) = &cache {
-        let body = Uint8Array::from(&bytes[..]);
-        if let Ok(resp) = Response::new_with_opt_buffer_source(Some(&body)) {
-            // Storing is best effort: a full quota only costs a download next time.
-            let _ = JsFuture::from(cache.put_with_str(&key, &resp)).await;
-        }
+        // Storing is best effort: a full quota only costs a download next time.
+        let _ = cache_put(cache, &key, &bytes).await;
     }
     Ok(bytes)
 }

@@ -65,19 +65,10 @@ fn keep_on_leave(ctx: Ctx) {
             spawn_local(persist::save_lab(ctx));
         }
     });
-    for (target, event) in [
-        (
-            window.clone().unchecked_into::<web_sys::EventTarget>(),
-            "pagehide",
-        ),
-        (
-            window
-                .document()
-                .map_or(window.clone().unchecked_into(), |d| d.unchecked_into()),
-            "visibilitychange",
-        ),
-    ] {
-        let _ = target.add_event_listener_with_callback(event, save.as_ref().unchecked_ref());
+    let _ = window.add_event_listener_with_callback("pagehide", save.as_ref().unchecked_ref());
+    if let Some(doc) = window.document() {
+        let _ =
+            doc.add_event_listener_with_callback("visibilitychange", save.as_ref().unchecked_ref());
     }
     // The page's listeners live as long as the page.
     save.forget();

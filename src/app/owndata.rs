@@ -8,10 +8,9 @@ use js_sys::{Array, Reflect, Uint8Array};
 use leptos::prelude::*;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
-use web_sys::Response;
 
 use super::ctx::{Ctx, OwnEntry};
-use super::fetch::{decompress, gunzip, js_err, open_cache};
+use super::fetch::{cache_bytes, cache_put, decompress, file_bytes, gunzip, js_err, open_cache};
 use crate::config::{DataSet, OwnData};
 use crate::data::own::{
     ImageOptions, OwnSet, RgbaImage, assemble, is_ignored, is_image_path, reduce,
@@ -36,22 +35,6 @@ fn set_key(name: &str) -> String {
 
 fn entry_key(name: &str) -> String {
     format!("own-data/{name}.json")
-}
-
-async fn cache_bytes(cache: &web_sys::Cache, key: &str) -> Option<Vec<u8>> {
-    let hit = JsFuture::from(cache.match_with_str(key)).await.ok()?;
-    let resp: Response = hit.dyn_into().ok()?;
-    let buf = JsFuture::from(resp.array_buffer().ok()?).await.ok()?;
-    Some(Uint8Array::new(&buf).to_vec())
-}
-
-async fn cache_put(cache: &web_sys::Cache, key: &str, bytes: &[u8]) -> Result<(), String> {
-    let body = Uint8Array::from(bytes);
-    let resp = Response::new_with_opt_buffer_source(Some(&body)).map_err(js_err)?;
-    JsFuture::from(cache.put_with_str(key, &resp))
-        .await
-        .map(drop)
-        .map_err(js_err)
 }
 
 /// Reads the own sets this browser keeps into the picker.
@@ -127,27 +110,23 @@ pub async fn download(ctx: Ctx) {
     let DataSet::Own(own) = &data else {
         return;
     };
-    let bytes = match open_cache(CACHE_NAME).await {
-        Some(cache) => cache_bytes(&cache, &set_key(&own.name)).await,
-        None => None,
-    };
-    let bytes = bytes.or_else(|| {
-        ctx.lab.with_value(|l| {
-            let (train, test) = l.data.get(&own.to_string())?;
-            let entry = ctx
-                .own_sets
-                .with_untracked(|s| s.iter().find(|e| e.data == own.to_string()).cloned())?;
-            Some(
-                OwnSet {
-                    name: own.name.clone(),
-                    title: entry.title,
-                    classes: entry.classes,
-                    train: train.clone(),
-                    test: test.clone(),
-                }
-                .to_bytes(),
-            )
-        })
+    // The set as loaded (the same bytes as the kept copy: the file is canonical).
+    let key = own.to_string();
+    let bytes = ctx.lab.with_value(|l| {
+        let (train, test) = l.data.get(&key)?;
+        let entry = ctx
+            .own_sets
+            .with_untracked(|s| s.iter().find(|e| e.data == key).cloned())?;
+        Some(
+            OwnSet {
+                name: own.name.clone(),
+                title: entry.title,
+                classes: entry.classes,
+                train: train.clone(),
+                test: test.clone(),
+            }
+            .to_bytes(),
+        )
     });
     if let Some(bytes) = bytes {
         super::export::download_bytes(
@@ -156,13 +135,6 @@ pub async fn download(ctx: Ctx) {
             "application/octet-stream",
         );
     }
-}
-
-async fn file_bytes(file: &web_sys::File) -> Result<Vec<u8>, String> {
-    let buf = JsFuture::from(file.array_buffer())
-        .await
-        .map_err(|_| format!("{}: the browser could not read the file", file.name()))?;
-    Ok(Uint8Array::new(&buf).to_vec())
 }
 
 /// Decodes an image with the browser (any format it reads) to RGBA at its own size.
@@ -303,7 +275,9 @@ pub async fn load(ctx: Ctx, chosen: Vec<(String, web_sys::File)>, opts: ImageOpt
     let result = async {
         let (mut files, mut images) = (Vec::new(), Vec::new());
         for (path, file) in chosen {
-            let bytes = file_bytes(&file).await?;
+            let bytes = file_bytes(&file)
+                .await
+                .ok_or_else(|| format!("{path}: the browser could not read the file"))?;
             take_file(ctx, path, bytes, &mut files, &mut images).await?;
         }
         let set = assemble(&title, &files, images, opts).map_err(|e| e.to_string())?;
@@ -355,7 +329,8 @@ pub async fn load(ctx: Ctx, chosen: Vec<(String, web_sys::File)>, opts: ImageOpt
         },
     )));
     ctx.own_sets.update(|s| {
-        s.retain(|e| e.data != entry.data && !e.data.starts_with(&format!("own:{}:", spec.name)));
+        // One entry per name (a set loaded again may have another shape).
+        s.retain(|e| !e.data.starts_with(&format!("own:{}:", spec.name)));
         s.push(entry);
         s.sort_by(|a, b| a.title.cmp(&b.title));
     });

@@ -5,15 +5,12 @@
 //! offers to start over. Storing is best effort: a full quota is reported once and costs
 //! nothing else.
 
-use js_sys::Uint8Array;
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
-use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
-use web_sys::Response;
 
 use super::ctx::Ctx;
-use super::fetch::open_cache;
+use super::fetch::{cache_bytes, cache_put, open_cache};
 use super::lab::{History, Run};
 use crate::backend::AnyBackend;
 use crate::checkpoint;
@@ -130,14 +127,7 @@ pub async fn save(ctx: Ctx, trainers: &mut [(usize, Trainer<AnyBackend>)]) {
     let Some(cache) = open_cache(CACHE_NAME).await else {
         return;
     };
-    let body = Uint8Array::from(&blob[..]);
-    let stored = match Response::new_with_opt_buffer_source(Some(&body)) {
-        Ok(resp) => JsFuture::from(cache.put_with_str(&key(ctx), &resp))
-            .await
-            .map_err(|e| format!("{e:?}")),
-        Err(e) => Err(format!("{e:?}")),
-    };
-    if let Err(e) = stored
+    if let Err(e) = cache_put(&cache, &key(ctx), &blob).await
         && !ctx.storage_full.get_value()
     {
         ctx.storage_full.set_value(true);
@@ -184,10 +174,7 @@ pub async fn restore(
     gpu: Option<&crate::gpu::GpuContext>,
 ) -> Option<Vec<Run>> {
     let cache = open_cache(CACHE_NAME).await?;
-    let hit = JsFuture::from(cache.match_with_str(&key(ctx))).await.ok()?;
-    let resp = hit.dyn_into::<Response>().ok()?;
-    let buf = JsFuture::from(resp.array_buffer().ok()?).await.ok()?;
-    let blob = Uint8Array::new(&buf).to_vec();
+    let blob = cache_bytes(&cache, &key(ctx)).await?;
     let parts = parts(&blob)?;
     let mut runs = Vec::new();
     for pair in parts.chunks(2) {

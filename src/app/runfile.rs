@@ -7,7 +7,6 @@
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use serde::Serialize;
-use wasm_bindgen_futures::JsFuture;
 
 use super::ctx::Ctx;
 use super::driver;
@@ -83,10 +82,9 @@ async fn save(ctx: Ctx) {
 async fn open(ctx: Ctx, file: web_sys::File) {
     let name = file.name();
     let resumed = async {
-        let buffer = JsFuture::from(file.array_buffer())
+        let bytes = super::fetch::file_bytes(&file)
             .await
-            .map_err(|_| "the browser could not read the file".to_string())?;
-        let bytes = js_sys::Uint8Array::new(&buffer).to_vec();
+            .ok_or("the browser could not read the file")?;
         let state = checkpoint::from_bytes(&bytes)?;
         let config = state.config(None)?;
         super::data::ensure(ctx, &config.data).await?;

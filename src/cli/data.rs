@@ -64,13 +64,8 @@ fn own(args: &DataArgs, folder: &std::path::Path) -> Result<(), CliError> {
     let set = crate::prepare::own_from_folder(folder, args.name.as_deref(), opts)
         .map_err(|e| CliError::Failed(e.to_string()))?;
     let spec = set.spec().map_err(CliError::Failed)?;
-    let path = crate::prepare::own_path(&args.out, &set.name);
-    if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent)
-            .map_err(|e| CliError::Failed(format!("{}: {e}", parent.display())))?;
-    }
-    std::fs::write(&path, set.to_bytes())
-        .map_err(|e| CliError::Failed(format!("{}: {e}", path.display())))?;
+    let path =
+        crate::prepare::write_own(&args.out, &set).map_err(|e| CliError::Failed(e.to_string()))?;
     eprintln!(
         "riglab data: {} written to {} (classes: {})",
         set.summary(),

@@ -56,10 +56,6 @@ impl DataSet {
         )
     }
 
-    pub fn from_name(s: &str) -> Option<Self> {
-        Self::parse(s).ok()
-    }
-
     /// Image shape and class count (known without loading the set).
     pub fn shape(&self) -> (crate::data::ImageShape, usize) {
         use crate::data::ImageShape;

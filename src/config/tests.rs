@@ -186,7 +186,7 @@ fn every_choice_list_names_its_enum_in_order() {
             assert_eq!(c.get(name).unwrap(), n);
         }
     }
-    assert_eq!(DataSet::from_name("fashion"), Some(DataSet::Fashion));
+    assert_eq!(DataSet::parse("fashion"), Ok(DataSet::Fashion));
     assert_eq!(FirstUpdate::from_name("dt"), Some(FirstUpdate::Dt));
     assert_eq!(LrSchedule::from_name("nope"), None);
 }

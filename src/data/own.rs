@@ -593,6 +593,20 @@ fn from_images(
     finish(title, classes, train, test)
 }
 
+/// "flowers: 5 classes, 3x32x32, 400 + 80 images": a set in one line (the page's picker, the
+/// CLI's report).
+pub fn summary(
+    title: &str,
+    classes: usize,
+    s: ImageShape,
+    (train, test): (usize, usize),
+) -> String {
+    format!(
+        "{title}: {classes} classes, {}x{}x{}, {train} + {test} images",
+        s.channels, s.height, s.width
+    )
+}
+
 impl OwnSet {
     /// The `data=` value of this set.
     pub fn spec(&self) -> Result<OwnData, String> {
@@ -601,16 +615,11 @@ impl OwnSet {
 
     /// A line for the picker: "flowers: 5 classes, 3x32x32, 400 + 80 images".
     pub fn summary(&self) -> String {
-        let s = self.train.shape;
-        format!(
-            "{}: {} classes, {}x{}x{}, {} + {} images",
-            self.title,
+        summary(
+            &self.title,
             self.classes.len(),
-            s.channels,
-            s.height,
-            s.width,
-            self.train.len(),
-            self.test.len()
+            self.train.shape,
+            (self.train.len(), self.test.len()),
         )
     }
 
