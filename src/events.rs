@@ -1,9 +1,9 @@
 //! What a run reports: a loss every step, every mask update with its drops and grows, and
 //! periodic evaluations. The CLI prints them as JSON lines; the page animates them.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct StepMetrics {
     pub step: usize,
     /// Mean training loss of the step's mini-batch.
@@ -15,7 +15,7 @@ pub struct StepMetrics {
 }
 
 /// One layer's mask update (RIGL.md "Record every update as an event").
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct MaskUpdate {
     pub step: usize,
     pub layer: usize,
@@ -33,7 +33,7 @@ pub struct MaskUpdate {
     pub active: usize,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct EvalMetrics {
     /// Steps done when evaluated.
     pub step: usize,
@@ -44,7 +44,7 @@ pub struct EvalMetrics {
 }
 
 /// A run whose loss left any sensible range: it stops there.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Divergence {
     pub step: usize,
     /// The step's mean loss: not finite, or above `DIVERGED_FACTOR` times the first one.
@@ -86,7 +86,7 @@ impl Divergence {
     }
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Event {
     Step(StepMetrics),

@@ -18,6 +18,7 @@ pub mod par;
 pub mod share;
 pub mod sparse;
 pub mod train;
+pub mod worker;
 
 #[cfg(not(target_arch = "wasm32"))]
 pub mod cli;

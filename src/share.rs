@@ -86,6 +86,12 @@ pub const VERSUS_KEY: &str = "vs";
 pub const BACKEND_KEY: &str = "backend";
 /// Page-level parameter for demonstrations and tests: destroy the GPU device after this step.
 pub const LOSE_GPU_KEY: &str = "lose_gpu_at";
+/// Page-level parameter: `workers=0` trains on the page's own thread, as versions before
+/// the workers did (for comparison); `workers=1`, the default, in one Web Worker per run.
+pub const WORKERS_KEY: &str = "workers";
+/// Page-level parameter for demonstrations and tests: the worker of the primary run fails on
+/// purpose after this step (once); the page restarts it from its last snapshot.
+pub const CRASH_WORKER_KEY: &str = "crash_worker_at";
 /// Page-level parameters for a classroom: `present=1` (presentation mode), `hide=lr,momentum`
 /// (controls a lesson leaves out), `embed=1` (inside an iframe: no header or footer),
 /// `palette=cb` (drop and grow in colour-blind-safe colours).
@@ -112,6 +118,9 @@ pub struct PageParams {
     pub versus: Vec<Variant>,
     pub backend: BackendChoice,
     pub lose_gpu_at: Option<usize>,
+    /// Train the CPU backend's runs in Web Workers (`workers=0`: on the page's thread).
+    pub no_workers: bool,
+    pub crash_worker_at: Option<usize>,
     pub present: bool,
     /// Parameter names whose controls are hidden.
     pub hide: Vec<String>,
@@ -120,14 +129,17 @@ pub struct PageParams {
     pub colour_blind: bool,
 }
 
-/// Reads a page switch (`1`, `true`, `0`, `false`).
-fn switch(key: &str, v: &str, notices: &mut Vec<String>) -> bool {
+/// Reads a page switch (`1`, `true`, `0`, `false`); anything else is `default`, said so.
+fn switch(key: &str, v: &str, default: bool, notices: &mut Vec<String>) -> bool {
     match v {
         "1" | "true" => true,
         "0" | "false" => false,
         _ => {
-            notices.push(format!("{key}={v} must be 1 or 0; using 0"));
-            false
+            notices.push(format!(
+                "{key}={v} must be 1 or 0; using {}",
+                u8::from(default)
+            ));
+            default
         }
     }
 }
@@ -144,7 +156,7 @@ pub fn read(href: &str) -> (Config, PageParams, Vec<String>) {
 /// Separates the page's own parameters from the engine's: (the URL without them, the page
 /// parameters, problems with them).
 pub fn split(href: &str) -> (String, PageParams, Vec<String>) {
-    // `vs`, `backend` and `lose_gpu_at` belong to the page, not to the engine's table.
+    // `vs`, `backend`, `lose_gpu_at`, `workers`, ... belong to the page, not to the engine's table.
     let (query_part, hash) = href.split_once('#').map_or((href, ""), |(a, b)| (a, b));
     let (base, query) = match query_part.split_once('?') {
         Some(parts) => parts,
@@ -177,8 +189,8 @@ pub fn split(href: &str) -> (String, PageParams, Vec<String>) {
                 "auto" => page.backend = BackendChoice::Auto,
                 _ => notices.push(format!("backend={v} must be auto, gpu or cpu; using auto")),
             },
-            Some((PRESENT_KEY, v)) => page.present = switch(PRESENT_KEY, v, &mut notices),
-            Some((EMBED_KEY, v)) => page.embed = switch(EMBED_KEY, v, &mut notices),
+            Some((PRESENT_KEY, v)) => page.present = switch(PRESENT_KEY, v, false, &mut notices),
+            Some((EMBED_KEY, v)) => page.embed = switch(EMBED_KEY, v, false, &mut notices),
             Some((PALETTE_KEY, v)) => match v {
                 "cb" => page.colour_blind = true,
                 "default" => page.colour_blind = false,
@@ -203,6 +215,13 @@ pub fn split(href: &str) -> (String, PageParams, Vec<String>) {
                 Ok(n) => page.lose_gpu_at = Some(n),
                 Err(_) => notices.push(format!("{LOSE_GPU_KEY}={v} is not a step number; ignored")),
             },
+            Some((CRASH_WORKER_KEY, v)) => match v.parse() {
+                Ok(n) => page.crash_worker_at = Some(n),
+                Err(_) => notices.push(format!(
+                    "{CRASH_WORKER_KEY}={v} is not a step number; ignored"
+                )),
+            },
+            Some((WORKERS_KEY, v)) => page.no_workers = !switch(WORKERS_KEY, v, true, &mut notices),
             _ => kept.push(pair),
         }
     }
@@ -232,6 +251,12 @@ pub fn query(config: &Config, page: &PageParams) -> String {
     if let Some(n) = page.lose_gpu_at {
         parts.push(format!("{LOSE_GPU_KEY}={n}"));
     }
+    if page.no_workers {
+        parts.push(format!("{WORKERS_KEY}=0"));
+    }
+    if let Some(n) = page.crash_worker_at {
+        parts.push(format!("{CRASH_WORKER_KEY}={n}"));
+    }
     if !page.hide.is_empty() {
         parts.push(format!("{HIDE_KEY}={}", page.hide.join(",")));
     }
@@ -250,6 +275,29 @@ pub fn query(config: &Config, page: &PageParams) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn reads_and_writes_the_worker_switches() {
+        let (_, page, notices) = read("http://h/?workers=0&crash_worker_at=150&steps=400");
+        assert!(page.no_workers && notices.is_empty(), "{notices:?}");
+        assert_eq!(page.crash_worker_at, Some(150));
+        let q = query(&Config::default(), &page);
+        assert!(
+            q.contains("workers=0") && q.contains("crash_worker_at=150"),
+            "{q}"
+        );
+        let (_, page, notices) = read("http://h/?workers=maybe&crash_worker_at=soon");
+        assert!(!page.no_workers && page.crash_worker_at.is_none());
+        assert_eq!(
+            notices,
+            [
+                "workers=maybe must be 1 or 0; using 1",
+                "crash_worker_at=soon is not a step number; ignored"
+            ]
+        );
+        // The default (workers on) is not written.
+        assert!(!query(&Config::default(), &PageParams::default()).contains("workers"));
+    }
 
     #[test]
     fn reads_versus_and_the_configuration() {

@@ -99,6 +99,11 @@ pub struct Ctx {
     pub gpu: StoredValue<Option<GpuContext>, LocalStorage>,
     /// Destroy the GPU device after this step (a demonstration of the CPU fallback).
     pub lose_gpu_at: Option<usize>,
+    /// Train CPU runs on the page's thread rather than in workers (URL `workers=0`).
+    pub no_workers: bool,
+    /// The primary run's worker fails on purpose after this step, once (URL
+    /// `crash_worker_at=N`); None once it has.
+    pub crash_worker_at: StoredValue<Option<usize>>,
     /// The last landscape computed (or being computed).
     pub landscape: RwSignal<Option<super::landscape_state::Landscape>>,
     /// Snapshots kept beside the runs for the line view (the escape demo's solutions):
@@ -141,6 +146,8 @@ impl Ctx {
             gpu_state: RwSignal::new(GpuState::Probing),
             gpu: StoredValue::new_local(None),
             lose_gpu_at: page.lose_gpu_at,
+            no_workers: page.no_workers,
+            crash_worker_at: StoredValue::new(page.crash_worker_at),
             present: RwSignal::new(page.present),
             hidden: StoredValue::new(page.hide),
             embed: page.embed,
@@ -181,6 +188,8 @@ impl Ctx {
             versus: self.versus.get(),
             backend: self.backend_choice.get(),
             lose_gpu_at: self.lose_gpu_at,
+            no_workers: self.no_workers,
+            crash_worker_at: None,
             present: self.present.get(),
             hide: self.hidden.get_value(),
             embed: self.embed,

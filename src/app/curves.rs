@@ -52,22 +52,42 @@ pub fn Charts(ctx: Ctx) -> impl IntoView {
     let loss = NodeRef::<Canvas>::new();
     let acc = NodeRef::<Canvas>::new();
     let sched = NodeRef::<Canvas>::new();
+    // Each chart draws in a task of its own (`frame::soon`).
+    let pending = [
+        StoredValue::new(false),
+        StoredValue::new(false),
+        StoredValue::new(false),
+    ];
     Effect::new(move |_| {
         ctx.view_tick.track();
         let log = ctx.log_loss.get();
-        let config = ctx.config.get();
-        ctx.lab.with_value(|lab| {
-            let (series, steps) = chart_series(lab, config.steps);
-            if let Some(area) = loss.get().and_then(root) {
-                let _ = draw_loss(&area, &series, steps, log);
-            }
-            if let Some(area) = acc.get().and_then(root) {
-                let _ = draw_accuracy(&area, &series, steps);
-            }
-            if let (Some(area), Some(r)) = (sched.get().and_then(root), lab.primary()) {
-                let _ = draw_schedule(&area, &update_schedule(&r.config), r.config.steps, r.step());
-            }
-        });
+        let steps = ctx.config.with(|c| c.steps);
+        let chart = |k: usize, canvas: NodeRef<Canvas>| {
+            super::frame::soon(pending[k], move || {
+                let Some(area) = canvas.try_get().flatten().and_then(root) else {
+                    return;
+                };
+                ctx.lab.with_value(|lab| {
+                    let (series, steps) = chart_series(lab, steps);
+                    let _ = match k {
+                        0 => draw_loss(&area, &series, steps, log),
+                        1 => draw_accuracy(&area, &series, steps),
+                        _ => match lab.primary() {
+                            Some(r) => draw_schedule(
+                                &area,
+                                &update_schedule(&r.config),
+                                r.config.steps,
+                                r.step(),
+                            ),
+                            None => Ok(()),
+                        },
+                    };
+                });
+            });
+        };
+        chart(0, loss);
+        chart(1, acc);
+        chart(2, sched);
     });
     let has_schedule = move || ctx.config.with(|c| c.method.is_dynamic());
     view! {

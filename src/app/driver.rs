@@ -8,9 +8,13 @@ use super::frame::{FRAME_BUDGET_MS, next_frame, now_ms};
 use super::lab::{FLASH_MS, Mark, sync_state};
 use crate::backend::{AnyBackend, Backend, Tensor};
 use crate::train::{Event, Trainer};
+pub use crate::worker::session::mark;
 
-/// Redraw the views at most this often while training.
+/// Redraw the views at most this often while training ...
 const VIEW_EVERY_MS: f64 = 120.0;
+/// ... and while runs train in workers, which send their weights about this often: the page's
+/// thread then has only the drawing to do, and shares the cores with the workers.
+const VIEW_EVERY_MS_WORKERS: f64 = crate::worker::protocol::WEIGHTS_EVERY_MS;
 /// A GPU run may be this many steps ahead of the losses read back; then the loop waits.
 const MAX_IN_FLIGHT: usize = 6;
 /// How often a GPU run's full state is copied to the host (for the CPU fallback).
@@ -36,6 +40,8 @@ pub fn start(ctx: Ctx) {
 async fn drive(ctx: Ctx) {
     loop {
         run_until_paused(ctx).await;
+        // The runs in workers come home: what follows (and a paused page) works on them here.
+        super::workers::recall(ctx).await;
         // Show where the runs stand at once; a GPU's last losses may take a moment.
         ctx.view_tick.update(|t| *t += 1);
         flush(ctx).await;
@@ -59,7 +65,8 @@ async fn drive(ctx: Ctx) {
 async fn run_until_paused(ctx: Ctx) {
     let mut events: Vec<Event> = Vec::new();
     let mut last_view = 0.0;
-    let mut rate_window = (now_ms(), 0usize);
+    // (time, the primary run's step) at the start of the current second.
+    let mut rate_window = (now_ms(), ctx.step());
     let mut carry = 0.0; // fractional steps owed under a speed limit
     let mut last_sync = now_ms();
     let mut last_save = now_ms();
@@ -83,7 +90,15 @@ async fn run_until_paused(ctx: Ctx) {
         if matches!(mode, Mode::Until(_)) {
             allowed = usize::MAX; // single-stepping ignores the speed limit
         }
-        let mut stepped = 0;
+        // At full speed the CPU's runs train in workers; stepping or a speed limit brings
+        // them back here.
+        if super::workers::enabled(ctx) {
+            if mode == Mode::Running && limit.is_none() {
+                super::workers::dispatch(ctx).await;
+            } else if super::workers::any(ctx) {
+                super::workers::recall(ctx).await;
+            }
+        }
         while allowed > 0 && now_ms() - frame_start < FRAME_BUDGET_MS {
             let target = match ctx.mode.get_untracked() {
                 Mode::Until(t) => Some(t),
@@ -93,12 +108,17 @@ async fn run_until_paused(ctx: Ctx) {
                 lab.runs
                     .iter_mut()
                     .enumerate()
-                    .filter(|(_, r)| !r.done() && target.is_none_or(|t| r.step() < t))
+                    .filter(|(_, r)| {
+                        !r.in_worker() && !r.done() && target.is_none_or(|t| r.step() < t)
+                    })
                     .filter_map(|(i, r)| r.trainer.take().map(|t| (i, t)))
                     .collect::<Vec<_>>()
             });
             let Some(trainers) = trainers.as_mut().filter(|t| !t.is_empty()) else {
-                ctx.mode.set(Mode::Paused);
+                // Nothing left to step here: the end, unless runs train in workers.
+                if !super::workers::any(ctx) {
+                    ctx.mode.set(Mode::Paused);
+                }
                 break;
             };
             for (i, trainer) in trainers.iter_mut() {
@@ -128,10 +148,6 @@ async fn run_until_paused(ctx: Ctx) {
                 .iter()
                 .filter_map(|(i, t)| t.backend.lost_reason().map(|why| (*i, why)))
                 .collect();
-            if now_ms() - last_save > super::persist::SAVE_EVERY_MS && lost.is_empty() {
-                super::persist::save(ctx, trainers).await;
-                last_save = now_ms();
-            }
             let sync_due = now_ms() - last_sync > SYNC_EVERY_MS;
             if sync_due && lost.is_empty() {
                 for (i, t) in trainers.iter_mut().filter(|(_, t)| t.backend.is_gpu()) {
@@ -149,31 +165,30 @@ async fn run_until_paused(ctx: Ctx) {
             if !lost.is_empty() {
                 fall_back(ctx, &lost);
             }
-            stepped += 1;
             allowed -= 1;
         }
-        rate_window.1 += stepped;
+        if now_ms() - last_save > super::persist::SAVE_EVERY_MS {
+            super::persist::save_lab(ctx).await;
+            last_save = now_ms();
+        }
         let now = now_ms();
         if now - rate_window.0 > 1000.0 {
+            let step = ctx.step();
             ctx.steps_per_s
-                .set(rate_window.1 as f64 * 1000.0 / (now - rate_window.0));
-            rate_window = (now, 0);
+                .set(step.saturating_sub(rate_window.1) as f64 * 1000.0 / (now - rate_window.0));
+            rate_window = (now, step);
         }
-        if now - last_view > VIEW_EVERY_MS || ctx.mode.get_untracked() == Mode::Paused {
+        let every = if super::workers::any(ctx) {
+            VIEW_EVERY_MS_WORKERS
+        } else {
+            VIEW_EVERY_MS
+        };
+        if now - last_view > every || ctx.mode.get_untracked() == Mode::Paused {
             snapshot(ctx).await;
             ctx.view_tick.update(|t| *t += 1);
             last_view = now;
         }
         next_frame().await;
-    }
-}
-
-/// The trainer's parameters and masks now.
-pub async fn mark(t: &mut Trainer<AnyBackend>) -> Mark {
-    Mark {
-        step: t.step,
-        point: t.backend.read_point().await,
-        masks: t.masks.clone(),
     }
 }
 
@@ -217,9 +232,13 @@ async fn record_path(
 pub async fn snapshot(ctx: Ctx) {
     let runs = ctx.lab.with_value(|l| l.runs.len());
     for i in 0..runs {
-        let taken = ctx
-            .lab
-            .try_update_value(|l| l.runs.get_mut(i).and_then(|r| r.trainer.take()));
+        // (A run in a worker sends its weights itself.)
+        let taken = ctx.lab.try_update_value(|l| {
+            l.runs
+                .get_mut(i)
+                .filter(|r| !r.in_worker())
+                .and_then(|r| r.trainer.take())
+        });
         let Some(mut trainer) = taken.flatten() else {
             continue;
         };
@@ -232,6 +251,7 @@ pub async fn snapshot(ctx: Ctx) {
             if let Some(r) = lab.runs.get_mut(i) {
                 r.put_back(trainer);
                 r.weights = weights;
+                r.seq += 1;
             }
         });
     }

@@ -103,7 +103,7 @@ async fn demo(
     )
     .await?;
     ctx.lab.update_value(|l| {
-        l.runs = vec![s, r];
+        l.set_runs(vec![s, r]);
         l.refresh_backend_name();
     });
     ctx.shown.set(1);

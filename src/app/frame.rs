@@ -24,3 +24,32 @@ pub async fn next_frame() {
     });
     let _ = JsFuture::from(promise).await;
 }
+
+/// Resolves after `ms` milliseconds (a timer: it also runs while the page is hidden, when
+/// animation frames stop).
+pub async fn sleep_ms(ms: i32) {
+    let promise = Promise::new(&mut |resolve, _| {
+        if let Some(w) = web_sys::window() {
+            let _ = w
+                .set_timeout_with_callback_and_timeout_and_arguments_0(resolve.unchecked_ref(), ms);
+        }
+    });
+    let _ = JsFuture::from(promise).await;
+}
+
+/// Runs `f` soon in a task of its own (a 0 ms timer) unless a run of it is already waiting
+/// (`pending`): the views draw in several short tasks rather than one long one, so the
+/// page's thread stays responsive while it shares the cores with the workers.
+pub fn soon(pending: leptos::prelude::StoredValue<bool>, f: impl FnOnce() + 'static) {
+    use leptos::prelude::*;
+    if pending.try_get_value().unwrap_or(true) {
+        return;
+    }
+    pending.set_value(true);
+    leptos::task::spawn_local(async move {
+        sleep_ms(0).await;
+        if pending.try_update_value(|p| *p = false).is_some() {
+            f();
+        }
+    });
+}

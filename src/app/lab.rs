@@ -28,6 +28,27 @@ pub struct Flash {
     pub at_ms: f64,
 }
 
+impl History {
+    /// Forgets what came after `steps` steps (a run gone back to a snapshot).
+    pub fn keep_to(&mut self, steps: usize) {
+        // A step's loss is recorded under its index (0 for the first step), an update under
+        // the step it ran in, an evaluation under the steps done.
+        self.losses.retain(|l| l.0 < steps);
+        self.evals.retain(|e| e.step <= steps);
+        self.update_log.retain(|u| u.0 < steps);
+        for c in &mut self.updates {
+            *c = (0, 0, 0);
+        }
+        for &(_, layer, dropped, grown) in &self.update_log {
+            if let Some(c) = self.updates.get_mut(layer) {
+                *c = (c.0 + 1, c.1 + dropped, c.2 + grown);
+            }
+        }
+        self.last_update = self.update_log.last().map(|u| u.0);
+        self.flashes.clear();
+    }
+}
+
 /// What one run has reported so far.
 #[derive(Clone, Debug, Default)]
 pub struct History {
@@ -46,12 +67,7 @@ pub struct History {
 }
 
 /// Parameters and masks saved at a step, for the line view's ends.
-#[derive(Clone, Debug)]
-pub struct Mark {
-    pub step: usize,
-    pub point: Point,
-    pub masks: Vec<Vec<bool>>,
-}
+pub use crate::worker::Mark;
 
 /// The snapshots of a run the line view can start or end at (besides its current state).
 #[derive(Clone, Debug)]
@@ -76,9 +92,14 @@ pub struct Run {
     pub history: History,
     /// The weights as last read from the backend, for the mask views.
     pub weights: Vec<Vec<f32>>,
+    /// Bumped whenever `weights` or the masks change: a mask view with nothing new to show
+    /// (and no flash fading) does not redraw.
+    pub seq: u64,
     /// The path through parameter space (None while a view borrows it).
     pub trajectory: Option<Trajectory>,
     pub marks: Marks,
+    /// The worker that trains the run while the lab plays (`workers.rs`).
+    pub remote: Option<super::workers::Remote>,
 }
 
 impl Run {
@@ -135,6 +156,8 @@ impl Run {
                 before_update: None,
                 after_update: None,
             },
+            remote: None,
+            seq: 0,
             config,
         }
     }
@@ -179,6 +202,7 @@ impl Run {
                 }
                 Event::Eval(m) => h.evals.push(m),
                 Event::MaskUpdate(u) => {
+                    self.seq += 1;
                     let c = &mut h.updates[u.layer];
                     *c = (c.0 + 1, c.1 + u.dropped.len(), c.2 + u.grown.len());
                     h.update_log
@@ -237,6 +261,8 @@ pub struct Lab {
     /// A run resumed from a checkpoint, waiting for the reset that its configuration's
     /// change starts: that reset takes it instead of starting over.
     pub pending: Option<Run>,
+    /// The workers that train runs while the lab plays (`workers.rs`).
+    pub workers: Vec<super::workers::PoolWorker>,
 }
 
 impl Lab {
@@ -273,9 +299,16 @@ impl Lab {
                 r.label = format!("{} {}", r.config.model, r.label);
             }
         }
-        self.runs = runs;
+        self.set_runs(runs);
         self.refresh_backend_name();
         Ok(why_not_gpu)
+    }
+
+    /// Puts `runs` in the place of the lab's runs; the workers, which held the old runs,
+    /// go too.
+    pub fn set_runs(&mut self, runs: Vec<Run>) {
+        self.workers.clear();
+        self.runs = runs;
     }
 
     pub fn refresh_backend_name(&mut self) {
@@ -324,6 +357,18 @@ fn cpu_backend(setup: &Setup, train: &Dataset, test: &Dataset) -> Result<CpuBack
     let mut backend = CpuBackend::new(setup, train.clone(), test.clone())?;
     backend.yielder = Some(Box::new(|| Box::pin(super::frame::next_frame())));
     Ok(backend)
+}
+
+/// A trainer on the CPU going on from `state` under `config` (a run back from its worker).
+pub fn rebuild(
+    state: &RunState,
+    config: &Config,
+    train: &Dataset,
+    test: &Dataset,
+) -> Result<Trainer<AnyBackend>, String> {
+    let setup = state.setup(config)?;
+    let cpu = cpu_backend(&setup, train, test)?;
+    state.resume(setup, AnyBackend::from(cpu), train.len(), test.len())
 }
 
 /// A host copy of a run's training state at a step.

@@ -26,6 +26,7 @@ mod status;
 mod sweep;
 mod tradeoff;
 mod url;
+mod workers;
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -62,7 +63,11 @@ fn keep_on_leave(ctx: Ctx) {
             .and_then(|w| w.document())
             .is_some_and(|d| d.hidden());
         if hidden {
-            spawn_local(persist::save_lab(ctx));
+            // Runs in workers send their states first (they come within a slice).
+            spawn_local(async move {
+                workers::fresh_states(ctx).await;
+                persist::save_lab(ctx).await;
+            });
         }
     });
     let _ = window.add_event_listener_with_callback("pagehide", save.as_ref().unchecked_ref());
@@ -118,7 +123,11 @@ fn App() -> impl IntoView {
 
     let backend_name = move || {
         ctx.view_tick.track();
-        ctx.lab.with_value(|l| l.backend.clone())
+        ctx.lab.with_value(|l| match workers::busy_workers(l) {
+            0 => l.backend.clone(),
+            1 => format!("{} in a worker", l.backend),
+            n => format!("{} in {n} workers", l.backend),
+        })
     };
     view! {
         <header class="top">

@@ -105,24 +105,14 @@ fn mask_card(
 ) -> impl IntoView {
     let which = move || run.unwrap_or_else(|| ctx.shown.get_untracked());
     let canvas = NodeRef::<Canvas>::new();
+    // (run, its seq, the palette) last drawn, and whether a flash was still fading then.
+    let drawn = StoredValue::new((usize::MAX, u64::MAX, false, false));
+    let pending = StoredValue::new(false);
     Effect::new(move |_| {
         ctx.view_tick.track();
-        let Some(c) = canvas.get() else { return };
-        let now = now_ms();
-        ctx.lab.with_value(|lab| {
-            let Some(run) = lab.run(which()) else { return };
-            let Some(t) = run.trainer.as_ref() else {
-                return;
-            };
-            let flashes: Vec<_> = run
-                .history
-                .flashes
-                .iter()
-                .filter(|f| f.layer == l)
-                .collect();
-            let weights = run.weights.get(l).map_or(&[][..], |w| &w[..]);
-            let cb = ctx.colour_blind.get_untracked();
-            draw_mask(&c, (rows, cols), &t.masks[l], weights, &flashes, now, cb);
+        let cb = ctx.colour_blind.get();
+        super::frame::soon(pending, move || {
+            draw_card(ctx, canvas, which(), l, (rows, cols), drawn, cb)
         });
     });
     let counts = move || {
@@ -147,6 +137,41 @@ fn mask_card(
             <div class="mask-counts">{counts}</div>
         </figure>
     }
+}
+
+/// Draws layer `l`'s mask of run `which` on `canvas`, unless nothing changed since `drawn`.
+fn draw_card(
+    ctx: Ctx,
+    canvas: NodeRef<Canvas>,
+    which: usize,
+    l: usize,
+    (rows, cols): (usize, usize),
+    drawn: StoredValue<(usize, u64, bool, bool)>,
+    cb: bool,
+) {
+    let Some(c) = canvas.try_get().flatten() else {
+        return;
+    };
+    let now = now_ms();
+    ctx.lab.with_value(|lab| {
+        let Some(run) = lab.run(which) else { return };
+        let Some(t) = run.trainer.as_ref() else {
+            return;
+        };
+        let flashes: Vec<_> = run
+            .history
+            .flashes
+            .iter()
+            .filter(|f| f.layer == l && now - f.at_ms < super::lab::FLASH_MS)
+            .collect();
+        let key = (which, run.seq, cb, !flashes.is_empty());
+        if key == drawn.get_value() && !key.3 {
+            return; // nothing new, nothing fading
+        }
+        drawn.set_value(key);
+        let weights = run.weights.get(l).map_or(&[][..], |w| &w[..]);
+        draw_mask(&c, (rows, cols), &t.masks[l], weights, &flashes, now, cb);
+    });
 }
 
 /// Figure 7: active outgoing connections per input pixel (28 x 28 inputs, first layer dense).

@@ -88,41 +88,38 @@ fn parts(mut bytes: &[u8]) -> Option<Vec<&[u8]>> {
     Some(out)
 }
 
-/// Keeps the runs in `trainers` (their lab indices, taken out of the lab) with their records.
+/// Keeps the lab's runs with their records: those in `trainers` (their lab indices, taken
+/// out of the lab) as they are now, those in workers at the last state their worker sent.
 pub async fn save(ctx: Ctx, trainers: &mut [(usize, Trainer<AnyBackend>)]) {
     // Only the lab of the link, whole (not the escape demo's continuations, not a part).
-    let whole = ctx.lab.with_value(|l| {
-        l.runs.len() == trainers.len()
+    let (whole, runs) = ctx.lab.with_value(|l| {
+        let whole = l.runs.len() == trainers.len() + super::workers::in_workers(l)
             && l.primary()
-                .is_some_and(|r| ctx.config.with_untracked(|c| *c == r.config))
+                .is_some_and(|r| ctx.config.with_untracked(|c| *c == r.config));
+        (whole, l.runs.len())
     });
-    if !whole {
+    if !whole || runs == 0 {
         return;
     }
     let mut blob = Vec::new();
-    for (i, t) in trainers.iter_mut() {
-        let Some(config) = ctx
-            .lab
-            .with_value(|l| l.runs.get(*i).map(|r| r.config.clone()))
-        else {
-            return;
-        };
-        let mut events = Vec::new();
-        let state = t.snapshot(&config, &mut events).await;
-        let now = super::frame::now_ms();
-        let record = ctx.lab.try_update_value(|l| {
-            let r = l.runs.get_mut(*i)?;
-            r.record(&mut events, now);
-            serde_json::to_vec(&Record::of(&r.label, &r.history)).ok()
-        });
-        let (Ok(bytes), Some(Some(record))) = (checkpoint::to_bytes(&state), record) else {
+    for i in 0..runs {
+        let Some((bytes, record)) = (match trainers.iter_mut().find(|(j, _)| *j == i) {
+            Some((_, t)) => kept_here(ctx, i, t).await,
+            None => ctx.lab.with_value(|l| {
+                let r = l.runs.get(i)?;
+                let (step, bytes) = super::workers::kept_state(r)?;
+                let mut h = r.history.clone();
+                h.keep_to(step);
+                Some((
+                    bytes.to_vec(),
+                    serde_json::to_vec(&Record::of(&r.label, &h)).ok()?,
+                ))
+            }),
+        }) else {
             return;
         };
         push_part(&mut blob, &bytes);
         push_part(&mut blob, &record);
-    }
-    if trainers.is_empty() {
-        return;
     }
     let Some(cache) = open_cache(CACHE_NAME).await else {
         return;
@@ -137,6 +134,22 @@ pub async fn save(ctx: Ctx, trainers: &mut [(usize, Trainer<AnyBackend>)]) {
     }
 }
 
+/// Run `i`'s checkpoint and record now, from its trainer `t`.
+async fn kept_here(ctx: Ctx, i: usize, t: &mut Trainer<AnyBackend>) -> Option<(Vec<u8>, Vec<u8>)> {
+    let config = ctx
+        .lab
+        .with_value(|l| l.runs.get(i).map(|r| r.config.clone()))?;
+    let mut events = Vec::new();
+    let state = t.snapshot(&config, &mut events).await;
+    let now = super::frame::now_ms();
+    let record = ctx.lab.try_update_value(|l| {
+        let r = l.runs.get_mut(i)?;
+        r.record(&mut events, now);
+        serde_json::to_vec(&Record::of(&r.label, &r.history)).ok()
+    })??;
+    Some((checkpoint::to_bytes(&state).ok()?, record))
+}
+
 /// Keeps every run of the lab (when the runs pause or end).
 pub async fn save_lab(ctx: Ctx) {
     let mut trainers = ctx
@@ -145,6 +158,7 @@ pub async fn save_lab(ctx: Ctx) {
             l.runs
                 .iter_mut()
                 .enumerate()
+                .filter(|(_, r)| !r.in_worker())
                 .filter_map(|(i, r)| r.trainer.take().map(|t| (i, t)))
                 .collect::<Vec<_>>()
         })

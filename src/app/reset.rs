@@ -31,7 +31,7 @@ pub async fn reset(ctx: Ctx) {
         {
             let step = runs[0].step();
             ctx.lab.update_value(|l| {
-                l.runs = runs;
+                l.set_runs(runs);
                 l.refresh_backend_name();
             });
             ctx.resumed.set(Some(step));
@@ -52,7 +52,7 @@ pub async fn reset(ctx: Ctx) {
                 let opened = l.pending.as_ref().is_some_and(|r| r.config == config);
                 match l.pending.take_if(|_| opened && versus.is_empty()) {
                     Some(run) => {
-                        l.runs = vec![run];
+                        l.set_runs(vec![run]);
                         l.refresh_backend_name();
                         Ok(None)
                     }

@@ -150,6 +150,12 @@ pub fn LabState(ctx: Ctx) -> impl IntoView {
                 "step": r.step(),
                 "busy": ctx.driving.get_untracked(),
                 "runs": lab.runs.len(),
+                // Every run's steps, and how many train in workers now.
+                "run_steps": lab.runs.iter().map(|r| r.step()).collect::<Vec<_>>(),
+                "workers": super::workers::in_workers(lab),
+                // How many workers the page has started (a worker may hold several runs).
+                "pool": lab.workers.len(),
+                "worker_steps_per_s": lab.runs.iter().map(|r| r.worker_rate()).collect::<Vec<_>>(),
                 "first_loss": mean(&h.losses[..k]),
                 "last_loss": mean(&h.losses[h.losses.len() - k..]),
                 "mask_updates": h.updates.iter().map(|u| u.0).sum::<usize>(),

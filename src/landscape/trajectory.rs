@@ -65,12 +65,10 @@ impl Trajectory {
     /// Called after every step with the step count and the step's events: a ticket when
     /// the parameters now are to be recorded (then read them and `push`).
     pub fn offer(&mut self, step: usize, events: &[Event]) -> Option<Ticket> {
-        let mask_update = events.iter().any(|e| matches!(e, Event::MaskUpdate(_)));
-        let regular = events.iter().any(|e| matches!(e, Event::Eval(_)))
-            || self.every_steps.is_some_and(|e| step.is_multiple_of(e));
-        if !mask_update && !regular {
+        if !Self::may_record(step, events, self.every_steps) {
             return None;
         }
+        let mask_update = events.iter().any(|e| matches!(e, Event::MaskUpdate(_)));
         let kind = usize::from(mask_update);
         let ordinal = self.offered[kind];
         self.offered[kind] += 1;
@@ -78,6 +76,35 @@ impl Trajectory {
             mask_update,
             ordinal,
         })
+    }
+
+    /// Whether a trajectory recording every `every_steps` steps may want the parameters after
+    /// `step` with these events (a run training elsewhere sends those points to the page,
+    /// which `offer`s them to its trajectory).
+    pub fn may_record(step: usize, events: &[Event], every_steps: Option<usize>) -> bool {
+        events
+            .iter()
+            .any(|e| matches!(e, Event::MaskUpdate(_) | Event::Eval(_)))
+            || every_steps.is_some_and(|e| e > 0 && step.is_multiple_of(e))
+    }
+
+    /// Forgets the snapshots after `step` steps (a run gone back to an earlier state).
+    pub fn forget_after(&mut self, step: usize) {
+        let keep: Vec<bool> = self.snapshots.iter().map(|s| s.step <= step).collect();
+        self.keep(&keep);
+    }
+
+    /// Keeps the snapshots (and their ordinals) whose flag is set.
+    fn keep(&mut self, keep: &[bool]) {
+        let mut it = keep.iter();
+        self.snapshots.retain(|_| *it.next().unwrap_or(&true));
+        let mut it = keep.iter();
+        self.ordinals.retain(|_| *it.next().unwrap_or(&true));
+    }
+
+    /// How often it records besides evaluations and mask updates.
+    pub fn every_steps(&self) -> Option<usize> {
+        self.every_steps
     }
 
     /// Records the parameters `point` after `step` steps, thinning if over the limit.
@@ -100,10 +127,7 @@ impl Trajectory {
                 .zip(&self.ordinals)
                 .map(|(s, o)| s.mask_update != thin_updates || o.is_multiple_of(stride))
                 .collect();
-            let mut it = keep.iter();
-            self.snapshots.retain(|_| *it.next().unwrap_or(&true));
-            let mut it = keep.iter();
-            self.ordinals.retain(|_| *it.next().unwrap_or(&true));
+            self.keep(&keep);
         }
     }
 
@@ -251,5 +275,27 @@ mod tests {
         assert_eq!(path[2].2, &end);
         let path = t.path_to(12, &end);
         assert_eq!(path.iter().map(|x| x.0).collect::<Vec<_>>(), [0, 5, 10, 12]);
+    }
+
+    #[test]
+    fn a_run_gone_back_forgets_the_later_snapshots_and_records_them_again() {
+        let mut t = Trajectory::new(p(0.0), 100, None);
+        run(&mut t, 50, 10, 1000);
+        let steps = |t: &Trajectory| t.snapshots().iter().map(|s| s.step).collect::<Vec<_>>();
+        assert_eq!(steps(&t), [0, 10, 20, 30, 40, 50]);
+        t.forget_after(25);
+        assert_eq!(steps(&t), [0, 10, 20]);
+        // The steps after 25 again (evaluations at 30, 40, 50): recorded once each.
+        for s in 26..=50 {
+            let events: Vec<Event> = if s % 10 == 0 { vec![eval(s)] } else { vec![] };
+            if let Some(ticket) = t.offer(s, &events) {
+                t.push(ticket, s, p(s as f32));
+            }
+        }
+        assert_eq!(steps(&t), [0, 10, 20, 30, 40, 50]);
+        // The rule a worker applies to decide which points to send.
+        assert!(Trajectory::may_record(30, &[eval(30)], None));
+        assert!(Trajectory::may_record(31, &[update(30)], None));
+        assert!(!Trajectory::may_record(31, &[], Some(0)));
     }
 }

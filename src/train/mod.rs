@@ -29,6 +29,13 @@ pub const EVAL_TRAIN_SAMPLES: usize = 2000;
 /// RIGL.md "SNFS": decay of the moving average of the dense gradient.
 const SNFS_DECAY: f32 = 0.9;
 
+/// The divergence check's state (see `Trainer::watch`).
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Watch {
+    pub first_loss: Option<f64>,
+    pub diverged: Option<Divergence>,
+}
+
 /// Step metrics waiting for their loss (a GPU reports losses a few steps late).
 struct PendingStep {
     step: usize,
@@ -154,6 +161,49 @@ impl<B: Backend> Trainer<B> {
     /// few steps late): a non-finite loss, or one above `DIVERGED_FACTOR` times the first.
     pub fn diverged(&self) -> Option<&Divergence> {
         self.diverged.as_ref()
+    }
+
+    /// What the divergence check has seen: the first step's loss and the divergence, if
+    /// any. A run handed to another thread takes it along (`set_watch`), so it stops where
+    /// it would have stopped here.
+    pub fn watch(&self) -> Watch {
+        Watch {
+            first_loss: self.first_loss,
+            diverged: self.diverged.clone(),
+        }
+    }
+
+    pub fn set_watch(&mut self, w: Watch) {
+        self.first_loss = w.first_loss;
+        self.diverged = w.diverged;
+    }
+
+    /// Follows a run that trains elsewhere (the same run, in a worker): its step and its
+    /// mask updates, so that what the page shows of this trainer (masks, active counts, the
+    /// step, a divergence) stays that run's. Its weights stay where they were.
+    pub fn follow(&mut self, step: usize, updates: &[&MaskUpdate], watch: Option<Watch>) {
+        for u in updates {
+            let Some(mask) = self.masks.get_mut(u.layer) else {
+                continue;
+            };
+            for &i in &u.dropped {
+                if let Some(m) = mask.get_mut(i as usize) {
+                    *m = false;
+                }
+            }
+            for &i in &u.grown {
+                if let Some(m) = mask.get_mut(i as usize) {
+                    *m = true;
+                }
+            }
+        }
+        if !updates.is_empty() {
+            self.refresh_flops();
+        }
+        self.step = step;
+        if let Some(w) = watch {
+            self.set_watch(w);
+        }
     }
 
     /// A new run that starts from this run's current state (the weights and momentum held

@@ -78,17 +78,18 @@ for (const [name, webgpu, query] of setups) {
   };
   await b.close();
 }
-// The CPU backend of the page (no WebGPU) on other presets and races: steps/s (of each run,
-// and of the lab in all) and long tasks over 10 s.
+// The CPU backend of the page (no WebGPU) on other presets and races: steps/s (of the primary
+// run, and of all runs together) and long tasks over 10 s; each in Web Workers (the default)
+// and on the page's own thread (`workers=0`, as before the workers), one after the other.
 results.presets = {};
-for (const [name, query] of [
+const presets = [
   ['mlp_dense', '?method=dense&sparsity=0'],
-  ['mlp_rigl90', ''],
+  ['mlp_rigl90', '?'],
   ['cifar_cnn_rigl90', '?data=cifar10&model=cnn:16,32,128&sparsity=0.9'],
-  // Races: every run steps once per round, so the lab's total is steps/s x runs.
   ['race_2_runs', '?vs=static'],
   ['race_4_runs', '?vs=static,set,snfs'],
-]) {
+];
+for (const [name, query] of presets.flatMap(([n, q]) => [[n, q], [`${n}_page_thread`, `${q}${q === '?' ? '' : '&'}workers=0`]])) {
   const b = await browser({ webgpu: false });
   const page = await open(b.context, server.url + query);
   try {
@@ -100,16 +101,19 @@ for (const [name, query] of [
     });
     await page.click('#play');
     await page.waitForFunction(() => JSON.parse(document.querySelector('#lab-state').textContent).step >= 2, null, { timeout: 120_000 });
-    const s0 = (await state(page)).step;
+    const s0 = await state(page);
+    await page.evaluate(() => { window.__longTasks = []; });
     await page.waitForTimeout(10000);
-    const s1 = (await state(page)).step;
+    const s1 = await state(page);
     const longTasks = await page.evaluate(() => window.__longTasks);
-    const runs = (await state(page)).runs;
+    const total = s1.run_steps.reduce((a, n, i) => a + n - s0.run_steps[i], 0);
     results.presets[name] = {
       query,
-      runs,
-      steps_per_s: (s1 - s0) / 10,
-      total_steps_per_s: (runs * (s1 - s0)) / 10,
+      runs: s1.runs,
+      runs_in_workers: s1.workers,
+      workers: s1.pool,
+      steps_per_s: (s1.step - s0.step) / 10,
+      total_steps_per_s: total / 10,
       long_tasks_over_50ms: longTasks.length,
       longest_task_ms: Math.round(Math.max(0, ...longTasks)),
     };

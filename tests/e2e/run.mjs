@@ -10,6 +10,9 @@ import { serve, browser, open, screenshot, screenshotOf, assert, run, ROOT, acce
 const server = await serve();
 const timeout = 120_000;
 const ready = '#train-backend[data-ready="true"]';
+// Main-thread tasks over 50 ms allowed in 10 s of training in workers (the goal is none; a
+// loaded 2-core machine now and then delays a frame's drawing past 50 ms).
+const LONG_TASKS_ALLOWED = 2;
 const state = async (page) => JSON.parse(await page.textContent('#lab-state'));
 const waitFor = async (page, pred, what, ms = timeout) => {
   const t0 = Date.now();
@@ -461,6 +464,57 @@ const failed = await run([
       await page.reload();
       await page.waitForSelector(ready, { timeout, state: 'attached' });
       assert((await state(page)).step === 0 && !(await page.$('#resumed')), 'a reload after Start over went on');
+    })],
+  ['Web Workers: every run trains in its own (a 4-run race in 4), the page thread only draws; its long tasks counted for dense, the CIFAR-10 CNN and the race', async () => {
+    const presets = [
+      ['dense', '?method=dense&sparsity=0', 1],
+      ['CIFAR-10 CNN', '?data=cifar10&model=cnn:16,32,128&sparsity=0.9', 1],
+      ['4-run race', '?vs=static,set,snfs', 4],
+    ];
+    for (const [name, query, runs] of presets) {
+      await withPage(false, query, async (page) => {
+        await page.evaluate(() => {
+          window.__longTasks = [];
+          new PerformanceObserver((l) => l.getEntries().forEach((e) => window.__longTasks.push(Math.round(e.duration))))
+            .observe({ type: 'longtask' });
+        });
+        await page.click('#play');
+        const s0 = await waitFor(page, (s) => s.workers === runs && s.run_steps.every((n) => n >= 1), `${runs} run(s) in workers`);
+        await page.evaluate(() => { window.__longTasks = []; });
+        await page.waitForTimeout(10_000);
+        const s1 = await state(page);
+        const long = await page.evaluate(() => window.__longTasks);
+        assert(s1.workers === runs, `${name}: ${s1.workers} runs in workers, not ${runs}`);
+        if (runs > 1) {
+          const pool = await page.evaluate(() => navigator.hardwareConcurrency);
+          assert(s1.pool === Math.min(pool, 4, runs) && s1.pool > 1, `${name}: ${s1.pool} workers on ${pool} cores`);
+        }
+        assert(s1.run_steps.every((n, i) => n > s0.run_steps[i]), `${name}: a run did not train: ${s0.run_steps} -> ${s1.run_steps}`);
+        const badge = await page.textContent('#train-backend');
+        assert(badge.includes(runs === 1 ? 'in a worker' : `in ${s1.pool} workers`), `badge: ${badge}`);
+        console.log(`      ${name}: ${long.length} main-thread tasks over 50 ms in 10 s ${JSON.stringify(long)}; steps ${s0.run_steps} -> ${s1.run_steps}`);
+        // A race of more runs than this machine has cores shares them with the page's thread:
+        // its count is printed (docs/benchmarks.md), not yet held to the goal of none.
+        if (runs === 1) assert(long.length <= LONG_TASKS_ALLOWED, `${name}: ${long.length} tasks over 50 ms on the page's thread while training in a worker`);
+        await page.click('#play');
+        const paused = await waitFor(page, (s) => !s.busy, 'the pause');
+        assert(paused.workers === 0, 'the runs came home at the pause');
+      });
+    }
+  }],
+  ['a worker that dies mid-run: the page says so and the run goes on from its last snapshot in a new worker, to the numbers of `riglab train`', () =>
+    withPage(false, '?steps=400&eval_every=400&sparsity=0.95&crash_worker_at=150', async (page) => {
+      await page.click('#play');
+      await page.waitForSelector('#run-note', { timeout });
+      const note = await page.textContent('#run-note');
+      assert(/The worker training [\s\S]* stopped [\s\S]*on purpose after step 15\d[\s\S]*went back to its last snapshot, step \d+ \(\d+ steps lost\)/.test(note), `note: ${note}`);
+      await waitFor(page, (s) => s.workers === 1 && s.step > 160, 'the run in a new worker');
+      const s = await waitFor(page, (s) => s.step === 400 && !s.busy && s.evals === 1, 'the end of the run');
+      sameEvaluation(cliTrain(page.url()), s.last_eval);
+      // The worker's own report of its (intended) panic is the only error.
+      const others = page.errors.filter((e) => !e.includes('(crash_worker_at)'));
+      assert(others.length === 0, `page errors: ${others.join(' | ')}`);
+      page.errors = [];
     })],
   ['a page hidden mid-run (tab switched, closed) keeps its runs at once: the reload goes on from there', () =>
     withPage(false, '?steps=5000&eval_every=1000', async (page) => {

@@ -1,0 +1,294 @@
+//! The worker protocol, driven natively as the page and a worker drive it in the browser: a
+//! run handed to a session through `Configure` (checkpoint, watch, data sets encoded into one
+//! payload), trained there, its progress read back and followed by the page's copy of the
+//! trainer, and its state brought home, gives the numbers of the run that never left; a run
+//! restarted from a state report goes on bit for bit; bad messages are refused with a reason.
+
+mod common;
+
+use riglab::backend::{Backend, block_on};
+use riglab::checkpoint::{from_bytes, to_bytes};
+use riglab::config::Config;
+use riglab::cpu::CpuBackend;
+use riglab::data::Dataset;
+use riglab::landscape::trajectory::Trajectory;
+use riglab::train::{Event, MaskUpdate, Trainer};
+use riglab::worker::protocol::{Command, Message, Report, Stopped, decode};
+use riglab::worker::session::{Session, configure, read_command};
+
+const QUERY: &str = "method=rigl&sparsity=0.9&dt=20&steps=120&batch=32&eval_every=40&seed=9";
+
+fn direct(
+    config: &Config,
+    (train, test): (&Dataset, &Dataset),
+    steps: usize,
+) -> (Trainer<CpuBackend>, Vec<Event>) {
+    let mut t = Trainer::cpu(config, train.clone(), test.clone()).unwrap();
+    let mut events = Vec::new();
+    while t.step < steps && !t.done() {
+        block_on(t.step(&mut events));
+    }
+    (t, events)
+}
+
+/// Through the wire: a message's header and payload as the browser would move them.
+fn wire(m: Message) -> Message {
+    Message {
+        run: m.run,
+        header: m.header.clone(),
+        payload: m.payload.to_vec(),
+    }
+}
+
+fn session(
+    t: &mut Trainer<CpuBackend>,
+    config: &Config,
+    data: (&Dataset, &Dataset),
+    record_every: Option<usize>,
+) -> Session<CpuBackend> {
+    let mut events = Vec::new();
+    let state = block_on(t.snapshot(config, &mut events));
+    let msg = wire(configure(
+        &to_bytes(&state).unwrap(),
+        t.watch(),
+        data,
+        record_every,
+    ));
+    let (cmd, c) = read_command(&msg).unwrap();
+    assert!(matches!(cmd, Command::Configure { .. }));
+    Session::start(c.unwrap(), |setup, train, test| {
+        CpuBackend::new(setup, train, test)
+    })
+    .unwrap()
+}
+
+#[test]
+fn a_run_trained_through_the_protocol_matches_the_run_that_never_left() {
+    let (train, test) = common::mnist(600, 100);
+    let config = Config::parse_strict(QUERY).unwrap();
+    let (straight, all) = direct(&config, (&train, &test), 120);
+
+    // The page's trainer at step 0 hands the run over and then only follows it.
+    let mut shadow = Trainer::cpu(&config, train.clone(), test.clone()).unwrap();
+    let mut s = session(&mut shadow, &config, (&train, &test), Some(25));
+    let mut got: Vec<Event> = Vec::new();
+    let mut points = Vec::new();
+    let mut marks = 0;
+    let mut weights = None;
+    while !s.done() {
+        for _ in 0..7 {
+            if !s.done() {
+                block_on(s.step());
+            }
+        }
+        let msg = wire(block_on(s.progress(true, 1.0)));
+        let (report, u) = decode::<Report>(&msg).unwrap();
+        let Report::Progress {
+            steps,
+            points: p,
+            marks: m,
+            weights: w,
+            ..
+        } = report
+        else {
+            panic!("a progress report");
+        };
+        for st in &steps {
+            let updates: Vec<&MaskUpdate> = st
+                .events
+                .iter()
+                .filter_map(|e| match e {
+                    Event::MaskUpdate(u) => Some(u),
+                    _ => None,
+                })
+                .collect();
+            shadow.follow(st.step, &updates, None);
+        }
+        for ps in &p {
+            points.push((ps.step, ps.point_check(&u)));
+        }
+        if let Some((before, after)) = m {
+            let (b, a) = (before.unpack(&u).unwrap(), after.unpack(&u).unwrap());
+            assert_eq!(
+                a.step,
+                b.step + 1,
+                "the marks are the update step's two sides"
+            );
+            assert_ne!(a.masks, b.masks, "the update changed the masks");
+            marks += 1;
+        }
+        weights = w.map(|w| w.iter().map(|&s| u.floats(s).unwrap()).collect::<Vec<_>>());
+        got.extend(steps.into_iter().flat_map(|s| s.events));
+    }
+    same_events(&got, &all);
+    assert_eq!(shadow.step, 120);
+    assert_eq!(
+        shadow.masks, straight.masks,
+        "the follower's masks are the run's"
+    );
+    for l in 0..straight.layers().len() {
+        assert_eq!(shadow.active(l), straight.active(l));
+    }
+    assert!(
+        marks >= 3,
+        "mask updates at 20, 40, ... gave marks ({marks})"
+    );
+    // Points after every evaluation (40, 80, 120), every mask update (at t = 0, 20, ...: 1,
+    // 21, ... steps done) and every 25 steps; nothing else.
+    let steps: Vec<usize> = points.iter().map(|p| p.0).collect();
+    assert_eq!(steps, [1, 21, 25, 40, 41, 50, 61, 75, 80, 81, 100, 120]);
+    assert!(points.iter().all(|p| p.1 == points[0].1), "whole points");
+    let mut straight_b = straight;
+    let want: Vec<Vec<f32>> = (0..2)
+        .map(|l| block_on(straight_b.backend.read(l, riglab::backend::Tensor::Weights)))
+        .collect();
+    assert_eq!(
+        weights.unwrap()[..2],
+        want[..],
+        "the last weights sent are the run's"
+    );
+
+    // The state brought home is the straight run's state.
+    let msg = wire(block_on(s.state(Some(Stopped::Finished))).unwrap());
+    let (report, u) = decode::<Report>(&msg).unwrap();
+    let Report::State {
+        step,
+        state,
+        stopped,
+        ..
+    } = report
+    else {
+        panic!("a state report");
+    };
+    assert_eq!((step, stopped), (120, Some(Stopped::Finished)));
+    let state = from_bytes(u.bytes(state).unwrap()).unwrap();
+    assert_eq!(state.params, block_on(straight_b.backend.read_state()));
+    assert_eq!(state.masks, straight_b.masks);
+}
+
+/// The events are the same, in order (says where they first differ).
+fn same_events(got: &[Event], want: &[Event]) {
+    let short = |e: &Event| match e {
+        Event::Step(s) => format!("step {} loss {}", s.step, s.loss),
+        Event::MaskUpdate(u) => format!("update {} layer {} k {}", u.step, u.layer, u.k),
+        Event::Eval(m) => format!("eval {}", m.step),
+    };
+    if let Some(i) = (0..got.len().max(want.len())).find(|&i| got.get(i) != want.get(i)) {
+        panic!(
+            "events differ first at {i} of {} / {}: got {:?}, want {:?}",
+            got.len(),
+            want.len(),
+            got.get(i).map(short),
+            want.get(i).map(short)
+        );
+    }
+}
+
+trait PointCheck {
+    fn point_check(&self, u: &riglab::worker::protocol::Unpack) -> usize;
+}
+
+impl PointCheck for riglab::worker::protocol::PointSlots {
+    /// The point's parameter count (and that it decodes).
+    fn point_check(&self, u: &riglab::worker::protocol::Unpack) -> usize {
+        let p = self.unpack(u).unwrap();
+        p.weights.iter().chain(&p.biases).map(Vec::len).sum()
+    }
+}
+
+#[test]
+fn a_run_restarted_from_its_last_state_report_goes_on_bit_for_bit() {
+    // The path of a run whose worker died: a state report at step 50, a new session from it.
+    let (train, test) = common::mnist(600, 100);
+    let config = Config::parse_strict(QUERY).unwrap();
+    let (mut straight, all) = direct(&config, (&train, &test), 120);
+
+    let mut start = Trainer::cpu(&config, train.clone(), test.clone()).unwrap();
+    let mut first = session(&mut start, &config, (&train, &test), None);
+    while first.trainer.step < 50 {
+        block_on(first.step());
+    }
+    let mut before = Vec::new();
+    let msg = wire(block_on(first.progress(false, 0.0)));
+    if let (Report::Progress { steps, .. }, _) = decode::<Report>(&msg).unwrap() {
+        before.extend(steps.into_iter().flat_map(|s| s.events));
+    }
+    let msg = wire(block_on(first.state(None)).unwrap());
+    let (Report::State { state, watch, .. }, u) = decode::<Report>(&msg).unwrap() else {
+        panic!("a state report");
+    };
+    let state = from_bytes(u.bytes(state).unwrap()).unwrap();
+    drop(first); // the worker dies
+
+    let m = wire(configure(
+        &to_bytes(&state).unwrap(),
+        watch,
+        (&train, &test),
+        None,
+    ));
+    let (_, c) = read_command(&m).unwrap();
+    let mut second = Session::start(c.unwrap(), CpuBackend::new).unwrap();
+    assert_eq!(second.trainer.step, 50);
+    while !second.done() {
+        block_on(second.step());
+    }
+    let msg = wire(block_on(second.progress(false, 0.0)));
+    if let (Report::Progress { steps, .. }, _) = decode::<Report>(&msg).unwrap() {
+        before.extend(steps.into_iter().flat_map(|s| s.events));
+    }
+    same_events(&before, &all);
+    assert_eq!(
+        block_on(second.trainer.backend.read_state()),
+        block_on(straight.backend.read_state())
+    );
+}
+
+#[test]
+fn a_diverging_run_stops_in_the_worker_where_it_stops_on_the_page() {
+    // lr 40: the loss explodes within a few steps. The watch travels with the run, so a run
+    // handed over after its first step still compares with that first step's loss.
+    let (train, test) = common::mnist(600, 100);
+    let config =
+        Config::parse_strict("method=dense&sparsity=0&lr=9&momentum=0.99&steps=100&batch=32")
+            .unwrap();
+    let (straight, all) = direct(&config, (&train, &test), 100);
+    let d = straight.diverged().expect("lr=40 diverges").clone();
+
+    let (mut page, _) = direct(&config, (&train, &test), 1);
+    let mut s = session(&mut page, &config, (&train, &test), None);
+    while !s.done() {
+        block_on(s.step());
+    }
+    assert_eq!(s.trainer.diverged(), Some(&d));
+    assert_eq!(s.trainer.step, straight.step);
+    let msg = wire(block_on(s.state(Some(Stopped::Finished))).unwrap());
+    let (Report::State { watch, .. }, _) = decode::<Report>(&msg).unwrap() else {
+        panic!("a state report");
+    };
+    assert_eq!(watch.diverged, Some(d));
+    assert!(!all.is_empty());
+}
+
+#[test]
+fn bad_messages_are_refused_with_a_reason() {
+    let bad = Message {
+        run: 3,
+        header: "{\"command\":\"fly\"}".into(),
+        payload: Vec::new(),
+    };
+    let e = read_command(&bad).err().unwrap();
+    assert!(e.contains("does not parse"), "{e}");
+    // A configure whose slots point past its payload.
+    let (train, test) = common::mnist(100, 20);
+    let config = Config::parse_strict(QUERY).unwrap();
+    let mut t = Trainer::cpu(&config, train.clone(), test.clone()).unwrap();
+    let state = block_on(t.snapshot(&config, &mut Vec::new()));
+    let mut m = configure(&to_bytes(&state).unwrap(), t.watch(), (&train, &test), None);
+    m.payload.truncate(m.payload.len() / 2);
+    let e = read_command(&m).err().unwrap();
+    assert!(e.contains("has no bytes"), "{e}");
+    // The trajectory's rule is the one the worker applies.
+    assert!(Trajectory::may_record(7, &[], Some(7)));
+    assert!(!Trajectory::may_record(8, &[], Some(7)));
+    assert!(!Trajectory::may_record(8, &[], None));
+}
