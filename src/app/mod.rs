@@ -123,10 +123,11 @@ fn App() -> impl IntoView {
 
     let backend_name = move || {
         ctx.view_tick.track();
+        // (In workers the CPU backend's own thread count says nothing: each worker is one.)
         ctx.lab.with_value(|l| match workers::busy_workers(l) {
             0 => l.backend.clone(),
-            1 => format!("{} in a worker", l.backend),
-            n => format!("{} in {n} workers", l.backend),
+            1 => "CPU in a worker".to_string(),
+            n => format!("CPU in {n} workers"),
         })
     };
     view! {
