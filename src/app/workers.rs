@@ -428,7 +428,8 @@ fn on_report(ctx: Ctx, worker: u64, data: &JsValue) {
     let failed = ctx.lab.try_update_value(|l| {
         let i = index_of(l, worker, message.run)?;
         let r = &mut l.runs[i];
-        let remote = r.remote.as_mut()?;
+        // (A run already home ignores what its worker still had on the way.)
+        let remote = r.remote.as_mut().filter(|m| m.training)?;
         match report {
             Report::Progress {
                 steps,
