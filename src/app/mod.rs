@@ -137,7 +137,8 @@ fn App() -> impl IntoView {
                 <p class="tagline">"Sparse training you can see: RigL, live in your browser"</p>
             </div>
             <div class="header-right">
-                <span id="train-backend" class="badge" data-ready=move || (ctx.status.get() == Status::Ready).to_string()>
+                <span id="train-backend" class="badge" data-ready=move || (ctx.status.get() == Status::Ready).to_string()
+                    title=move || { ctx.view_tick.track(); ctx.lab.with_value(workers::where_runs) }>
                     "training on " {backend_name} " · " {move || format!("{:.0} steps/s", ctx.steps_per_s.get())}
                 </span>
                 <BackendBadge ctx/>

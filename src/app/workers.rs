@@ -113,6 +113,25 @@ pub fn busy_workers(lab: &Lab) -> usize {
     ids.len()
 }
 
+/// Where each run trains and how fast, one line each (the header's tooltip).
+pub fn where_runs(l: &Lab) -> String {
+    l.runs
+        .iter()
+        .map(|r| match r.remote.as_ref().filter(|m| m.training) {
+            Some(m) => {
+                let k = l
+                    .workers
+                    .iter()
+                    .position(|w| w.id == m.worker)
+                    .map_or(0, |k| k + 1);
+                format!("{}: worker {k} · {:.0} steps/s", r.label, m.steps_per_s)
+            }
+            None => format!("{}: on the page's thread", r.label),
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 /// Runs training in workers now.
 pub fn in_workers(lab: &Lab) -> usize {
     lab.runs.iter().filter(|r| r.in_worker()).count()
