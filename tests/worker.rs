@@ -292,3 +292,56 @@ fn bad_messages_are_refused_with_a_reason() {
     assert!(!Trajectory::may_record(8, &[], Some(7)));
     assert!(!Trajectory::may_record(8, &[], None));
 }
+
+mod fuzz {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// A valid configure (made once).
+    fn configure_message() -> Message {
+        static M: std::sync::OnceLock<Message> = std::sync::OnceLock::new();
+        M.get_or_init(make_configure).clone()
+    }
+
+    fn make_configure() -> Message {
+        let (train, test) = common::mnist(40, 10);
+        let config = Config::parse_strict("steps=20&batch=8").unwrap();
+        let mut t = Trainer::cpu(&config, train.clone(), test.clone()).unwrap();
+        let state = block_on(t.snapshot(&config, &mut Vec::new()));
+        configure(&to_bytes(&state).unwrap(), t.watch(), (&train, &test), Some(5))
+    }
+
+    proptest! {
+        /// Any header and payload: a command or a reason, never a panic.
+        #[test]
+        fn random_messages_never_panic(header in ".{0,200}", payload in proptest::collection::vec(any::<u8>(), 0..300)) {
+            let m = Message { run: 1, header, payload };
+            let _ = read_command(&m);
+            let _ = decode::<Report>(&m);
+        }
+
+        /// A configure cut short or with flipped bytes (header or payload): a reason or a
+        /// command that decodes, never a panic.
+        #[test]
+        fn damaged_configures_never_panic(cut in 0usize..100_000, flips in proptest::collection::vec((any::<usize>(), any::<u8>()), 0..8), in_header in any::<bool>()) {
+            let mut m = configure_message();
+            if in_header {
+                let mut h = m.header.into_bytes();
+                for (i, b) in &flips {
+                    if !h.is_empty() {
+                        let n = h.len();
+                        h[i % n] ^= b;
+                    }
+                }
+                m.header = String::from_utf8_lossy(&h).into_owned();
+            } else {
+                for (i, b) in &flips {
+                    let n = m.payload.len();
+                    m.payload[i % n] ^= b;
+                }
+                m.payload.truncate(m.payload.len().saturating_sub(cut % 4096));
+            }
+            let _ = read_command(&m);
+        }
+    }
+}

@@ -505,6 +505,18 @@ const failed = await run([
       });
     }
   }],
+  ['a speed limit brings a run home from its worker (it goes on on the page), full speed sends it out again; the pause then gives the numbers of `riglab train`', () =>
+    withPage(false, '?steps=600&eval_every=600', async (page) => {
+      await page.click('#play');
+      await waitFor(page, (s) => s.workers === 1 && s.step > 20, 'training in a worker');
+      await page.selectOption('#speed', '30 steps/s');
+      const home = await waitFor(page, (s) => s.workers === 0 && s.busy, 'the run home, still training');
+      await waitFor(page, (s) => s.step >= home.step + 10 && s.workers === 0, 'training on the page at 30 steps/s');
+      await page.selectOption('#speed', 'as fast as possible');
+      await waitFor(page, (s) => s.workers === 1 || s.step === 600, 'out to a worker again');
+      const s = await waitFor(page, (s) => s.step === 600 && !s.busy && s.evals === 1, 'the end of the run');
+      sameEvaluation(cliTrain(page.url()), s.last_eval);
+    })],
   ['a worker that dies mid-run: the page says so and the run goes on from its last snapshot in a new worker, to the numbers of `riglab train`', () =>
     withPage(false, '?steps=400&eval_every=400&sparsity=0.95&crash_worker_at=150', async (page) => {
       await page.click('#play');
