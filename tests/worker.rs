@@ -308,7 +308,12 @@ mod fuzz {
         let config = Config::parse_strict("steps=20&batch=8").unwrap();
         let mut t = Trainer::cpu(&config, train.clone(), test.clone()).unwrap();
         let state = block_on(t.snapshot(&config, &mut Vec::new()));
-        configure(&to_bytes(&state).unwrap(), t.watch(), (&train, &test), Some(5))
+        configure(
+            &to_bytes(&state).unwrap(),
+            t.watch(),
+            (&train, &test),
+            Some(5),
+        )
     }
 
     proptest! {

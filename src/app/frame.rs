@@ -53,3 +53,41 @@ pub fn soon(pending: leptos::prelude::StoredValue<bool>, f: impl FnOnce() + 'sta
         }
     });
 }
+
+/// Keeps `visible` telling whether `el` is on screen (within 200 px), and calls `shown` each
+/// time it comes on screen; the observer goes with the calling component.
+pub fn on_visibility(
+    el: &web_sys::Element,
+    visible: leptos::prelude::StoredValue<bool>,
+    shown: impl Fn() + 'static,
+) {
+    use leptos::prelude::*;
+    use wasm_bindgen::closure::Closure;
+    let callback = Closure::<dyn Fn(js_sys::Array)>::new(move |entries: js_sys::Array| {
+        let Some(last) = entries
+            .iter()
+            .filter_map(|e| e.dyn_into::<web_sys::IntersectionObserverEntry>().ok())
+            .last()
+        else {
+            return;
+        };
+        let now = last.is_intersecting();
+        let before = visible.try_get_value().unwrap_or(true);
+        let _ = visible.try_set_value(now);
+        if now && !before {
+            shown();
+        }
+    });
+    let init = web_sys::IntersectionObserverInit::new();
+    init.set_root_margin("200px");
+    let Ok(observer) =
+        web_sys::IntersectionObserver::new_with_options(callback.as_ref().unchecked_ref(), &init)
+    else {
+        return;
+    };
+    observer.observe(el);
+    let kept = StoredValue::new_local((observer, callback));
+    on_cleanup(move || {
+        let _ = kept.try_with_value(|(o, _)| o.disconnect());
+    });
+}

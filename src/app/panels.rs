@@ -93,6 +93,9 @@ pub fn MaskViews(ctx: Ctx) -> impl IntoView {
     }
 }
 
+/// What `draw_card` remembers before a mask canvas is first drawn.
+const NOT_DRAWN: (usize, u64, bool, bool) = (usize::MAX, u64::MAX, false, false);
+
 /// Layer `l`'s mask image and counters, of run `run` (None: the run the picker shows).
 fn mask_card(
     ctx: Ctx,
@@ -106,11 +109,25 @@ fn mask_card(
     let which = move || run.unwrap_or_else(|| ctx.shown.get_untracked());
     let canvas = NodeRef::<Canvas>::new();
     // (run, its seq, the palette) last drawn, and whether a flash was still fading then.
-    let drawn = StoredValue::new((usize::MAX, u64::MAX, false, false));
+    let drawn = StoredValue::new(NOT_DRAWN);
     let pending = StoredValue::new(false);
+    // Off screen (give or take 200 px) a mask is not redrawn; it is when it comes back.
+    let visible = StoredValue::new(true);
+    Effect::new(move |_| {
+        if let Some(c) = canvas.get() {
+            super::frame::on_visibility(&c, visible, move || {
+                drawn.set_value(NOT_DRAWN);
+                ctx.view_tick.update(|t| *t += 1);
+            });
+        }
+    });
     Effect::new(move |_| {
         ctx.view_tick.track();
         let cb = ctx.colour_blind.get();
+        let shown = visible.get_value() || ctx.recording.get_untracked();
+        if !shown && drawn.get_value() != NOT_DRAWN {
+            return;
+        }
         super::frame::soon(pending, move || {
             draw_card(ctx, canvas, which(), l, (rows, cols), drawn, cb)
         });
