@@ -67,7 +67,7 @@ pub fn on_visibility(
         let Some(last) = entries
             .iter()
             .filter_map(|e| e.dyn_into::<web_sys::IntersectionObserverEntry>().ok())
-            .last()
+            .next_back()
         else {
             return;
         };
