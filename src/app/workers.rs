@@ -1,6 +1,7 @@
 //! The page's side of the workers (DESIGN.md: "every run trains in its own Web Worker"):
-//! while the lab plays at full speed, each run on the CPU backend trains in a worker of its
-//! own, so the page's thread only draws and a race uses every core. The page keeps a copy of
+//! while the lab plays at full speed, each run on the CPU backend trains in a worker (one per
+//! run up to one per core, at most 4; more runs share them, a step each in turn), so the
+//! page's thread only draws and a race uses every core. The page keeps a copy of
 //! each such run's trainer that follows the worker's reports (step, masks, losses, the
 //! points of its path, the marks around mask updates, the weights now and then); when the
 //! lab pauses, single-steps or slows down, the workers send their state and the runs go on
