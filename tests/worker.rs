@@ -244,6 +244,71 @@ fn a_run_restarted_from_its_last_state_report_goes_on_bit_for_bit() {
 }
 
 #[test]
+fn the_page_s_trainer_takes_the_worker_s_state_in_place_and_goes_on_bit_for_bit() {
+    catches_up(QUERY);
+    catches_up("model=cnn:4,8,16&method=set&sparsity=0.8&dt=20&steps=120&batch=16&eval_every=40");
+}
+
+/// The pause: the page's trainer, which followed the worker's reports for 60 steps, takes
+/// the state it sends (`catch_up`, no new backend) and trains on to the straight run's numbers.
+fn catches_up(query: &str) {
+    let (train, test) = common::mnist(600, 100);
+    let config = Config::parse_strict(query).unwrap();
+    let (mut straight, all) = direct(&config, (&train, &test), 120);
+
+    let mut page = Trainer::cpu(&config, train.clone(), test.clone()).unwrap();
+    let mut s = session(&mut page, &config, (&train, &test), None);
+    let mut got = Vec::new();
+    while s.trainer.step < 60 {
+        block_on(s.step());
+        if s.trainer.step % 9 == 0 || s.trainer.step == 60 {
+            let msg = wire(block_on(s.progress(false, 0.0)));
+            let (Report::Progress { steps, .. }, _) = decode::<Report>(&msg).unwrap() else {
+                panic!("a progress report");
+            };
+            for st in steps {
+                let updates: Vec<&MaskUpdate> = st
+                    .events
+                    .iter()
+                    .filter_map(|e| match e {
+                        Event::MaskUpdate(u) => Some(u),
+                        _ => None,
+                    })
+                    .collect();
+                page.follow(st.step, &updates, None);
+                got.extend(st.events.clone());
+            }
+        }
+    }
+    let msg = wire(block_on(s.state(Some(Stopped::Asked))).unwrap());
+    let (Report::State { state, watch, .. }, u) = decode::<Report>(&msg).unwrap() else {
+        panic!("a state report");
+    };
+    let state = from_bytes(u.bytes(state).unwrap()).unwrap();
+    assert_eq!(
+        page.masks, state.masks,
+        "the follower's masks are the worker's"
+    );
+    page.catch_up(&state).unwrap();
+    page.set_watch(watch);
+    assert_eq!(page.step, 60);
+    while !page.done() {
+        block_on(page.step(&mut got));
+    }
+    same_events(&got, &all);
+    assert_eq!(
+        block_on(page.backend.read_state()),
+        block_on(straight.backend.read_state())
+    );
+    assert_eq!(page.train_flops(), straight.train_flops());
+    // A state of another run's masks is refused, and changes nothing.
+    let mut other = state.clone();
+    other.masks[0][0] = !other.masks[0][0];
+    assert!(page.catch_up(&other).is_err());
+    assert_eq!(page.step, 120);
+}
+
+#[test]
 fn a_diverging_run_stops_in_the_worker_where_it_stops_on_the_page() {
     // lr 40: the loss explodes within a few steps. The watch travels with the run, so a run
     // handed over after its first step still compares with that first step's loss.

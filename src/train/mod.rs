@@ -23,6 +23,7 @@ use crate::sparse::flops::{FlopsCounter, dense_forward_flops, forward_flops};
 use crate::sparse::mask::count_active;
 use crate::sparse::update::Scratch;
 use crate::sparse::{LayerShape, Method};
+use crate::train::state::RunState;
 
 /// Training-set images used for the "train" numbers of an evaluation.
 pub const EVAL_TRAIN_SAMPLES: usize = 2000;
@@ -173,19 +174,49 @@ impl<B: Backend> Trainer<B> {
         }
     }
 
+    /// Takes the state `s` of the same run in place (a run back from its worker, which this
+    /// trainer followed): the parameters, optimiser state, step, data order and FLOPs, exactly
+    /// as `RunState::resume` would, without building a new backend. Err (and nothing changed)
+    /// when the masks are not the state's.
+    pub fn catch_up(&mut self, s: &RunState) -> Result<(), String> {
+        if self.masks != s.masks {
+            return Err("its masks are not the state's".into());
+        }
+        if s.data.len() != self.data.len() {
+            return Err("another data set".into());
+        }
+        self.backend.load_state(&s.params)?;
+        let f_d = dense_forward_flops(self.exp.layers());
+        self.flops = FlopsCounter::resumed(f_d, s.train_flops, s.dense_train_flops);
+        self.step = s.step;
+        self.data = s.data.clone();
+        self.pending.clear();
+        self.refresh_flops();
+        Ok(())
+    }
+
     pub fn set_watch(&mut self, w: Watch) {
         self.first_loss = w.first_loss;
         self.diverged = w.diverged;
     }
 
     /// Follows a run that trains elsewhere (the same run, in a worker): its step and its
-    /// mask updates, so that what the page shows of this trainer (masks, active counts, the
-    /// step, a divergence) stays that run's. Its weights stay where they were.
+    /// mask updates (into the backend too), so that what the page shows of this trainer
+    /// (masks, active counts, the step, a divergence) stays that run's, and `catch_up` can
+    /// later take the run's state in place. Its weights stay where they were.
     pub fn follow(&mut self, step: usize, updates: &[&MaskUpdate], watch: Option<Watch>) {
         for u in updates {
             let Some(mask) = self.masks.get_mut(u.layer) else {
                 continue;
             };
+            let n = mask.len() as u32;
+            let mut toggled: Vec<u32> = u
+                .dropped
+                .iter()
+                .chain(&u.grown)
+                .copied()
+                .filter(|&i| i < n)
+                .collect();
             for &i in &u.dropped {
                 if let Some(m) = mask.get_mut(i as usize) {
                     *m = false;
@@ -196,6 +227,10 @@ impl<B: Backend> Trainer<B> {
                     *m = true;
                 }
             }
+            toggled.sort_unstable();
+            toggled.dedup();
+            self.backend
+                .set_mask(u.layer, &self.masks[u.layer], &toggled);
         }
         if !updates.is_empty() {
             self.refresh_flops();
