@@ -94,14 +94,7 @@ fn a_run_trained_through_the_protocol_matches_the_run_that_never_left() {
             panic!("a progress report");
         };
         for st in &steps {
-            let updates: Vec<&MaskUpdate> = st
-                .events
-                .iter()
-                .filter_map(|e| match e {
-                    Event::MaskUpdate(u) => Some(u),
-                    _ => None,
-                })
-                .collect();
+            let updates = mask_updates(&st.events);
             shadow.follow(st.step, &updates, None);
         }
         for ps in &p {
@@ -164,6 +157,17 @@ fn a_run_trained_through_the_protocol_matches_the_run_that_never_left() {
     let state = from_bytes(u.bytes(state).unwrap()).unwrap();
     assert_eq!(state.params, block_on(straight_b.backend.read_state()));
     assert_eq!(state.masks, straight_b.masks);
+}
+
+/// The mask updates among `events`.
+fn mask_updates(events: &[Event]) -> Vec<&MaskUpdate> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            Event::MaskUpdate(u) => Some(u),
+            _ => None,
+        })
+        .collect()
 }
 
 /// The events are the same, in order (says where they first differ).
@@ -261,20 +265,13 @@ fn catches_up(query: &str) {
     let mut got = Vec::new();
     while s.trainer.step < 60 {
         block_on(s.step());
-        if s.trainer.step % 9 == 0 || s.trainer.step == 60 {
+        if s.trainer.step.is_multiple_of(9) || s.trainer.step == 60 {
             let msg = wire(block_on(s.progress(false, 0.0)));
             let (Report::Progress { steps, .. }, _) = decode::<Report>(&msg).unwrap() else {
                 panic!("a progress report");
             };
             for st in steps {
-                let updates: Vec<&MaskUpdate> = st
-                    .events
-                    .iter()
-                    .filter_map(|e| match e {
-                        Event::MaskUpdate(u) => Some(u),
-                        _ => None,
-                    })
-                    .collect();
+                let updates = mask_updates(&st.events);
                 page.follow(st.step, &updates, None);
                 got.extend(st.events.clone());
             }
