@@ -51,15 +51,17 @@ fn session(
     let msg = wire(configure(
         &to_bytes(&state).unwrap(),
         t.watch(),
-        data,
+        "mnist",
+        Some(data),
         record_every,
     ));
     let (cmd, c) = read_command(&msg).unwrap();
     assert!(matches!(cmd, Command::Configure { .. }));
-    Session::start(c.unwrap(), |setup, train, test| {
-        CpuBackend::new(setup, train, test)
-    })
-    .unwrap()
+    let mut c = c.unwrap();
+    assert_eq!(c.data, "mnist");
+    let sets = c.sets.take().expect("the data sets came along");
+    assert!(sets.0.images == data.0.images && sets.1.labels == data.1.labels);
+    Session::start(c, sets, CpuBackend::new).unwrap()
 }
 
 #[test]
@@ -224,14 +226,18 @@ fn a_run_restarted_from_its_last_state_report_goes_on_bit_for_bit() {
     let state = from_bytes(u.bytes(state).unwrap()).unwrap();
     drop(first); // the worker dies
 
+    // A worker that holds the data sets already is sent the state alone.
     let m = wire(configure(
         &to_bytes(&state).unwrap(),
         watch,
-        (&train, &test),
+        "mnist",
+        None,
         None,
     ));
     let (_, c) = read_command(&m).unwrap();
-    let mut second = Session::start(c.unwrap(), CpuBackend::new).unwrap();
+    let c = c.unwrap();
+    assert!(c.sets.is_none() && c.data == "mnist");
+    let mut second = Session::start(c, (train.clone(), test.clone()), CpuBackend::new).unwrap();
     assert_eq!(second.trainer.step, 50);
     while !second.done() {
         block_on(second.step());
@@ -345,7 +351,13 @@ fn bad_messages_are_refused_with_a_reason() {
     let config = Config::parse_strict(QUERY).unwrap();
     let mut t = Trainer::cpu(&config, train.clone(), test.clone()).unwrap();
     let state = block_on(t.snapshot(&config, &mut Vec::new()));
-    let mut m = configure(&to_bytes(&state).unwrap(), t.watch(), (&train, &test), None);
+    let mut m = configure(
+        &to_bytes(&state).unwrap(),
+        t.watch(),
+        "mnist",
+        Some((&train, &test)),
+        None,
+    );
     m.payload.truncate(m.payload.len() / 2);
     let e = read_command(&m).err().unwrap();
     assert!(e.contains("has no bytes"), "{e}");
@@ -373,7 +385,8 @@ mod fuzz {
         configure(
             &to_bytes(&state).unwrap(),
             t.watch(),
-            (&train, &test),
+            "mnist",
+            Some((&train, &test)),
             Some(5),
         )
     }

@@ -68,7 +68,7 @@ pub async fn ensure(ctx: Ctx, data: &DataSet) -> Result<(), String> {
     let test = splits.pop().expect("two splits");
     let train = splits.pop().expect("two splits");
     ctx.lab.update_value(|l| {
-        l.data.insert(name.to_string(), (train, test));
+        l.insert_data(name.to_string(), (train, test));
     });
     Ok(())
 }

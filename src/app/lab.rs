@@ -263,6 +263,9 @@ pub struct Lab {
     pub pending: Option<Run>,
     /// The workers that train runs while the lab plays (`workers.rs`).
     pub workers: Vec<super::workers::PoolWorker>,
+    /// How many times each data set was put in `data`: with its name, what a worker that
+    /// keeps a copy knows it by (a set loaded again, say an own set replaced, is a new one).
+    data_loads: HashMap<String, u64>,
 }
 
 impl Lab {
@@ -302,6 +305,17 @@ impl Lab {
         self.set_runs(runs);
         self.refresh_backend_name();
         Ok(why_not_gpu)
+    }
+
+    /// Puts a data set (training, test) in the lab under `name`.
+    pub fn insert_data(&mut self, name: String, sets: (Dataset, Dataset)) {
+        *self.data_loads.entry(name.clone()).or_default() += 1;
+        self.data.insert(name, sets);
+    }
+
+    /// The name a worker keeps the data set `name` under (changes when it is loaded again).
+    pub fn data_key(&self, name: &str) -> String {
+        format!("{name}#{}", self.data_loads.get(name).copied().unwrap_or(0))
     }
 
     /// Puts `runs` in the place of the lab's runs; the workers, which held the old runs,

@@ -87,7 +87,7 @@ pub async fn ensure(ctx: Ctx, own: &OwnData) -> Result<(), String> {
         return Err(missing());
     }
     ctx.lab.update_value(|l| {
-        l.data.insert(key, (set.train, set.test));
+        l.insert_data(key, (set.train, set.test));
     });
     Ok(())
 }
@@ -336,7 +336,7 @@ pub async fn load(ctx: Ctx, chosen: Vec<(String, web_sys::File)>, opts: ImageOpt
     });
     let key = spec.to_string();
     ctx.lab.update_value(|l| {
-        l.data.insert(key, (set.train, set.test));
+        l.insert_data(key, (set.train, set.test));
     });
     if !c.validate().is_empty() {
         // The model does not fit these images with the current settings: the default

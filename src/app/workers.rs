@@ -25,7 +25,7 @@ use crate::backend::AnyBackend;
 use crate::checkpoint;
 use crate::train::{Event, MaskUpdate, Watch};
 use crate::worker::protocol::{
-    Command, MarkSlots, Message, PointSlots, Report, Slot, StepReport, Unpack, decode,
+    Command, DATA_KEPT, MarkSlots, Message, PointSlots, Report, Slot, StepReport, Unpack, decode,
 };
 use crate::worker::session::{configure, plain};
 use crate::worker::web::{from_js, to_js};
@@ -40,6 +40,8 @@ pub struct PoolWorker {
     /// Its wasm is loaded (`Report::Started`); until then messages wait in `queued`.
     ready: bool,
     queued: Vec<Message>,
+    /// The data sets it was sent (`Lab::data_key`); it keeps the latest `DATA_KEPT`.
+    data: Vec<String>,
     _on_message: Closure<dyn FnMut(MessageEvent)>,
     _on_error: Closure<dyn FnMut(ErrorEvent)>,
 }
@@ -217,6 +219,7 @@ fn spawn(ctx: Ctx) -> Result<PoolWorker, String> {
         id,
         ready: false,
         queued: Vec::new(),
+        data: Vec::new(),
         _on_message: on_message,
         _on_error: on_error,
     })
@@ -302,12 +305,27 @@ pub async fn dispatch(ctx: Ctx) {
             r.record(&mut events, now);
             r.put_back(t);
             let bytes = checkpoint::to_bytes(&state).ok()?;
-            let (train, test) = l.data.get(&name)?;
-            let message = configure(&bytes, watch.clone(), (train, test), every);
             let at = match worker_for(ctx, l, i) {
                 Ok(at) => at,
                 Err(e) => return Some(e),
             };
+            // The data sets go to each worker once; it keeps them for the next plays.
+            let key = l.data_key(&name);
+            let w = l.workers.iter_mut().find(|w| w.id == at.0)?;
+            let first = !w.data.contains(&key);
+            // (As the worker does: this name the newest, the oldest past DATA_KEPT gone.)
+            w.data.retain(|k| *k != key);
+            w.data.push(key.clone());
+            let extra = w.data.len().saturating_sub(DATA_KEPT);
+            w.data.drain(..extra);
+            let sets = l.data.get(&name)?;
+            let message = configure(
+                &bytes,
+                watch.clone(),
+                &key,
+                first.then_some((&sets.0, &sets.1)),
+                every,
+            );
             let crash_at = if i == 0 {
                 ctx.crash_worker_at.try_update_value(Option::take).flatten()
             } else {

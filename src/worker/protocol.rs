@@ -34,6 +34,10 @@ pub const WEIGHTS_EVERY_MS: f64 = 250.0;
 /// ... and its whole state at least this often.
 pub const STATE_EVERY_MS: f64 = 2000.0;
 
+/// A worker keeps the data sets of this many `Configure`s (the most recent names); the page,
+/// which knows what it sent, sends them again past that.
+pub const DATA_KEPT: usize = 2;
+
 /// Where an array lies in a message's payload: `len` bytes from `at`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Slot {
@@ -251,12 +255,14 @@ impl MarkSlots {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "command", rename_all = "snake_case")]
 pub enum Command {
-    /// Take over the run whose state is the checkpoint in `state` (`checkpoint::to_bytes`).
+    /// Take over the run whose state is the checkpoint in `state` (`checkpoint::to_bytes`),
+    /// on the data sets named `data`: sent along (`sets`: training, test) the first time a
+    /// worker needs them, kept by the worker for the next runs and plays.
     Configure {
         state: Slot,
         watch: Watch,
-        train: DataSlots,
-        test: DataSlots,
+        data: String,
+        sets: Option<(DataSlots, DataSlots)>,
         /// The run's path records points every this many steps (besides evaluations and
         /// mask updates).
         record_every: Option<usize>,

@@ -30,27 +30,34 @@ pub struct Session<B: Backend> {
 pub struct Configured {
     pub state: RunState,
     pub watch: Watch,
-    pub train: Dataset,
-    pub test: Dataset,
+    /// The data sets' name, and the sets when they came along.
+    pub data: String,
+    pub sets: Option<(Dataset, Dataset)>,
     pub record_every: Option<usize>,
 }
 
-/// The `Configure` command of the run whose checkpoint (`checkpoint::to_bytes`) is `state`.
+/// The `Configure` command of the run whose checkpoint (`checkpoint::to_bytes`) is `state`,
+/// on the data sets named `data` (`sets`: sent along, for a worker that does not hold them).
 pub fn configure(
     state: &[u8],
     watch: Watch,
-    (train, test): (&Dataset, &Dataset),
+    data: &str,
+    sets: Option<(&Dataset, &Dataset)>,
     record_every: Option<usize>,
 ) -> Message {
     let mut p = Payload::default();
     let state = p.bytes(state);
-    let train = DataSlots::pack(train, &mut p);
-    let test = DataSlots::pack(test, &mut p);
+    let sets = sets.map(|(train, test)| {
+        (
+            DataSlots::pack(train, &mut p),
+            DataSlots::pack(test, &mut p),
+        )
+    });
     p.finish(&Command::Configure {
         state,
         watch,
-        train,
-        test,
+        data: data.to_string(),
+        sets,
         record_every,
     })
 }
@@ -62,14 +69,17 @@ pub fn read_command(m: &Message) -> Result<(Command, Option<Configured>), String
         Command::Configure {
             state,
             watch,
-            train,
-            test,
+            data,
+            sets,
             record_every,
         } => Some(Configured {
             state: checkpoint::from_bytes(u.bytes(*state)?)?,
             watch: watch.clone(),
-            train: train.unpack(&u)?,
-            test: test.unpack(&u)?,
+            data: data.clone(),
+            sets: match sets {
+                Some((train, test)) => Some((train.unpack(&u)?, test.unpack(&u)?)),
+                None => None,
+            },
             record_every: *record_every,
         }),
         _ => None,
@@ -83,15 +93,17 @@ pub fn plain<T: serde::Serialize>(header: &T) -> Message {
 }
 
 impl<B: Backend> Session<B> {
-    /// Takes over the run of `c`, on the backend that `backend` builds for its setup.
+    /// Takes over the run of `c` on the data sets `(train, test)`, on the backend that
+    /// `backend` builds for its setup.
     pub fn start(
         c: Configured,
+        (train, test): (Dataset, Dataset),
         backend: impl FnOnce(&Setup, Dataset, Dataset) -> Result<B, String>,
     ) -> Result<Self, String> {
         let config = c.state.config(None)?;
         let setup = c.state.setup(&config)?;
-        let (train_len, test_len) = (c.train.len(), c.test.len());
-        let b = backend(&setup, c.train, c.test)?;
+        let (train_len, test_len) = (train.len(), test.len());
+        let b = backend(&setup, train, test)?;
         let mut trainer = c.state.resume(setup, b, train_len, test_len)?;
         trainer.set_watch(c.watch);
         Ok(Self {

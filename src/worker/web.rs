@@ -14,11 +14,13 @@ use wasm_bindgen_futures::JsFuture;
 use web_sys::{DedicatedWorkerGlobalScope, MessageChannel, MessageEvent};
 
 use super::protocol::{
-    Command, Message, PROGRESS_EVERY_MS, Report, STATE_EVERY_MS, Stopped, WEIGHTS_EVERY_MS,
+    Command, DATA_KEPT, Message, PROGRESS_EVERY_MS, Report, STATE_EVERY_MS, Stopped,
+    WEIGHTS_EVERY_MS,
 };
 use super::session::{Session, plain, read_command};
 use crate::backend::AnyBackend;
 use crate::cpu::CpuBackend;
+use crate::data::Dataset;
 
 /// Whether this wasm runs in a worker (no window).
 pub fn in_worker() -> bool {
@@ -85,8 +87,22 @@ struct Held {
 
 thread_local! {
     static HELD: RefCell<Vec<Held>> = const { RefCell::new(Vec::new()) };
+    /// (name, (training, test)) of the data sets sent here, the newest last.
+    static DATA: RefCell<Vec<(String, (Dataset, Dataset))>> = const { RefCell::new(Vec::new()) };
     static LOOPING: Cell<bool> = const { Cell::new(false) };
     static CHANNEL: RefCell<Option<MessageChannel>> = const { RefCell::new(None) };
+}
+
+/// Keeps the data sets `sets` under `name` for later configures (the page sends each set to a
+/// worker once; see `app/workers.rs`).
+fn keep_data(name: &str, sets: &(Dataset, Dataset)) {
+    DATA.with(|d| {
+        let mut d = d.borrow_mut();
+        d.retain(|(k, _)| k != name);
+        d.push((name.to_string(), sets.clone()));
+        let extra = d.len().saturating_sub(DATA_KEPT);
+        d.drain(..extra);
+    });
 }
 
 /// Runs `f` on the run `run` this worker holds, if it does.
@@ -125,9 +141,26 @@ fn handle(data: &JsValue) -> Result<(), String> {
     let (cmd, configured) = read_command(&m)?;
     match cmd {
         Command::Configure { .. } => {
-            let c = configured.ok_or("a configure without its run")?;
+            let mut c = configured.ok_or("a configure without its run")?;
+            let sets = match c.sets.take() {
+                Some(sets) => {
+                    keep_data(&c.data, &sets);
+                    sets
+                }
+                // (The newest now, as on the page's list of what this worker holds.)
+                None => DATA
+                    .with(|d| {
+                        let mut d = d.borrow_mut();
+                        let i = d.iter().position(|(k, _)| *k == c.data)?;
+                        let entry = d.remove(i);
+                        let sets = entry.1.clone();
+                        d.push(entry);
+                        Some(sets)
+                    })
+                    .ok_or_else(|| format!("this worker does not hold the data sets {}", c.data))?,
+            };
             // On `AnyBackend`, as the page's own trainers: one copy of the trainer's code in the wasm.
-            let session = Session::start(c, |setup, train, test| {
+            let session = Session::start(c, sets, |setup, train, test| {
                 CpuBackend::new(setup, train, test).map(AnyBackend::from)
             })?;
             post(&session.configured("CPU (wasm) in a worker").to(run));

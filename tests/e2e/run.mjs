@@ -516,6 +516,8 @@ const failed = await run([
       await waitFor(page, (s) => s.workers === 1 || s.step === 600, 'out to a worker again');
       const s = await waitFor(page, (s) => s.step === 600 && !s.busy && s.evals === 1, 'the end of the run');
       sameEvaluation(cliTrain(page.url()), s.last_eval);
+      // The second time the worker was sent the state alone (it kept the data sets): no failure.
+      assert(!(await page.$('#run-note')), `a note: ${await page.textContent('#run-note').catch(() => '')}`);
     })],
   ['a worker that dies mid-run: the page says so and the run goes on from its last snapshot in a new worker, to the numbers of `riglab train`', () =>
     withPage(false, '?steps=400&eval_every=400&sparsity=0.95&crash_worker_at=150', async (page) => {
