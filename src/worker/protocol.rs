@@ -262,7 +262,7 @@ pub enum Command {
         state: Slot,
         watch: Watch,
         data: String,
-        sets: Option<(DataSlots, DataSlots)>,
+        sets: Option<Box<(DataSlots, DataSlots)>>,
         /// The run's path records points every this many steps (besides evaluations and
         /// mask updates).
         record_every: Option<usize>,

@@ -48,10 +48,10 @@ pub fn configure(
     let mut p = Payload::default();
     let state = p.bytes(state);
     let sets = sets.map(|(train, test)| {
-        (
+        Box::new((
             DataSlots::pack(train, &mut p),
             DataSlots::pack(test, &mut p),
-        )
+        ))
     });
     p.finish(&Command::Configure {
         state,
@@ -76,7 +76,7 @@ pub fn read_command(m: &Message) -> Result<(Command, Option<Configured>), String
             state: checkpoint::from_bytes(u.bytes(*state)?)?,
             watch: watch.clone(),
             data: data.clone(),
-            sets: match sets {
+            sets: match sets.as_deref() {
                 Some((train, test)) => Some((train.unpack(&u)?, test.unpack(&u)?)),
                 None => None,
             },
