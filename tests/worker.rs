@@ -97,10 +97,10 @@ fn a_run_trained_through_the_protocol_matches_the_run_that_never_left() {
         };
         for st in &steps {
             let updates = mask_updates(&st.events);
-            shadow.follow(st.step, &updates, None);
+            shadow.follow(st.step, &updates);
         }
         for ps in &p {
-            points.push((ps.step, ps.point_check(&u)));
+            points.push((ps.step, point_len(ps, &u)));
         }
         if let Some((before, after)) = m {
             let (b, a) = (before.unpack(&u).unwrap(), after.unpack(&u).unwrap());
@@ -190,16 +190,13 @@ fn same_events(got: &[Event], want: &[Event]) {
     }
 }
 
-trait PointCheck {
-    fn point_check(&self, u: &riglab::worker::protocol::Unpack) -> usize;
-}
-
-impl PointCheck for riglab::worker::protocol::PointSlots {
-    /// The point's parameter count (and that it decodes).
-    fn point_check(&self, u: &riglab::worker::protocol::Unpack) -> usize {
-        let p = self.unpack(u).unwrap();
-        p.weights.iter().chain(&p.biases).map(Vec::len).sum()
-    }
+/// A point's parameter count (and that it decodes).
+fn point_len(
+    p: &riglab::worker::protocol::PointSlots,
+    u: &riglab::worker::protocol::Unpack,
+) -> usize {
+    let p = p.unpack(u).unwrap();
+    p.weights.iter().chain(&p.biases).map(Vec::len).sum()
 }
 
 #[test]
@@ -278,7 +275,7 @@ fn catches_up(query: &str) {
             };
             for st in steps {
                 let updates = mask_updates(&st.events);
-                page.follow(st.step, &updates, None);
+                page.follow(st.step, &updates);
                 got.extend(st.events.clone());
             }
         }

@@ -170,7 +170,6 @@ impl Run {
         (train, test): (&Dataset, &Dataset),
         gpu: Option<&GpuContext>,
     ) -> Result<Self, String> {
-        let setup = state.setup(&config)?;
         let start = Mark {
             step: state.step,
             point: Point {
@@ -179,8 +178,7 @@ impl Run {
             },
             masks: state.masks.clone(),
         };
-        let (backend, _) = backend_for(&setup, train, test, gpu)?;
-        let trainer = state.resume(setup, backend, train.len(), test.len())?;
+        let trainer = rebuild(state, &config, (train, test), gpu)?;
         Ok(Self::with_trainer(
             config.clone(),
             label_of(&config),
@@ -373,16 +371,17 @@ fn cpu_backend(setup: &Setup, train: &Dataset, test: &Dataset) -> Result<CpuBack
     Ok(backend)
 }
 
-/// A trainer on the CPU going on from `state` under `config` (a run back from its worker).
+/// A trainer going on from `state` under `config`, on `gpu` when given and working, else on
+/// the CPU (a checkpoint opened, a run back from its worker).
 pub fn rebuild(
     state: &RunState,
     config: &Config,
-    train: &Dataset,
-    test: &Dataset,
+    (train, test): (&Dataset, &Dataset),
+    gpu: Option<&GpuContext>,
 ) -> Result<Trainer<AnyBackend>, String> {
     let setup = state.setup(config)?;
-    let cpu = cpu_backend(&setup, train, test)?;
-    state.resume(setup, AnyBackend::from(cpu), train.len(), test.len())
+    let (backend, _) = backend_for(&setup, train, test, gpu)?;
+    state.resume(setup, backend, train.len(), test.len())
 }
 
 /// A host copy of a run's training state at a step.

@@ -137,7 +137,7 @@ pub fn where_runs(l: &Lab) -> String {
 
 /// Runs training in workers now.
 pub fn in_workers(lab: &Lab) -> usize {
-    lab.runs.iter().filter(|r| r.in_worker()).count()
+    training(lab).len()
 }
 
 impl Run {
@@ -529,7 +529,7 @@ fn follow(
                     _ => None,
                 })
                 .collect();
-            t.follow(step, &updates, None);
+            t.follow(step, &updates);
         }
         r.record(&mut events, now);
     }
@@ -558,21 +558,21 @@ fn bring_home(l: &mut Lab, i: usize) -> Result<(), String> {
     let state = checkpoint::from_bytes(&bytes)?;
     // The trainer here followed the run (masks included): it takes the state in place. A
     // new one (a copy of the data sets: a second or so for CIFAR-10) only if it cannot.
-    if let Some(t) = r.trainer.as_mut()
-        && t.catch_up(&state).is_ok()
-    {
-        t.set_watch(watch);
-        let t = r.trainer.take();
-        if let Some(t) = t {
-            r.put_back(t);
+    let caught_up = r
+        .trainer
+        .as_mut()
+        .is_some_and(|t| t.catch_up(&state).is_ok());
+    let mut t = match r.trainer.take() {
+        Some(t) if caught_up => t,
+        old => {
+            r.trainer = old;
+            let (train, test) = l
+                .data
+                .get(&r.config.data.name())
+                .ok_or("its data set is gone")?;
+            super::lab::rebuild(&state, &r.config, (train, test), None)?
         }
-        return Ok(());
-    }
-    let (train, test) = l
-        .data
-        .get(&r.config.data.name())
-        .ok_or("its data set is gone")?;
-    let mut t = super::lab::rebuild(&state, &r.config, train, test)?;
+    };
     t.set_watch(watch);
     r.put_back(t);
     Ok(())

@@ -174,16 +174,20 @@ impl<B: Backend> Trainer<B> {
         }
     }
 
-    /// Takes the state `s` of the same run in place (a run back from its worker, which this
-    /// trainer followed): the parameters, optimiser state, step, data order and FLOPs, exactly
-    /// as `RunState::resume` would, without building a new backend. Err (and nothing changed)
-    /// when the masks are not the state's.
+    /// Takes the state `s` of a run with these masks in place: the parameters, optimiser
+    /// state, step, data order and FLOPs (`RunState::resume` on a new trainer; a run back from
+    /// its worker, which this trainer followed, without building a new backend). Err (and
+    /// nothing changed) when the masks are not the state's or the data set is another.
     pub fn catch_up(&mut self, s: &RunState) -> Result<(), String> {
         if self.masks != s.masks {
             return Err("its masks are not the state's".into());
         }
         if s.data.len() != self.data.len() {
-            return Err("another data set".into());
+            return Err(format!(
+                "it trained on {} images; this data set has {}",
+                s.data.len(),
+                self.data.len()
+            ));
         }
         self.backend.load_state(&s.params)?;
         let f_d = dense_forward_flops(self.exp.layers());
@@ -202,9 +206,9 @@ impl<B: Backend> Trainer<B> {
 
     /// Follows a run that trains elsewhere (the same run, in a worker): its step and its
     /// mask updates (into the backend too), so that what the page shows of this trainer
-    /// (masks, active counts, the step, a divergence) stays that run's, and `catch_up` can
+    /// (masks, active counts, the step) stays that run's (its divergence comes with its state), and `catch_up` can
     /// later take the run's state in place. Its weights stay where they were.
-    pub fn follow(&mut self, step: usize, updates: &[&MaskUpdate], watch: Option<Watch>) {
+    pub fn follow(&mut self, step: usize, updates: &[&MaskUpdate]) {
         for u in updates {
             let Some(mask) = self.masks.get_mut(u.layer) else {
                 continue;
@@ -236,9 +240,6 @@ impl<B: Backend> Trainer<B> {
             self.refresh_flops();
         }
         self.step = step;
-        if let Some(w) = watch {
-            self.set_watch(w);
-        }
     }
 
     /// A new run that starts from this run's current state (the weights and momentum held

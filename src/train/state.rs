@@ -9,7 +9,6 @@ use super::{Event, Trainer};
 use crate::backend::{Backend, State};
 use crate::config::Config;
 use crate::experiment::{DataOrder, Experiment, Setup};
-use crate::sparse::flops::{FlopsCounter, dense_forward_flops};
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct RunState {
@@ -92,22 +91,12 @@ impl RunState {
     pub fn resume<B: Backend>(
         &self,
         setup: Setup,
-        mut backend: B,
+        backend: B,
         train_len: usize,
         test_len: usize,
     ) -> Result<Trainer<B>, String> {
-        if self.data.len() != train_len {
-            return Err(format!(
-                "it trained on {} images; this data set has {train_len}",
-                self.data.len()
-            ));
-        }
-        backend.load_state(&self.params)?;
-        let f_d = dense_forward_flops(setup.exp.layers());
         let mut t = Trainer::new(setup, backend, train_len, test_len);
-        t.step = self.step;
-        t.data = self.data.clone();
-        t.flops = FlopsCounter::resumed(f_d, self.train_flops, self.dense_train_flops);
+        t.catch_up(self)?;
         Ok(t)
     }
 }
