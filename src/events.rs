@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 pub struct StepMetrics {
     pub step: usize,
     /// Mean training loss of the step's mini-batch.
+    #[serde(with = "crate::float_text")]
     pub loss: f64,
     pub lr: f64,
     /// Cumulative training FLOPs so far, and as a fraction of dense training's.
@@ -37,8 +38,10 @@ pub struct MaskUpdate {
 pub struct EvalMetrics {
     /// Steps done when evaluated.
     pub step: usize,
+    #[serde(with = "crate::float_text")]
     pub train_loss: f64,
     pub train_accuracy: f64,
+    #[serde(with = "crate::float_text")]
     pub test_loss: f64,
     pub test_accuracy: f64,
 }
@@ -48,6 +51,7 @@ pub struct EvalMetrics {
 pub struct Divergence {
     pub step: usize,
     /// The step's mean loss: not finite, or above `DIVERGED_FACTOR` times the first one.
+    #[serde(with = "crate::float_text")]
     pub loss: f64,
     pub first_loss: f64,
 }

@@ -11,6 +11,7 @@ pub mod data;
 pub mod events;
 pub mod experiment;
 pub mod figures;
+pub mod float_text;
 pub mod gpu;
 pub mod landscape;
 pub mod model;
