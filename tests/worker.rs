@@ -11,10 +11,12 @@ use riglab::checkpoint::{from_bytes, to_bytes};
 use riglab::config::Config;
 use riglab::cpu::CpuBackend;
 use riglab::data::Dataset;
+use riglab::landscape::compute::PlaneSpec;
 use riglab::landscape::trajectory::Trajectory;
 use riglab::train::{Event, MaskUpdate, Trainer};
-use riglab::worker::protocol::{Command, Message, Report, Stopped, decode};
-use riglab::worker::session::{Session, configure, read_command};
+use riglab::worker::landscape::{Job, command, read, run};
+use riglab::worker::protocol::{Command, Message, Piece, Report, Stopped, decode};
+use riglab::worker::session::{Session, configure, mark, plain, read_command};
 
 const QUERY: &str = "method=rigl&sparsity=0.9&dt=20&steps=120&batch=32&eval_every=40&seed=9";
 
@@ -335,6 +337,161 @@ fn a_diverging_run_stops_in_the_worker_where_it_stops_on_the_page() {
 }
 
 #[test]
+fn a_non_finite_loss_crosses_the_wire() {
+    // JSON has no NaN or infinity: a diverged step's loss, an evaluation's and a
+    // landscape's are written as text (`float_text`) and read back as they were.
+    use riglab::events::{Divergence, EvalMetrics, StepMetrics};
+    use riglab::worker::protocol::StepReport;
+    let step = |loss| {
+        Event::Step(StepMetrics {
+            step: 3,
+            loss,
+            lr: 0.1,
+            train_flops: 1.0,
+            train_flops_fraction: 0.5,
+        })
+    };
+    let eval = Event::Eval(EvalMetrics {
+        step: 3,
+        train_loss: f64::NAN,
+        train_accuracy: 0.1,
+        test_loss: f64::NEG_INFINITY,
+        test_accuracy: 0.1,
+    });
+    let events = vec![step(f64::INFINITY), step(f64::NAN), eval, step(2.5)];
+    let report = Report::Progress {
+        steps: vec![StepReport { step: 3, events }],
+        points: Vec::new(),
+        marks: None,
+        weights: None,
+        steps_per_s: 1.0,
+    };
+    let (back, _) = decode::<Report>(&wire(plain(&report))).unwrap();
+    // (NaN is not equal to itself: compared through the debug text.)
+    assert_eq!(format!("{back:?}"), format!("{report:?}"));
+    let watch = riglab::train::Watch {
+        first_loss: Some(2.3),
+        diverged: Some(Divergence {
+            step: 3,
+            loss: f64::NAN,
+            first_loss: 2.3,
+        }),
+    };
+    let state = Report::State {
+        step: 3,
+        state: riglab::worker::protocol::Slot { at: 0, len: 0 },
+        watch,
+        stopped: Some(Stopped::Finished),
+    };
+    let (back, _) = decode::<Report>(&wire(plain(&state))).unwrap();
+    assert_eq!(format!("{back:?}"), format!("{state:?}"));
+}
+
+#[test]
+fn a_landscape_computed_in_a_worker_is_the_one_computed_here() {
+    let (train, test) = common::mnist(600, 100);
+    let config = Config::parse_strict(QUERY).unwrap();
+    let (mut start, _) = direct(&config, (&train, &test), 0);
+    let (mut mid, _) = direct(&config, (&train, &test), 25);
+    let (mut here, _) = direct(&config, (&train, &test), 50);
+    let a = block_on(mark(&mut start));
+    let m = block_on(mark(&mut mid));
+    let b = block_on(mark(&mut here));
+    let mut s = session(&mut here, &config, (&train, &test), None);
+    let path = vec![
+        (0, false, &a.point),
+        (25, true, &m.point),
+        (50, false, &b.point),
+    ];
+    let paths = [("run".to_string(), path)];
+    let short = [("run".to_string(), vec![(0, false, &a.point)])];
+    let jobs = [
+        Job::Line {
+            a: &a,
+            b: &b,
+            points: 8,
+            samples: 64,
+        },
+        Job::Plane(PlaneSpec {
+            grid: 3,
+            span: 1.0,
+            samples: 64,
+            dense_directions: false,
+            seed: 7,
+        }),
+        Job::Map {
+            paths: &paths,
+            origin: &b.point,
+            grid: 4,
+            samples: 64,
+        },
+        Job::Map {
+            paths: &short,
+            origin: &b.point,
+            grid: 4,
+            samples: 64,
+        },
+    ];
+    let mut lasts = Vec::new();
+    for job in &jobs {
+        let mut mine = Vec::new();
+        let last = block_on(run(&mut here, job, async |p: &Piece| mine.push(p.clone())));
+        let received = read(&wire(command(job))).unwrap();
+        let mut theirs = Vec::new();
+        let report = |p: &Piece, finished| {
+            let m = wire(plain(&Report::Landscape {
+                piece: p.clone(),
+                finished,
+            }));
+            let (r, _) = decode::<Report>(&m).unwrap();
+            let Report::Landscape { piece, .. } = r else {
+                panic!("a landscape report")
+            };
+            piece
+        };
+        let there = block_on(received.run(&mut s.trainer, async |p: &Piece| {
+            theirs.push(report(p, false))
+        }));
+        assert_eq!(theirs, mine);
+        assert_eq!(report(&there, true), last);
+        lasts.push(last);
+    }
+    // What each one is: the whole line, plane and map; a path of one point spans no plane.
+    let Piece::Line { rows, total: 8 } = &lasts[0] else {
+        panic!("{:?}", lasts[0])
+    };
+    assert_eq!(rows.len(), 8);
+    assert_eq!((rows[0].c, rows[1].c, rows[6].c), (-0.2, 0.0, 1.0));
+    // At c = 0 with A's own mask: the loss at A (the start) on the first 64 images; at
+    // c = 1 with B's: the loss at B.
+    let at_a = block_on(start.backend.loss_at(&a.point, Some(&a.masks), 64));
+    assert_eq!(rows[1].mask_a.to_bits(), at_a.to_bits(), "{rows:?}");
+    let at_b = block_on(start.backend.loss_at(&b.point, Some(&b.masks), 64));
+    assert_eq!(rows[6].mask_b.to_bits(), at_b.to_bits(), "{rows:?}");
+    let Piece::Plane { plane, total: 3 } = &lasts[1] else {
+        panic!("{:?}", lasts[1])
+    };
+    assert_eq!((plane.losses.len(), plane.losses[2].len()), (3, 3));
+    assert_eq!(
+        plane.losses[1][1], plane.center_loss,
+        "the middle is the centre"
+    );
+    let Piece::Map {
+        map,
+        done: 16,
+        total: 16,
+    } = &lasts[2]
+    else {
+        panic!("{:?}", lasts[2])
+    };
+    assert_eq!((map.losses.len(), map.paths[0].points.len()), (4, 3));
+    let Piece::Refused { message } = &lasts[3] else {
+        panic!("{:?}", lasts[3])
+    };
+    assert!(message.contains("does not span a plane"), "{message}");
+}
+
+#[test]
 fn bad_messages_are_refused_with_a_reason() {
     let bad = Message {
         run: 3,
@@ -394,6 +551,7 @@ mod fuzz {
         fn random_messages_never_panic(header in ".{0,200}", payload in proptest::collection::vec(any::<u8>(), 0..300)) {
             let m = Message { run: 1, header, payload };
             let _ = read_command(&m);
+            let _ = read(&m);
             let _ = decode::<Report>(&m);
         }
 

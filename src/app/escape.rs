@@ -12,7 +12,7 @@ use super::driver::{self, mark};
 use super::export::download;
 use super::frame::next_frame;
 use super::lab::{Mark, Run};
-use super::landscape::{line, map_into, pause_and_take, put_back};
+use super::landscape::{Labels, line, map_into, pause_and_take, put_back};
 use super::landscape_state::Landscape;
 use crate::config::Config;
 use crate::sparse::Method;
@@ -125,15 +125,17 @@ async fn demo(
     put_back(ctx, 0, st);
     let mut rigl = pause_and_take(ctx, 1).await.ok_or("the RigL run is busy")?;
     let rigl_end = mark(&mut rigl).await;
-    let ends = |m: &Mark| (m.point.clone(), m.masks.clone());
-    line(
+    let lined = line(
         ctx,
-        &mut rigl,
-        ends(&solution),
-        ends(&rigl_end),
+        (1, &mut rigl),
+        (&solution, &rigl_end),
         "from the Static solution (A) to the end of the RigL continuation (B)".into(),
     )
     .await;
+    if let Err(e) = lined {
+        put_back(ctx, 1, rigl);
+        return Err(e);
+    }
     ctx.saved.set_value(vec![
         (
             "plateau",
@@ -186,17 +188,18 @@ async fn escape_map(
         ("static".to_string(), ts.path_to(s_end.step, &s_end.point)),
         ("rigl".to_string(), tr.path_to(r_end.step, &r_end.point)),
     ];
-    let labels = (
-        format!(
+    let labels = Labels {
+        title: format!(
             "both continuations on the plane of their paths' first two principal components ({ESCAPE_MAP_GRID} × {ESCAPE_MAP_GRID})"
         ),
-        vec![
+        styles: vec![
             ("Static, continued".to_string(), 0),
             ("RigL, from the Static solution".to_string(), 1),
         ],
-        "the Static solution".to_string(),
-    );
-    let result = map_into(map, t, &paths, &solution.point, ESCAPE_MAP_GRID, labels).await;
+        start_label: "the Static solution".to_string(),
+    };
+    let job = (&paths[..], &solution.point, ESCAPE_MAP_GRID);
+    let result = map_into(ctx, (1, t), map, job, &labels).await;
     ctx.lab.update_value(|l| {
         for (r, tr) in l.runs.iter_mut().zip([ts, tr]) {
             // (Unless the runs were rebuilt meanwhile: a new run has its own.)

@@ -12,56 +12,156 @@ use super::export::download;
 use super::frame::{FRAME_BUDGET_MS, next_frame, now_ms};
 use super::lab::Mark;
 use super::landscape_state::{Landscape, Shape};
+use super::workers;
 use crate::backend::{AnyBackend, Backend};
-use crate::landscape::compute::{self, MapProgress, PlaneSpec};
-use crate::landscape::map::PlaneMap;
+use crate::landscape::compute::PlaneSpec;
+use crate::landscape::map::{Path, PlaneMap};
 use crate::landscape::{LOSS_SAMPLES, Point, direction_seed, interpolation_coefficients};
 use crate::train::Trainer;
+use crate::worker::landscape::{self, Job};
+use crate::worker::protocol::Piece;
 
 /// Training images every landscape loss is measured on.
 pub const SAMPLES: usize = LOSS_SAMPLES;
 /// Points along a line, from -0.2 to 1.2 (as `riglab landscape`'s default).
 const LINE_POINTS: usize = 29;
 
-/// Computes the map of `paths` about `origin` on `t`'s backend, showing it in `target` as
-/// it fills in.
-pub async fn map_into(
-    target: RwSignal<Option<Landscape>>,
-    t: &mut Trainer<AnyBackend>,
-    paths: &[crate::landscape::map::Path<'_>],
-    origin: &Point,
-    grid: usize,
-    (title, styles, start_label): (String, Vec<(String, usize)>, String),
-) -> Result<PlaneMap, String> {
-    let started = now_ms();
-    let mut frame = now_ms();
-    let show = async |p: MapProgress<'_>| {
-        // The PCA's pieces are small: show them (and yield) once a frame's budget is spent;
-        // each grid row is shown as it arrives.
-        let grid_row = matches!(p, MapProgress::Grid(..));
-        if !grid_row && now_ms() - frame <= FRAME_BUDGET_MS {
-            return;
+/// What a landscape view writes beside the numbers: its title and, for a map, each path's
+/// legend label and run colour, and the label of the start.
+pub struct Labels {
+    pub title: String,
+    pub styles: Vec<(String, usize)>,
+    pub start_label: String,
+}
+
+impl Labels {
+    pub fn titled(title: String) -> Self {
+        Labels {
+            title,
+            styles: Vec::new(),
+            start_label: String::new(),
         }
-        let (map, done, total, unit) = match p {
-            MapProgress::Pca(d, n) => (None, d, n, "snapshots (PCA)"),
-            MapProgress::Grid(m, d, n) => (Some(m.clone()), d, n, "grid points"),
+    }
+
+    /// What the view shows of `piece`, `millis` after it started (nothing: a refusal).
+    fn view(&self, piece: &Piece, millis: f64) -> Option<Landscape> {
+        let map = |map: Option<PlaneMap>| Shape::Map {
+            map,
+            styles: self.styles.clone(),
+            start_label: self.start_label.clone(),
         };
-        target.set(Some(Landscape {
-            title: title.clone(),
-            shape: Shape::Map {
-                map,
-                styles: styles.clone(),
-                start_label: start_label.clone(),
-            },
+        let (shape, done, total, unit) = match piece {
+            Piece::Line { rows, total } => {
+                let series = ["mask of A", "mask of B", "union of the masks"]
+                    .into_iter()
+                    .enumerate()
+                    .map(|(k, name)| {
+                        let losses = rows.iter().map(|r| [r.mask_a, r.mask_b, r.union][k]);
+                        (name.to_string(), losses.collect())
+                    })
+                    .collect();
+                let coeffs = interpolation_coefficients(*total);
+                (Shape::Line { coeffs, series }, rows.len(), *total, "points")
+            }
+            Piece::Plane { plane, total } => {
+                let shape = Shape::Plane {
+                    coords: plane.coords.clone(),
+                    losses: plane.losses.clone(),
+                    center: plane.center_loss,
+                };
+                (shape, plane.losses.len(), *total, "rows")
+            }
+            Piece::Pca { done, total } => (map(None), *done, *total, "snapshots (PCA)"),
+            Piece::Map {
+                map: m,
+                done,
+                total,
+            } => (map(Some(m.clone())), *done, *total, "grid points"),
+            Piece::Refused { .. } => return None,
+        };
+        Some(Landscape {
+            title: self.title.clone(),
+            shape,
             done,
             total,
             unit,
-            millis: now_ms() - started,
-        }));
+            millis,
+        })
+    }
+}
+
+/// Computes `job` at run `i`'s trainer `t` (paused, taken out of the lab), showing it in
+/// `target` as it fills in: in a worker where the run trains in workers (its backend the
+/// CPU's), else here across animation frames. The last piece: the whole landscape, or why
+/// there is none.
+pub async fn compute(
+    ctx: Ctx,
+    (i, t): (usize, &mut Trainer<AnyBackend>),
+    job: &Job<'_>,
+    target: RwSignal<Option<Landscape>>,
+    labels: &Labels,
+) -> Piece {
+    let started = now_ms();
+    if workers::enabled(ctx) && matches!(t.backend, AnyBackend::Cpu(_)) {
+        let show = |p: &Piece| {
+            if let Some(v) = labels.view(p, now_ms() - started) {
+                target.set(Some(v));
+            }
+        };
+        match workers::landscape(ctx, i, t, job, show).await {
+            Ok(piece) => return piece,
+            // Computed here instead, unless the runs changed meanwhile.
+            Err(why) => {
+                let ours = ctx
+                    .lab
+                    .with_value(|l| l.run(i).is_some_and(|r| r.trainer.is_none()));
+                if !ours {
+                    return Piece::Refused {
+                        message: format!("the runs changed while it was computed ({why})"),
+                    };
+                }
+            }
+        }
+    }
+    let mut frame = now_ms();
+    let show = async |p: &Piece| {
+        // The PCA's pieces are small: show them (and yield) once a frame's budget is spent.
+        if matches!(p, Piece::Pca { .. }) && now_ms() - frame <= FRAME_BUDGET_MS {
+            return;
+        }
+        if let Some(v) = labels.view(p, now_ms() - started) {
+            target.set(Some(v));
+        }
         next_frame().await;
         frame = now_ms();
     };
-    compute::trajectory_map(&mut t.backend, paths, origin, grid, LOSS_SAMPLES, show).await
+    let piece = landscape::run(t, job, show).await;
+    if let Some(v) = labels.view(&piece, now_ms() - started) {
+        target.set(Some(v));
+    }
+    piece
+}
+
+/// Computes the map of `paths` about `origin` for run `i` (its trainer `t`), showing it in
+/// `target` as it fills in.
+pub async fn map_into(
+    ctx: Ctx,
+    (i, t): (usize, &mut Trainer<AnyBackend>),
+    target: RwSignal<Option<Landscape>>,
+    (paths, origin, grid): (&[Path<'_>], &Point, usize),
+    labels: &Labels,
+) -> Result<PlaneMap, String> {
+    let job = Job::Map {
+        paths,
+        origin,
+        grid,
+        samples: LOSS_SAMPLES,
+    };
+    match compute(ctx, (i, t), &job, target, labels).await {
+        Piece::Map { map, .. } => Ok(map),
+        Piece::Refused { message } => Err(message),
+        _ => Err("the map did not come".into()),
+    }
 }
 
 /// The loss on the plane of the first two principal components of run `i`'s trajectory
@@ -85,12 +185,12 @@ async fn trajectory_plane(
         path.len()
     );
     let paths = [("trajectory".to_string(), path)];
-    let labels = (
+    let labels = Labels {
         title,
-        vec![(format!("trajectory to step {}", t.step), i)],
-        "start".to_string(),
-    );
-    let result = map_into(ctx.landscape, t, &paths, &end, grid, labels).await;
+        styles: vec![(format!("trajectory to step {}", t.step), i)],
+        start_label: "start".to_string(),
+    };
+    let result = map_into(ctx, (i, t), ctx.landscape, (&paths, &end, grid), &labels).await;
     ctx.lab.update_value(|l| {
         // (Unless the runs were rebuilt meanwhile: a new run has its own.)
         if let Some(r) = l.runs.get_mut(i).filter(|r| r.trajectory.is_none()) {
@@ -117,47 +217,40 @@ pub fn put_back(ctx: Ctx, i: usize, t: Trainer<AnyBackend>) {
     });
 }
 
-/// The loss along the line from `a` to `b`, with A's mask, B's mask and their union.
+/// The loss along the line from `a` to `b`, with A's mask, B's mask and their union, for run
+/// `i` (its trainer `t`).
 pub async fn line(
     ctx: Ctx,
-    t: &mut Trainer<AnyBackend>,
-    a: (Point, Vec<Vec<bool>>),
-    b: (Point, Vec<Vec<bool>>),
+    (i, t): (usize, &mut Trainer<AnyBackend>),
+    (a, b): (&Mark, &Mark),
     title: String,
-) {
-    let started = now_ms();
-    let coeffs = interpolation_coefficients(LINE_POINTS);
-    let show = async |rows: &[compute::InterpRow], total: usize| {
-        let series = ["mask of A", "mask of B", "union of the masks"]
-            .into_iter()
-            .enumerate()
-            .map(|(k, name)| {
-                let losses = rows.iter().map(|r| [r.mask_a, r.mask_b, r.union][k]);
-                (name.to_string(), losses.collect())
-            })
-            .collect();
-        ctx.landscape.set(Some(Landscape {
-            title: title.clone(),
-            shape: Shape::Line {
-                coeffs: coeffs.clone(),
-                series,
-            },
-            done: rows.len(),
-            total,
-            unit: "points",
-            millis: now_ms() - started,
-        }));
-        next_frame().await;
+) -> Result<(), String> {
+    let job = Job::Line {
+        a,
+        b,
+        points: LINE_POINTS,
+        samples: SAMPLES,
     };
-    let (a, b) = ((&a.0, &a.1[..]), (&b.0, &b.1[..]));
-    compute::line(&mut t.backend, a, b, LINE_POINTS, SAMPLES, show).await;
+    done(compute(ctx, (i, t), &job, ctx.landscape, &Labels::titled(title)).await)
 }
 
-/// The loss on a `grid` x `grid` slice around the current parameters, along two
-/// filter-normalised random directions (within the active weights unless `dense`).
-pub async fn plane(ctx: Ctx, t: &mut Trainer<AnyBackend>, grid: usize, dense: bool) {
-    let started = now_ms();
-    let center = t.backend.read_point().await;
+/// Ok, or why a landscape did not come.
+fn done(last: Piece) -> Result<(), String> {
+    match last {
+        Piece::Refused { message } => Err(message),
+        _ => Ok(()),
+    }
+}
+
+/// The loss on a `grid` x `grid` slice around run `i`'s current parameters (its trainer
+/// `t`), along two filter-normalised random directions (within the active weights unless
+/// `dense`).
+pub async fn plane(
+    ctx: Ctx,
+    (i, t): (usize, &mut Trainer<AnyBackend>),
+    grid: usize,
+    dense: bool,
+) -> Result<(), String> {
     let spec = PlaneSpec {
         grid,
         span: 1.0,
@@ -170,22 +263,8 @@ pub async fn plane(ctx: Ctx, t: &mut Trainer<AnyBackend>, grid: usize, dense: bo
         t.step,
         if dense { "dense" } else { "sparse" }
     );
-    let show = async |p: &compute::Plane, rows: usize| {
-        ctx.landscape.set(Some(Landscape {
-            title: title.clone(),
-            shape: Shape::Plane {
-                coords: p.coords.clone(),
-                losses: p.losses.clone(),
-                center: p.center_loss,
-            },
-            done: p.losses.len(),
-            total: rows,
-            unit: "rows",
-            millis: now_ms() - started,
-        }));
-        next_frame().await;
-    };
-    compute::plane(&mut t.backend, &center, &t.masks, spec, show).await;
+    let job = Job::Plane(spec);
+    done(compute(ctx, (i, t), &job, ctx.landscape, &Labels::titled(title)).await)
 }
 
 /// The snapshots the line view can start or end at, for run `i`: (key, label).
@@ -308,18 +387,13 @@ pub fn LandscapeCard(ctx: Ctx) -> impl IntoView {
                         match (a, b) {
                             (Some((a, la)), Some((b, lb))) => {
                                 let title = format!("from {la} (A) to {lb} (B)");
-                                let (a, b) = ((a.point, a.masks), (b.point, b.masks));
-                                line(ctx, &mut t, a, b, title).await;
-                                Ok(())
+                                line(ctx, (i, &mut t), (&a, &b), title).await
                             }
                             _ => Err("that snapshot is not there (any more)".to_string()),
                         }
                     }
                     _ if pca.get_untracked() => trajectory_plane(ctx, i, &mut t, grid).await,
-                    _ => {
-                        plane(ctx, &mut t, grid, dense.get_untracked()).await;
-                        Ok(())
-                    }
+                    _ => plane(ctx, (i, &mut t), grid, dense.get_untracked()).await,
                 };
                 put_back(ctx, i, t);
                 if let Err(e) = outcome {

@@ -11,7 +11,7 @@
 //! its worker sent (at most `STATE_EVERY_MS` old), its record is cut there, and a new worker
 //! takes it on. The runs of a GPU stay on the page's thread (their work is on the GPU).
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 
 use leptos::prelude::*;
 use wasm_bindgen::closure::Closure;
@@ -23,9 +23,11 @@ use super::frame::{next_frame, now_ms};
 use super::lab::{Lab, Run};
 use crate::backend::AnyBackend;
 use crate::checkpoint;
-use crate::train::{Event, MaskUpdate, Watch};
+use crate::train::{Event, MaskUpdate, Trainer, Watch};
+use crate::worker::landscape::{self, Job};
 use crate::worker::protocol::{
-    Command, DATA_KEPT, MarkSlots, Message, PointSlots, Report, Slot, StepReport, Unpack, decode,
+    Command, DATA_KEPT, MarkSlots, Message, Piece, PointSlots, Report, Slot, StepReport, Unpack,
+    decode,
 };
 use crate::worker::session::{configure, plain};
 use crate::worker::web::{from_js, to_js};
@@ -71,6 +73,18 @@ impl PoolWorker {
             self.queued.push(m);
         }
     }
+
+    /// Notes that the data sets `key` go to this worker now; whether they are new to it (then
+    /// they must go along). As the worker does: this name the newest, the oldest past
+    /// `DATA_KEPT` gone.
+    fn takes_data(&mut self, key: &str) -> bool {
+        let first = !self.data.iter().any(|k| k == key);
+        self.data.retain(|k| k != key);
+        self.data.push(key.to_string());
+        let extra = self.data.len().saturating_sub(DATA_KEPT);
+        self.data.drain(..extra);
+        first
+    }
 }
 
 /// Where a run trains when it trains in a worker.
@@ -99,6 +113,115 @@ thread_local! {
     static NEXT_RUN: Cell<u32> = const { Cell::new(1) };
     /// Workers could not be made here (said once); the runs train on the page's thread.
     static BROKEN: Cell<bool> = const { Cell::new(false) };
+    /// The landscapes being computed in workers.
+    static JOBS: RefCell<Vec<Inbox>> = const { RefCell::new(Vec::new()) };
+}
+
+/// What a landscape's worker (`worker`, under the job's own run `run`) sent and the page has
+/// not shown yet: pieces (finished or not), or why it failed.
+struct Inbox {
+    worker: u64,
+    run: u32,
+    pieces: Vec<(Piece, bool)>,
+    failed: Option<String>,
+}
+
+/// Runs `f` on the inbox of `worker`'s job `run`, if there is one.
+fn with_inbox(worker: u64, run: u32, f: impl FnOnce(&mut Inbox)) -> bool {
+    JOBS.with(|j| {
+        j.borrow_mut()
+            .iter_mut()
+            .find(|x| x.worker == worker && x.run == run)
+            .map(f)
+            .is_some()
+    })
+}
+
+/// Computes `job` in a worker at the state of run `i`'s trainer `t` (paused and taken out of
+/// the lab): `show` gets the latest piece as they arrive, once a frame; the last piece when
+/// it is done. Err: no worker could take it, or it stopped (why).
+pub async fn landscape(
+    ctx: Ctx,
+    i: usize,
+    t: &mut Trainer<AnyBackend>,
+    job: &Job<'_>,
+    mut show: impl FnMut(&Piece),
+) -> Result<Piece, String> {
+    let config = ctx
+        .lab
+        .with_value(|l| l.run(i).map(|r| r.config.clone()))
+        .ok_or("the run is gone")?;
+    let mut events = Vec::new();
+    let state = t.snapshot(&config, &mut events).await;
+    let bytes = checkpoint::to_bytes(&state)?;
+    let command = landscape::command(job);
+    let watch = t.watch();
+    let at = ctx
+        .lab
+        .try_update_value(|l| -> Result<(u64, u32), String> {
+            if let Some(r) = l.runs.get_mut(i) {
+                r.record(&mut events, now_ms());
+            }
+            // Any worker will do: the lab is paused.
+            let id = match l.workers.first() {
+                Some(w) => w.id,
+                None => {
+                    let w = spawn(ctx)?;
+                    let id = w.id;
+                    l.workers.push(w);
+                    id
+                }
+            };
+            let run = NEXT_RUN.get();
+            NEXT_RUN.set(run + 1);
+            let name = config.data.name();
+            let key = l.data_key(&name);
+            let first = l
+                .workers
+                .iter_mut()
+                .find(|w| w.id == id)
+                .is_some_and(|w| w.takes_data(&key));
+            let sets = l.data.get(&name).ok_or("its data set is gone")?;
+            let sets = first.then_some((&sets.0, &sets.1));
+            send(l, (id, run), configure(&bytes, watch, &key, sets, None));
+            send(l, (id, run), command);
+            Ok((id, run))
+        })
+        .ok_or("the lab is gone")??;
+    JOBS.with(|j| {
+        j.borrow_mut().push(Inbox {
+            worker: at.0,
+            run: at.1,
+            pieces: Vec::new(),
+            failed: None,
+        })
+    });
+    let outcome = loop {
+        next_frame().await;
+        let mut pieces = Vec::new();
+        let mut failed = None;
+        with_inbox(at.0, at.1, |x| {
+            pieces = std::mem::take(&mut x.pieces);
+            failed = x.failed.take();
+        });
+        if let Some((piece, finished)) = pieces.pop() {
+            show(&piece);
+            if finished {
+                break Ok(piece);
+            }
+        }
+        if let Some(why) = failed {
+            break Err(why);
+        }
+        if !ctx
+            .lab
+            .with_value(|l| l.workers.iter().any(|w| w.id == at.0))
+        {
+            break Err("its worker stopped".to_string());
+        }
+    };
+    JOBS.with(|j| j.borrow_mut().retain(|x| (x.worker, x.run) != at));
+    outcome
 }
 
 /// Whether this page trains its CPU runs in workers.
@@ -311,13 +434,11 @@ pub async fn dispatch(ctx: Ctx) {
             };
             // The data sets go to each worker once; it keeps them for the next plays.
             let key = l.data_key(&name);
-            let w = l.workers.iter_mut().find(|w| w.id == at.0)?;
-            let first = !w.data.contains(&key);
-            // (As the worker does: this name the newest, the oldest past DATA_KEPT gone.)
-            w.data.retain(|k| *k != key);
-            w.data.push(key.clone());
-            let extra = w.data.len().saturating_sub(DATA_KEPT);
-            w.data.drain(..extra);
+            let first = l
+                .workers
+                .iter_mut()
+                .find(|w| w.id == at.0)?
+                .takes_data(&key);
             let sets = l.data.get(&name)?;
             let message = configure(
                 &bytes,
@@ -460,6 +581,10 @@ fn on_report(ctx: Ctx, worker: u64, data: &JsValue) {
         });
         return;
     }
+    if let Report::Landscape { piece, finished } = report {
+        with_inbox(worker, message.run, |x| x.pieces.push((piece, finished)));
+        return;
+    }
     if let Report::Failed { message } = &report {
         return crashed(ctx, worker, message);
     }
@@ -496,7 +621,10 @@ fn on_report(ctx: Ctx, worker: u64, data: &JsValue) {
                 }
                 None
             }
-            Report::Started | Report::Configured { .. } | Report::Failed { .. } => None,
+            Report::Started
+            | Report::Configured { .. }
+            | Report::Failed { .. }
+            | Report::Landscape { .. } => None,
         }
     });
     if let Some(Some(why)) = failed {
@@ -581,6 +709,11 @@ fn bring_home(l: &mut Lab, i: usize) -> Result<(), String> {
 /// A worker failed (`why`): each run it trained goes on here from the last state it sent,
 /// its record cut there, and the next frame hands it to a new worker.
 fn crashed(ctx: Ctx, worker: u64, why: &str) {
+    JOBS.with(|j| {
+        for x in j.borrow_mut().iter_mut().filter(|x| x.worker == worker) {
+            x.failed = Some(format!("its worker stopped ({why})"));
+        }
+    });
     let notes = ctx.lab.try_update_value(|l| {
         // Stopped now, dropped later: this may run inside its own message handler.
         let (dead, live) = std::mem::take(&mut l.workers)

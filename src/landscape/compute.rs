@@ -6,7 +6,7 @@
 
 use rand::SeedableRng;
 use rand_pcg::Pcg64;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::map::{Path, PlaneMap, path_points};
 use super::pca::centered_dot;
@@ -18,11 +18,14 @@ use crate::landscape::map::Projection;
 
 /// One point of a line: the loss at theta(c) = (1 - c) A + c B evaluated with A's mask, B's
 /// mask and their union.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct InterpRow {
     pub c: f64,
+    #[serde(with = "crate::float_text")]
     pub mask_a: f64,
+    #[serde(with = "crate::float_text")]
     pub mask_b: f64,
+    #[serde(with = "crate::float_text")]
     pub union: f64,
 }
 
@@ -53,16 +56,18 @@ pub async fn line<B: Backend>(
 }
 
 /// The losses on a plane: `losses[row][col]` at (coords[col], coords[row]).
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Plane {
     pub coords: Vec<f64>,
     /// losses[row][col]: row = second direction's coordinate, col = first's.
+    #[serde(with = "crate::float_text::grid")]
     pub losses: Vec<Vec<f64>>,
+    #[serde(with = "crate::float_text")]
     pub center_loss: f64,
 }
 
 /// How a random plane is laid out.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct PlaneSpec {
     /// Points per side.
     pub grid: usize,

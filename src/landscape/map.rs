@@ -5,7 +5,7 @@
 
 use std::fmt::Write as _;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::Point;
 pub use super::pca::gram_row;
@@ -15,13 +15,13 @@ use super::pca::{PcaJob, PcaPlane, add_support, gram_from_rows, no_support, traj
 pub const MAP_MARGIN: f64 = 0.25;
 
 /// A path's points on a plane.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ProjectedPath {
     pub name: String,
     pub points: Vec<PathPoint>,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct PathPoint {
     pub step: usize,
     pub x: f64,
@@ -145,11 +145,12 @@ impl ProjectionJob<'_> {
 }
 
 /// The numbers behind a trajectory-plane map.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct PlaneMap {
     pub xs: Vec<f64>,
     pub ys: Vec<f64>,
     /// losses[r][c] at (xs[c], ys[r]); rows fill in as they are computed.
+    #[serde(with = "crate::float_text::grid")]
     pub losses: Vec<Vec<f64>>,
     /// Fraction of the movement explained by each of the two components.
     pub explained: [f64; 2],

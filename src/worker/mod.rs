@@ -2,6 +2,7 @@
 //! (`protocol`), the worker's side of it (`session`, target-independent), and the worker's
 //! entry in the browser (`web`, wasm only).
 
+pub mod landscape;
 pub mod protocol;
 pub mod session;
 #[cfg(target_arch = "wasm32")]

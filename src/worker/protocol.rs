@@ -17,7 +17,10 @@
 //!   `STATE_EVERY_MS`, from which a run whose worker died starts again;
 //! - page -> `Command::Snapshot` -> a `Report::State` at once (a page being hidden keeps it);
 //! - page -> `Command::Pause`, or the run ends -> `Report::State` with `stopped` set; the
-//!   page carries on from that state (checkpoints, landscapes, single steps run there).
+//!   page carries on from that state (checkpoints, single steps run there).
+//! - a landscape of a paused run: page -> `Command::Configure` of its state under a run of
+//!   its own, then `Command::Landscape` -> `Report::Landscape` as it fills in (the last one
+//!   `finished`), after which the worker forgets that run.
 //! - anything that fails -> `Report::Failed` with what went wrong.
 
 use serde::de::DeserializeOwned;
@@ -25,6 +28,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::data::{Dataset, ImageShape};
 use crate::landscape::Point;
+use crate::landscape::compute::{InterpRow, Plane, PlaneSpec};
+use crate::landscape::map::PlaneMap;
 use crate::train::{Event, Watch};
 
 /// A worker sends progress about this often while it trains.
@@ -70,7 +75,9 @@ impl Payload {
     /// Floats, little-endian.
     pub fn floats(&mut self, f: &[f32]) -> Slot {
         let at = self.bytes.len();
-        self.bytes.reserve(4 * f.len());
+        #[cfg(target_endian = "little")]
+        self.bytes.extend_from_slice(bytemuck::cast_slice(f));
+        #[cfg(not(target_endian = "little"))]
         for x in f {
             self.bytes.extend_from_slice(&x.to_le_bytes());
         }
@@ -251,6 +258,57 @@ impl MarkSlots {
     }
 }
 
+/// A path of a trajectory map in a message: its name, and its points with their steps and
+/// whether each was taken just after a mask update.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PathSlots {
+    pub name: String,
+    pub points: Vec<(bool, PointSlots)>,
+}
+
+/// A landscape to compute at the parameters and masks of the run as configured
+/// (`worker::landscape::Job` is the same, in memory).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum LandscapeJob {
+    /// The loss along the line from `a` to `b` with each one's mask and their union.
+    Line {
+        a: MarkSlots,
+        b: MarkSlots,
+        points: usize,
+        samples: usize,
+    },
+    /// A random plane through the run's parameters.
+    Plane { spec: PlaneSpec },
+    /// The loss on the PCA plane of `paths` about `origin`.
+    Map {
+        paths: Vec<PathSlots>,
+        origin: PointSlots,
+        grid: usize,
+        samples: usize,
+    },
+}
+
+/// How far a landscape is.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "piece", rename_all = "snake_case")]
+pub enum Piece {
+    /// The line's points so far, of `total`.
+    Line { rows: Vec<InterpRow>, total: usize },
+    /// The plane's rows so far, of `total`.
+    Plane { plane: Plane, total: usize },
+    /// A map's principal components: entries of the Gram matrix (then steps of the PCA) done.
+    Pca { done: usize, total: usize },
+    /// A map's grid so far: points done, of `total`.
+    Map {
+        map: PlaneMap,
+        done: usize,
+        total: usize,
+    },
+    /// It cannot be computed (why); the worker is fine.
+    Refused { message: String },
+}
+
 /// What the page asks of a worker.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "command", rename_all = "snake_case")]
@@ -274,6 +332,8 @@ pub enum Command {
     Pause,
     /// Send the state now and go on (the page keeps it when it is hidden or closed).
     Snapshot,
+    /// Compute a landscape of the run (configured, not playing), then forget the run.
+    Landscape { job: LandscapeJob },
 }
 
 /// One step's events.
@@ -322,6 +382,8 @@ pub enum Report {
         watch: Watch,
         stopped: Option<Stopped>,
     },
+    /// A landscape (`Command::Landscape`) so far; `finished` with its last piece.
+    Landscape { piece: Piece, finished: bool },
     /// Something failed; the page takes the worker for dead (a panic leaves it unusable).
     Failed { message: String },
 }

@@ -14,7 +14,7 @@ use wasm_bindgen_futures::JsFuture;
 use web_sys::{DedicatedWorkerGlobalScope, MessageChannel, MessageEvent};
 
 use super::protocol::{
-    Command, DATA_KEPT, Message, PROGRESS_EVERY_MS, Report, STATE_EVERY_MS, Stopped,
+    Command, DATA_KEPT, Message, PROGRESS_EVERY_MS, Piece, Report, STATE_EVERY_MS, Stopped,
     WEIGHTS_EVERY_MS,
 };
 use super::session::{Session, plain, read_command};
@@ -208,6 +208,36 @@ fn handle(data: &JsValue) -> Result<(), String> {
             if !LOOPING.get() {
                 wasm_bindgen_futures::spawn_local(report_all(true));
             }
+        }
+        Command::Landscape { .. } => {
+            let job = super::landscape::read(&m)?;
+            // The run was configured for this landscape alone: forgotten once it is done.
+            let session = HELD
+                .with(|h| {
+                    let mut h = h.borrow_mut();
+                    let i = h.iter().position(|x| x.run == run)?;
+                    h.remove(i).session
+                })
+                .ok_or("landscape: this worker does not hold that run")?;
+            wasm_bindgen_futures::spawn_local(async move {
+                let mut session = session;
+                let mut last = f64::NEG_INFINITY;
+                let report = async |p: &Piece| {
+                    // The PCA's pieces are many and small: one report in a while.
+                    let t = now();
+                    if matches!(p, Piece::Pca { .. }) && t - last < PROGRESS_EVERY_MS {
+                        return;
+                    }
+                    last = t;
+                    let piece = p.clone();
+                    let finished = false;
+                    post(&plain(&Report::Landscape { piece, finished }).to(run));
+                    yield_now().await;
+                };
+                let piece = job.run(&mut session.trainer, report).await;
+                let finished = true;
+                post(&plain(&Report::Landscape { piece, finished }).to(run));
+            });
         }
     }
     Ok(())

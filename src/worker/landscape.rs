@@ -1,0 +1,261 @@
+//! A landscape as a job: what the page asks (`Job`), the message that carries it
+//! (`Command::Landscape`), and its computation on a trainer, reporting `Piece`s as it fills
+//! in. The worker runs it on the run it was given; the page runs the same function itself
+//! where the run is not in a worker (a GPU's, or `workers=0`).
+
+use super::protocol::{
+    Command, LandscapeJob, Mark, MarkSlots, Message, PathSlots, Payload, Piece, PointSlots, decode,
+};
+use crate::backend::Backend;
+use crate::landscape::Point;
+use crate::landscape::compute::{self, MapProgress, PlaneSpec};
+use crate::landscape::map::Path;
+use crate::train::Trainer;
+
+/// A landscape to compute at a trainer's parameters and masks.
+pub enum Job<'a> {
+    /// The loss along the line from `a` to `b` at `points` points, with A's mask, B's and
+    /// their union.
+    Line {
+        a: &'a Mark,
+        b: &'a Mark,
+        points: usize,
+        samples: usize,
+    },
+    /// A random plane through the trainer's parameters.
+    Plane(PlaneSpec),
+    /// The loss on a `grid` x `grid` grid over the PCA plane of `paths` about `origin`.
+    Map {
+        paths: &'a [Path<'a>],
+        origin: &'a Point,
+        grid: usize,
+        samples: usize,
+    },
+}
+
+/// The `Command::Landscape` of `job`.
+pub fn command(job: &Job) -> Message {
+    let mut p = Payload::default();
+    let job = match *job {
+        Job::Line {
+            a,
+            b,
+            points,
+            samples,
+        } => LandscapeJob::Line {
+            a: MarkSlots::pack(a, &mut p),
+            b: MarkSlots::pack(b, &mut p),
+            points,
+            samples,
+        },
+        Job::Plane(spec) => LandscapeJob::Plane { spec },
+        Job::Map {
+            paths,
+            origin,
+            grid,
+            samples,
+        } => LandscapeJob::Map {
+            paths: paths
+                .iter()
+                .map(|(name, points)| PathSlots {
+                    name: name.clone(),
+                    points: points
+                        .iter()
+                        .map(|&(step, updated, point)| {
+                            (updated, PointSlots::pack(step, point, &mut p))
+                        })
+                        .collect(),
+                })
+                .collect(),
+            origin: PointSlots::pack(0, origin, &mut p),
+            grid,
+            samples,
+        },
+    };
+    p.finish(&Command::Landscape { job })
+}
+
+/// A path as a received job holds it (`Path` borrows the points).
+pub type OwnedPath = (String, Vec<(usize, bool, Point)>);
+
+/// A job as a worker holds it, decoded from its message (`Received::job` lends it out).
+pub enum Received {
+    Line {
+        a: Mark,
+        b: Mark,
+        points: usize,
+        samples: usize,
+    },
+    Plane(PlaneSpec),
+    Map {
+        paths: Vec<OwnedPath>,
+        origin: Point,
+        grid: usize,
+        samples: usize,
+    },
+}
+
+/// The job of a `Command::Landscape` message; Err says what does not parse.
+pub fn read(m: &Message) -> Result<Received, String> {
+    let (cmd, u) = decode::<Command>(m)?;
+    let Command::Landscape { job } = cmd else {
+        return Err("not a landscape".into());
+    };
+    Ok(match job {
+        LandscapeJob::Line {
+            a,
+            b,
+            points,
+            samples,
+        } => Received::Line {
+            a: a.unpack(&u)?,
+            b: b.unpack(&u)?,
+            points,
+            samples,
+        },
+        LandscapeJob::Plane { spec } => Received::Plane(spec),
+        LandscapeJob::Map {
+            paths,
+            origin,
+            grid,
+            samples,
+        } => Received::Map {
+            paths: paths
+                .iter()
+                .map(|p| {
+                    let points = p
+                        .points
+                        .iter()
+                        .map(|(updated, s)| Ok((s.step, *updated, s.unpack(&u)?)))
+                        .collect::<Result<_, String>>()?;
+                    Ok((p.name.clone(), points))
+                })
+                .collect::<Result<_, String>>()?,
+            origin: origin.unpack(&u)?,
+            grid,
+            samples,
+        },
+    })
+}
+
+impl Received {
+    /// Computes it on `t` (see `run`).
+    pub async fn run<B: Backend>(
+        &self,
+        t: &mut Trainer<B>,
+        report: impl AsyncFnMut(&Piece),
+    ) -> Piece {
+        match self {
+            Received::Line {
+                a,
+                b,
+                points,
+                samples,
+            } => {
+                let job = Job::Line {
+                    a,
+                    b,
+                    points: *points,
+                    samples: *samples,
+                };
+                run(t, &job, report).await
+            }
+            Received::Plane(spec) => run(t, &Job::Plane(*spec), report).await,
+            Received::Map {
+                paths,
+                origin,
+                grid,
+                samples,
+            } => {
+                let paths: Vec<Path> = paths
+                    .iter()
+                    .map(|(name, points)| {
+                        let points = points.iter().map(|(s, u, p)| (*s, *u, p)).collect();
+                        (name.clone(), points)
+                    })
+                    .collect();
+                let job = Job::Map {
+                    paths: &paths,
+                    origin,
+                    grid: *grid,
+                    samples: *samples,
+                };
+                run(t, &job, report).await
+            }
+        }
+    }
+}
+
+/// Computes `job` at `t`'s parameters and masks; `report` hears of every piece of it as it is
+/// done (a map: every entry of the Gram matrix, every step of the PCA, every grid row). The
+/// last piece (also returned) is the whole landscape, or why it cannot be computed.
+pub async fn run<B: Backend>(
+    t: &mut Trainer<B>,
+    job: &Job<'_>,
+    mut report: impl AsyncFnMut(&Piece),
+) -> Piece {
+    match *job {
+        Job::Line {
+            a,
+            b,
+            points,
+            samples,
+        } => {
+            let a = (&a.point, &a.masks[..]);
+            let b = (&b.point, &b.masks[..]);
+            let show = async |rows: &[compute::InterpRow], total: usize| {
+                let piece = Piece::Line {
+                    rows: rows.to_vec(),
+                    total,
+                };
+                report(&piece).await;
+            };
+            let rows = compute::line(&mut t.backend, a, b, points, samples, show).await;
+            let total = rows.len();
+            Piece::Line { rows, total }
+        }
+        Job::Plane(spec) => {
+            let center = t.backend.read_point().await;
+            let show = async |p: &compute::Plane, total: usize| {
+                let piece = Piece::Plane {
+                    plane: p.clone(),
+                    total,
+                };
+                report(&piece).await;
+            };
+            let plane = compute::plane(&mut t.backend, &center, &t.masks, spec, show).await;
+            let total = plane.coords.len();
+            Piece::Plane { plane, total }
+        }
+        Job::Map {
+            paths,
+            origin,
+            grid,
+            samples,
+        } => {
+            let show = async |p: MapProgress<'_>| {
+                let piece = match p {
+                    MapProgress::Pca(done, total) => Piece::Pca { done, total },
+                    MapProgress::Grid(map, done, total) => Piece::Map {
+                        map: map.clone(),
+                        done,
+                        total,
+                    },
+                };
+                report(&piece).await;
+            };
+            match compute::trajectory_map(&mut t.backend, paths, origin, grid, samples, show).await
+            {
+                Ok(map) => {
+                    let total = map.xs.len() * map.ys.len();
+                    Piece::Map {
+                        map,
+                        done: total,
+                        total,
+                    }
+                }
+                Err(message) => Piece::Refused { message },
+            }
+        }
+    }
+}
