@@ -387,6 +387,69 @@ fn a_non_finite_loss_crosses_the_wire() {
     assert_eq!(format!("{back:?}"), format!("{state:?}"));
 }
 
+/// Milliseconds since the first call.
+fn clock() -> f64 {
+    static START: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+    START
+        .get_or_init(std::time::Instant::now)
+        .elapsed()
+        .as_secs_f64()
+        * 1000.0
+}
+
+#[test]
+fn a_step_is_timed_after_the_warm_up_within_its_bounds() {
+    use riglab::worker::landscape::{WARM_UP_STEPS, time_steps};
+    let (train, test) = common::mnist(600, 100);
+    let config = Config::parse_strict(QUERY).unwrap();
+    // A clock that moves 4 ms each time it is read, the start at 4. Budget 30 ms: the
+    // first step is not checked, the next checks read 8, 12, ..., 32 (28 ms after the start:
+    // an 8th step), 36 (over: stop); the end reads 40: 36 ms over 8 steps. With `most` 3 the
+    // checks stop at the count without a reading: 8, 12, then the end at 16: 12 ms over 3.
+    for (most, steps, ms_per_step) in [(100, 8, 4.5), (3, 3, 4.0), (0, 1, 4.0)] {
+        let ticks = std::cell::Cell::new(0.0);
+        let fake = || {
+            ticks.set(ticks.get() + 4.0);
+            ticks.get()
+        };
+        let (mut t, _) = direct(&config, (&train, &test), 0);
+        let (n, ms) = block_on(time_steps(&mut t, (30.0, most), 1e9, &fake)).unwrap();
+        assert_eq!((n, ms), (steps, ms_per_step), "most {most}");
+        assert_eq!(t.step, WARM_UP_STEPS + steps);
+    }
+    // A backend whose warm-up ends past `give_up_ms` is not timed further: the first warm-up
+    // step reads 8 (4 after the start), the second 12 (8 after it: given up at 6).
+    let ticks = std::cell::Cell::new(0.0);
+    let fake = || {
+        ticks.set(ticks.get() + 4.0);
+        ticks.get()
+    };
+    let (mut t, _) = direct(&config, (&train, &test), 0);
+    assert_eq!(
+        block_on(time_steps(&mut t, (30.0, 10), 6.0, &fake)),
+        Err(8.0)
+    );
+    assert_eq!(t.step, 2);
+    // Through the wire, on a worker's copy of the run: a real time, the run's own steps.
+    let (mut page, _) = direct(&config, (&train, &test), 0);
+    let mut s = session(&mut page, &config, (&train, &test), None);
+    let job = Job::Time {
+        budget_ms: 1e9,
+        most: 4,
+    };
+    let received = read(&wire(command(&job))).unwrap();
+    let piece = block_on(received.run(&mut s.trainer, async |_: &Piece| {}, &clock));
+    let Piece::Timed {
+        steps: 4,
+        ms_per_step,
+    } = piece
+    else {
+        panic!("{piece:?}")
+    };
+    assert!(ms_per_step > 0.0 && ms_per_step.is_finite());
+    assert_eq!(s.trainer.step, WARM_UP_STEPS + 4);
+}
+
 #[test]
 fn a_landscape_computed_in_a_worker_is_the_one_computed_here() {
     let (train, test) = common::mnist(600, 100);
@@ -435,7 +498,12 @@ fn a_landscape_computed_in_a_worker_is_the_one_computed_here() {
     let mut lasts = Vec::new();
     for job in &jobs {
         let mut mine = Vec::new();
-        let last = block_on(run(&mut here, job, async |p: &Piece| mine.push(p.clone())));
+        let last = block_on(run(
+            &mut here,
+            job,
+            async |p: &Piece| mine.push(p.clone()),
+            &clock,
+        ));
         let received = read(&wire(command(job))).unwrap();
         let mut theirs = Vec::new();
         let report = |p: &Piece, finished| {
@@ -449,9 +517,11 @@ fn a_landscape_computed_in_a_worker_is_the_one_computed_here() {
             };
             piece
         };
-        let there = block_on(received.run(&mut s.trainer, async |p: &Piece| {
-            theirs.push(report(p, false))
-        }));
+        let there = block_on(received.run(
+            &mut s.trainer,
+            async |p: &Piece| theirs.push(report(p, false)),
+            &clock,
+        ));
         assert_eq!(theirs, mine);
         assert_eq!(report(&there, true), last);
         lasts.push(last);

@@ -1,4 +1,6 @@
-//! Which compute backend the page can use: a WebGPU adapter, or the CPU fallback and why.
+//! Which compute backend the page can use: a WebGPU adapter, or the CPU fallback and why;
+//! and, with `backend=auto`, which one trains a configuration faster, by measurement: a few
+//! steps timed on each where it would train (the CPU's in a worker, WebGPU's here).
 
 use js_sys::{Function, Promise, Reflect};
 use leptos::prelude::*;
@@ -6,8 +8,17 @@ use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 
 use super::ctx::{Ctx, GpuState};
-use crate::gpu::GpuContext;
+use super::frame::now_ms;
+use super::workers;
+use crate::backend::AnyBackend;
+use crate::config::Config;
+use crate::cpu::CpuBackend;
+use crate::experiment::Setup;
+use crate::gpu::{GpuBackend, GpuContext};
 use crate::share::BackendChoice;
+use crate::train::Trainer;
+use crate::worker::landscape::{Job, time_steps};
+use crate::worker::protocol::Piece;
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum Backend {
@@ -96,11 +107,6 @@ pub async fn open_gpu(ctx: Ctx) {
                 ctx.fallback_note.set(Some(
                     "Training on the CPU: the link asks for it (backend=cpu).".into(),
                 ));
-            } else if choice == BackendChoice::Auto && fallback_adapter {
-                ctx.fallback_note.set(Some(format!(
-                    "WebGPU here is a software adapter ({adapter}): the CPU backend trains much faster, so it is used. \
-                     Add backend=gpu to the link to train on WebGPU anyway."
-                )));
             } else {
                 match GpuContext::new().await {
                     Ok(gpu) => ctx.gpu.set_value(Some(gpu)),
@@ -116,6 +122,199 @@ pub async fn open_gpu(ctx: Ctx) {
         }
     };
     ctx.gpu_state.set(state);
+}
+
+/// Timing stops after this long on each backend ...
+const TIME_BUDGET_MS: f64 = 300.0;
+/// ... or this many steps.
+const TIME_MOST_STEPS: usize = 10;
+
+/// What a step of a configuration took on each backend (ms), or why it could not be timed.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Measured {
+    cpu: Result<f64, String>,
+    gpu: Result<f64, String>,
+}
+
+impl Measured {
+    pub fn gpu_faster(&self) -> bool {
+        match (&self.cpu, &self.gpu) {
+            (Ok(c), Ok(g)) => g < c,
+            (Err(_), Ok(_)) => true,
+            _ => false,
+        }
+    }
+}
+
+fn key_of(config: &Config) -> String {
+    format!(
+        "{} {} batch {} {} sparsity {}",
+        config.data.name(),
+        config.model,
+        config.batch,
+        config.method.name(),
+        config.sparsity
+    )
+}
+
+/// The GPU device the runs of `config` train on: with `backend=gpu` the page's device; with
+/// `auto` the device once a few timed steps of `config` were faster there than on the CPU
+/// (timed once per model, data, batch, method and sparsity, in the background while the runs
+/// start on the CPU: when WebGPU wins, runs still at step 0 start again there, and the page
+/// says both figures), else none.
+pub fn gpu_for(ctx: Ctx, config: &Config) -> Option<GpuContext> {
+    let gpu = ctx.gpu.get_value()?;
+    if ctx.backend_choice.get_untracked() != BackendChoice::Auto {
+        return Some(gpu);
+    }
+    let key = key_of(config);
+    let known = ctx
+        .measured
+        .with_value(|m| m.iter().find(|x| x.0 == key).map(|x| x.1.clone()));
+    match known {
+        Some(Some(m)) => {
+            ctx.fallback_note.set(Some(say(ctx, &m)));
+            m.gpu_faster().then_some(gpu)
+        }
+        Some(None) => None,
+        None => {
+            ctx.measured.update_value(|all| all.push((key, None)));
+            ctx.fallback_note.set(Some(
+                "backend=auto: training on the CPU while a few steps of this network are timed on the CPU and on WebGPU…".into(),
+            ));
+            ctx.to_time.set_value(Some(config.clone()));
+            None
+        }
+    }
+}
+
+/// Times the configuration `gpu_for` left to time, if any (once the runs are built: a reset
+/// stops the workers of the runs before).
+pub fn start_timing(ctx: Ctx) {
+    let Some(config) = ctx.to_time.try_update_value(Option::take).flatten() else {
+        return;
+    };
+    let Some(gpu) = ctx.gpu.get_value() else {
+        return;
+    };
+    let key = key_of(&config);
+    leptos::task::spawn_local(async move {
+        let m = measure(ctx, &config, &gpu, key.clone()).await;
+        ctx.measured.update_value(|all| {
+            if let Some(x) = all.iter_mut().find(|x| x.0 == key) {
+                x.1 = Some(m.clone());
+            }
+        });
+        let still = ctx.config.with_untracked(|c| key_of(c) == key);
+        if !still {
+            return;
+        }
+        ctx.fallback_note.set(Some(say(ctx, &m)));
+        // Runs not started yet go to the faster GPU now; others at their next reset.
+        let fresh = ctx.mode.get_untracked() == super::ctx::Mode::Paused
+            && !ctx.driving.get_untracked()
+            && ctx.lab.with_value(|l| l.runs.iter().all(|r| r.step() == 0));
+        if m.gpu_faster() && fresh {
+            super::reset::reset(ctx).await;
+        }
+    });
+}
+
+/// The note about a measurement: both figures and the choice.
+fn say(ctx: Ctx, m: &Measured) -> String {
+    let adapter = match ctx.gpu_state.get_untracked() {
+        GpuState::Ready {
+            adapter,
+            fallback_adapter,
+        } => format!(
+            "{adapter}{}",
+            if fallback_adapter {
+                ", a software adapter"
+            } else {
+                ""
+            }
+        ),
+        _ => "WebGPU".into(),
+    };
+    let figure = |r: &Result<f64, String>| match r {
+        Ok(ms) => format!("{ms:.1} ms a step"),
+        Err(e) => e.clone(),
+    };
+    let where_cpu = if workers::enabled(ctx) {
+        " in a worker"
+    } else {
+        ""
+    };
+    let (cpu, gpu) = (figure(&m.cpu), figure(&m.gpu));
+    if m.gpu_faster() {
+        format!(
+            "backend=auto: this network trains faster on WebGPU ({gpu}, {adapter}) than on the CPU ({cpu}{where_cpu}), so it trains on WebGPU. Add backend=cpu to the link to train on the CPU anyway."
+        )
+    } else {
+        format!(
+            "backend=auto: this network trains faster on the CPU ({cpu}{where_cpu}) than on WebGPU ({gpu}, {adapter}), so it trains on the CPU. Add backend=gpu to the link to train on WebGPU anyway."
+        )
+    }
+}
+
+/// Times steps of `config` on a copy of its first run on the lab's data (the first two
+/// batches of it, a copy), on the CPU (in a worker where the page trains in workers), then
+/// on `gpu`, which gives up once its warm-up takes 20 of the CPU's steps (and 2 s).
+async fn measure(ctx: Ctx, config: &Config, gpu: &GpuContext, key: String) -> Measured {
+    let sets = ctx.lab.with_value(|l| {
+        l.data.get(&config.data.name()).map(|(train, test)| {
+            let n = 2 * config.batch;
+            (train.head(n), test.head(n))
+        })
+    });
+    let Some((train, test)) = sets else {
+        let why = Err("its data set is not loaded".to_string());
+        return Measured {
+            cpu: why.clone(),
+            gpu: why,
+        };
+    };
+    let bounds = (TIME_BUDGET_MS, TIME_MOST_STEPS);
+    let cpu = async {
+        let setup = Setup::new(config)?;
+        let b = CpuBackend::new(&setup, train.clone(), test.clone())?;
+        let mut t = Trainer::new(setup, AnyBackend::from(b), train.len(), test.len());
+        if workers::enabled(ctx) {
+            let name = format!("{} images to time: {key}", 2 * config.batch);
+            let job = Job::Time {
+                budget_ms: TIME_BUDGET_MS,
+                most: TIME_MOST_STEPS,
+            };
+            let own = Some((name.as_str(), (&train, &test)));
+            match workers::in_worker(ctx, (config, &mut t, None), own, &job, |_| {}).await? {
+                Piece::Timed { ms_per_step, .. } => Ok(ms_per_step),
+                other => Err(format!("the worker answered {other:?}")),
+            }
+        } else {
+            let timed = time_steps(&mut t, bounds, f64::INFINITY, &now_ms).await;
+            Ok(timed.map_or(f64::INFINITY, |x| x.1))
+        }
+    }
+    .await;
+    let give_up = cpu
+        .as_ref()
+        .map_or(f64::INFINITY, |ms| (20.0 * ms).max(2000.0));
+    let gpu = async {
+        // On `AnyBackend`, as the runs: one copy of the trainer's code in the wasm.
+        let setup = Setup::new(config)?;
+        let b = GpuBackend::with_context(gpu.clone(), &setup, train.clone(), test.clone())
+            .map_err(|e| e.to_string())?;
+        let mut t = Trainer::new(setup, AnyBackend::from(b), train.len(), test.len());
+        match time_steps(&mut t, bounds, give_up, &now_ms).await {
+            Ok((_, ms)) => Ok(ms),
+            Err(ms) => Err(format!(
+                "its warm-up took {:.1} s: not timed further",
+                ms / 1000.0
+            )),
+        }
+    }
+    .await;
+    Measured { cpu, gpu }
 }
 
 /// The badge in the header: "WebGPU · <adapter>" or "CPU fallback: <why>".

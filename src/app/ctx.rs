@@ -97,6 +97,11 @@ pub struct Ctx {
     pub backend_choice: RwSignal<BackendChoice>,
     pub gpu_state: RwSignal<GpuState>,
     pub gpu: StoredValue<Option<GpuContext>, LocalStorage>,
+    /// `backend=auto`: the time a step took on each backend, per configuration timed (None
+    /// while it is being timed).
+    pub measured: StoredValue<Vec<(String, Option<super::backend::Measured>)>>,
+    /// ... and the configuration to time once the runs are built.
+    pub to_time: StoredValue<Option<Config>>,
     /// Destroy the GPU device after this step (a demonstration of the CPU fallback).
     pub lose_gpu_at: Option<usize>,
     /// Train CPU runs on the page's thread rather than in workers (URL `workers=0`).
@@ -145,6 +150,8 @@ impl Ctx {
             backend_choice: RwSignal::new(page.backend),
             gpu_state: RwSignal::new(GpuState::Probing),
             gpu: StoredValue::new_local(None),
+            measured: StoredValue::new(Vec::new()),
+            to_time: StoredValue::new(None),
             lose_gpu_at: page.lose_gpu_at,
             no_workers: page.no_workers,
             crash_worker_at: StoredValue::new(page.crash_worker_at),

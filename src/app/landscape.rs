@@ -77,7 +77,7 @@ impl Labels {
                 done,
                 total,
             } => (map(Some(m.clone())), *done, *total, "grid points"),
-            Piece::Refused { .. } => return None,
+            Piece::Refused { .. } | Piece::Timed { .. } => return None,
         };
         Some(Landscape {
             title: self.title.clone(),
@@ -135,7 +135,7 @@ pub async fn compute(
         next_frame().await;
         frame = now_ms();
     };
-    let piece = landscape::run(t, job, show).await;
+    let piece = landscape::run(t, job, show, &now_ms).await;
     if let Some(v) = labels.view(&piece, now_ms() - started) {
         target.set(Some(v));
     }

@@ -16,11 +16,14 @@ pub async fn reset(ctx: Ctx) {
     }
     let config = ctx.config.get_untracked();
     let versus = ctx.versus.get_untracked();
-    let gpu = ctx.gpu.get_value();
     let restoring = ctx.restore_once.get_value();
     ctx.restore_once.set_value(false);
     ctx.resumed.set(None);
     let loaded = data::ensure(ctx, &config.data).await;
+    let gpu = match loaded {
+        Ok(()) => super::backend::gpu_for(ctx, &config),
+        Err(_) => None,
+    };
     if restoring && loaded.is_ok() {
         // Opening a link again: go on with the runs this browser kept for it.
         let data = ctx
@@ -37,6 +40,7 @@ pub async fn reset(ctx: Ctx) {
             ctx.resumed.set(Some(step));
             ctx.status.set(Status::Ready);
             ctx.view_tick.update(|t| *t += 1);
+            super::backend::start_timing(ctx);
             return;
         }
     }
@@ -74,4 +78,5 @@ pub async fn reset(ctx: Ctx) {
         Err(e) => Status::Error(e),
     });
     ctx.view_tick.update(|t| *t += 1);
+    super::backend::start_timing(ctx);
 }

@@ -93,7 +93,7 @@ async fn open(ctx: Ctx, file: web_sys::File) {
             .with_value(|l| l.data.get(&config.data.name()).cloned())
             .ok_or("its data set is not loaded")?;
         driver::pause(ctx).await;
-        let gpu = ctx.gpu.get_value();
+        let gpu = super::backend::gpu_for(ctx, &config);
         let run = Run::resumed(&state, config.clone(), (&data.0, &data.1), gpu.as_ref())?;
         Ok::<_, String>((run, config, state.step))
     }

@@ -23,6 +23,8 @@ use super::frame::{next_frame, now_ms};
 use super::lab::{Lab, Run};
 use crate::backend::AnyBackend;
 use crate::checkpoint;
+use crate::config::Config;
+use crate::data::Dataset;
 use crate::train::{Event, MaskUpdate, Trainer, Watch};
 use crate::worker::landscape::{self, Job};
 use crate::worker::protocol::{
@@ -145,21 +147,34 @@ pub async fn landscape(
     i: usize,
     t: &mut Trainer<AnyBackend>,
     job: &Job<'_>,
-    mut show: impl FnMut(&Piece),
+    show: impl FnMut(&Piece),
 ) -> Result<Piece, String> {
     let config = ctx
         .lab
         .with_value(|l| l.run(i).map(|r| r.config.clone()))
         .ok_or("the run is gone")?;
+    in_worker(ctx, (&config, t, Some(i)), None, job, show).await
+}
+
+/// Computes `job` in a worker at the state of `t`, a trainer of `config` (run `i`'s when
+/// given: what its snapshot reports goes to it), on the lab's data sets for `config`, or on
+/// `own` (named so, for the worker to keep as it keeps the lab's); see `landscape`.
+pub async fn in_worker(
+    ctx: Ctx,
+    (config, t, i): (&Config, &mut Trainer<AnyBackend>, Option<usize>),
+    own: Option<(&str, (&Dataset, &Dataset))>,
+    job: &Job<'_>,
+    mut show: impl FnMut(&Piece),
+) -> Result<Piece, String> {
     let mut events = Vec::new();
-    let state = t.snapshot(&config, &mut events).await;
+    let state = t.snapshot(config, &mut events).await;
     let bytes = checkpoint::to_bytes(&state)?;
     let command = landscape::command(job);
     let watch = t.watch();
     let at = ctx
         .lab
         .try_update_value(|l| -> Result<(u64, u32), String> {
-            if let Some(r) = l.runs.get_mut(i) {
+            if let Some(r) = i.and_then(|i| l.runs.get_mut(i)) {
                 r.record(&mut events, now_ms());
             }
             // Any worker will do: the lab is paused.
@@ -175,14 +190,20 @@ pub async fn landscape(
             let run = NEXT_RUN.get();
             NEXT_RUN.set(run + 1);
             let name = config.data.name();
-            let key = l.data_key(&name);
+            let key = own.map_or_else(|| l.data_key(&name), |(k, _)| k.to_string());
             let first = l
                 .workers
                 .iter_mut()
                 .find(|w| w.id == id)
                 .is_some_and(|w| w.takes_data(&key));
-            let sets = l.data.get(&name).ok_or("its data set is gone")?;
-            let sets = first.then_some((&sets.0, &sets.1));
+            let sets = match own {
+                Some((_, sets)) => sets,
+                None => {
+                    let sets = l.data.get(&name).ok_or("its data set is gone")?;
+                    (&sets.0, &sets.1)
+                }
+            };
+            let sets = first.then_some(sets);
             send(l, (id, run), configure(&bytes, watch, &key, sets, None));
             send(l, (id, run), command);
             Ok((id, run))

@@ -103,6 +103,17 @@ impl Dataset {
         self.labels.is_empty()
     }
 
+    /// Its first `n` images (all of them if it has fewer).
+    pub fn head(&self, n: usize) -> Dataset {
+        let n = n.min(self.len());
+        Dataset {
+            shape: self.shape,
+            num_classes: self.num_classes,
+            images: self.images[..n * self.shape.len()].to_vec(),
+            labels: self.labels[..n].to_vec(),
+        }
+    }
+
     /// The pixels of image `i` (CHW).
     pub fn image(&self, i: usize) -> &[u8] {
         let n = self.shape.len();

@@ -1,7 +1,8 @@
 //! A landscape as a job: what the page asks (`Job`), the message that carries it
 //! (`Command::Landscape`), and its computation on a trainer, reporting `Piece`s as it fills
 //! in. The worker runs it on the run it was given; the page runs the same function itself
-//! where the run is not in a worker (a GPU's, or `workers=0`).
+//! where the run is not in a worker (a GPU's, or `workers=0`). One job is no landscape: the
+//! time a step takes, by which `backend=auto` chooses (`app/backend.rs`).
 
 use super::protocol::{
     Command, LandscapeJob, Mark, MarkSlots, Message, PathSlots, Payload, Piece, PointSlots, decode,
@@ -31,6 +32,43 @@ pub enum Job<'a> {
         grid: usize,
         samples: usize,
     },
+    /// Milliseconds per training step of the trainer (which trains on: give it a copy),
+    /// `time_steps` with these bounds (giving up never).
+    Time { budget_ms: f64, most: usize },
+}
+
+/// Steps timed after this many steps not timed (a GPU compiles its pipelines at first use).
+pub const WARM_UP_STEPS: usize = 2;
+
+/// Milliseconds per training step of `t` (which trains on): `WARM_UP_STEPS` steps, then
+/// steps until `budget_ms` have passed or `most` are done (at least one), with the work a
+/// backend still has queued (a GPU's) finished within the time; `now` is a clock in ms.
+/// Err(ms): a warm-up step alone ended `give_up_ms` or more after the start (a backend that
+/// slow has lost already: not timed further).
+pub async fn time_steps<B: Backend>(
+    t: &mut Trainer<B>,
+    (budget_ms, most): (f64, usize),
+    give_up_ms: f64,
+    now: &dyn Fn() -> f64,
+) -> Result<(usize, f64), f64> {
+    let mut events = Vec::new();
+    let warm = now();
+    for _ in 0..WARM_UP_STEPS {
+        t.step(&mut events).await;
+        t.poll(true, &mut events).await;
+        let spent = now() - warm;
+        if spent >= give_up_ms {
+            return Err(spent);
+        }
+    }
+    let start = now();
+    let mut steps = 0;
+    while steps < most.max(1) && (steps == 0 || now() - start < budget_ms) {
+        t.step(&mut events).await;
+        steps += 1;
+    }
+    t.poll(true, &mut events).await;
+    Ok((steps, (now() - start) / steps as f64))
 }
 
 /// The `Command::Landscape` of `job`.
@@ -49,6 +87,7 @@ pub fn command(job: &Job) -> Message {
             samples,
         },
         Job::Plane(spec) => LandscapeJob::Plane { spec },
+        Job::Time { budget_ms, most } => LandscapeJob::Time { budget_ms, most },
         Job::Map {
             paths,
             origin,
@@ -87,6 +126,10 @@ pub enum Received {
         samples: usize,
     },
     Plane(PlaneSpec),
+    Time {
+        budget_ms: f64,
+        most: usize,
+    },
     Map {
         paths: Vec<OwnedPath>,
         origin: Point,
@@ -114,6 +157,7 @@ pub fn read(m: &Message) -> Result<Received, String> {
             samples,
         },
         LandscapeJob::Plane { spec } => Received::Plane(spec),
+        LandscapeJob::Time { budget_ms, most } => Received::Time { budget_ms, most },
         LandscapeJob::Map {
             paths,
             origin,
@@ -144,6 +188,7 @@ impl Received {
         &self,
         t: &mut Trainer<B>,
         report: impl AsyncFnMut(&Piece),
+        now: &dyn Fn() -> f64,
     ) -> Piece {
         match self {
             Received::Line {
@@ -158,9 +203,16 @@ impl Received {
                     points: *points,
                     samples: *samples,
                 };
-                run(t, &job, report).await
+                run(t, &job, report, now).await
             }
-            Received::Plane(spec) => run(t, &Job::Plane(*spec), report).await,
+            Received::Plane(spec) => run(t, &Job::Plane(*spec), report, now).await,
+            Received::Time { budget_ms, most } => {
+                let job = Job::Time {
+                    budget_ms: *budget_ms,
+                    most: *most,
+                };
+                run(t, &job, report, now).await
+            }
             Received::Map {
                 paths,
                 origin,
@@ -180,7 +232,7 @@ impl Received {
                     grid: *grid,
                     samples: *samples,
                 };
-                run(t, &job, report).await
+                run(t, &job, report, now).await
             }
         }
     }
@@ -188,13 +240,23 @@ impl Received {
 
 /// Computes `job` at `t`'s parameters and masks; `report` hears of every piece of it as it is
 /// done (a map: every entry of the Gram matrix, every step of the PCA, every grid row). The
-/// last piece (also returned) is the whole landscape, or why it cannot be computed.
+/// last piece (also returned) is the whole landscape, or why it cannot be computed. `now`: a
+/// clock in ms (for `Job::Time`).
 pub async fn run<B: Backend>(
     t: &mut Trainer<B>,
     job: &Job<'_>,
     mut report: impl AsyncFnMut(&Piece),
+    now: &dyn Fn() -> f64,
 ) -> Piece {
     match *job {
+        Job::Time { budget_ms, most } => {
+            match time_steps(t, (budget_ms, most), f64::INFINITY, now).await {
+                Ok((steps, ms_per_step)) => Piece::Timed { steps, ms_per_step },
+                Err(ms) => Piece::Refused {
+                    message: format!("gave up after {ms} ms"),
+                },
+            }
+        }
         Job::Line {
             a,
             b,

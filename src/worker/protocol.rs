@@ -269,7 +269,7 @@ pub struct PathSlots {
 /// A landscape to compute at the parameters and masks of the run as configured
 /// (`worker::landscape::Job` is the same, in memory).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
+#[serde(rename_all = "snake_case")]
 pub enum LandscapeJob {
     /// The loss along the line from `a` to `b` with each one's mask and their union.
     Line {
@@ -287,11 +287,13 @@ pub enum LandscapeJob {
         grid: usize,
         samples: usize,
     },
+    /// Not a landscape: how long a training step of the run takes here (`Job::Time`).
+    Time { budget_ms: f64, most: usize },
 }
 
 /// How far a landscape is.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "piece", rename_all = "snake_case")]
+#[serde(rename_all = "snake_case")]
 pub enum Piece {
     /// The line's points so far, of `total`.
     Line { rows: Vec<InterpRow>, total: usize },
@@ -307,6 +309,8 @@ pub enum Piece {
     },
     /// It cannot be computed (why); the worker is fine.
     Refused { message: String },
+    /// `Job::Time`: milliseconds per step over `steps` steps.
+    Timed { steps: usize, ms_per_step: f64 },
 }
 
 /// What the page asks of a worker.

@@ -234,7 +234,7 @@ fn handle(data: &JsValue) -> Result<(), String> {
                     post(&plain(&Report::Landscape { piece, finished }).to(run));
                     yield_now().await;
                 };
-                let piece = job.run(&mut session.trainer, report).await;
+                let piece = job.run(&mut session.trainer, report, &now).await;
                 let finished = true;
                 post(&plain(&Report::Landscape { piece, finished }).to(run));
             });

@@ -191,11 +191,23 @@ const failed = await run([
   ['shared link on WebGPU: play, loss falls, mask updates, pause, step, next update, reset', () =>
     trainsAndShowsMaskUpdates(true, 'webgpu', { gpu: true })],
   ['same on the CPU fallback (no WebGPU)', () => trainsAndShowsMaskUpdates(false, 'cpu')],
-  ['a software WebGPU adapter: auto picks the faster CPU backend and says why', () =>
+  ['a software WebGPU adapter: auto times steps on both backends, picks the faster CPU and shows both figures', () =>
     withPage(true, '?steps=50', async (page) => {
+      await page.waitForSelector('#train-backend[data-ready="true"]', { timeout });
       assert((await page.textContent('#train-backend')).includes('CPU'), 'not on the CPU');
+      // The runs start on the CPU while both backends are timed in the background.
+      await page.waitForFunction(() => /ms a step/.test(document.querySelector('#fallback-note')?.textContent), null, { timeout });
       const note = await page.textContent('#fallback-note');
-      assert(/software adapter.*backend=gpu/.test(note), `note: ${note}`);
+      const m = /faster on the CPU \(([\d.]+) ms a step in a worker\) than on WebGPU \(([\d.]+) ms a step, .*software adapter\).*backend=gpu/.exec(note);
+      assert(m, `note: ${note}`);
+      const [cpu, gpu] = [Number(m[1]), Number(m[2])];
+      assert(cpu > 0 && gpu > cpu, `figures: CPU ${cpu}, WebGPU ${gpu}`);
+      console.log(`      (auto on SwiftShader: CPU ${cpu} ms a step in a worker, WebGPU ${gpu})`);
+      assert((await page.textContent('#train-backend')).includes('CPU'), 'not on the CPU after timing');
+      // A network already timed is not timed again: the same figures after a reset.
+      await page.click('#reset');
+      await page.waitForSelector('#train-backend[data-ready="true"]', { timeout });
+      assert((await page.textContent('#fallback-note')) === note, 'timed again');
     })],
   ['GPU device lost mid-run: the run carries on on the CPU and the page says why', () =>
     withPage(true, '?backend=gpu&lose_gpu_at=12&steps=40&dt=10&batch=32&eval_every=20', async (page) => {
