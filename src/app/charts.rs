@@ -50,6 +50,69 @@ fn smoothed_loss(h: &History) -> Vec<(f64, f64)> {
 type DrawResult = Result<(), Box<dyn std::error::Error>>;
 type Area<DB> = DrawingArea<DB, plotters::coord::Shift>;
 
+/// A legend entry's mark: a line (colour, width) or a dot (colour, radius).
+#[derive(Clone, Copy)]
+enum Swatch {
+    Line(RGBAColor, u32),
+    Dot(RGBAColor, u32),
+}
+
+/// The legend of `entries` in the upper (or lower) right corner of `chart`'s plotting area,
+/// as plotters draws one (a white box, a mark and a label a line) but without measuring any
+/// text: in a browser each measurement lays the page out, and plotters' legend measures every
+/// label two or three times; redrawn four times a second for a race, that was most of the
+/// page thread's work. The box fits the longest label at 0.6 em a character.
+fn legend<DB: DrawingBackend, CT: plotters::coord::CoordTranslate>(
+    chart: &ChartContext<DB, CT>,
+    entries: &[(String, Swatch)],
+    lower: bool,
+) -> DrawResult
+where
+    DB::ErrorType: 'static,
+{
+    if entries.is_empty() {
+        return Ok(());
+    }
+    const FONT: i32 = 12;
+    const LINE: i32 = 15;
+    const MARGIN: i32 = 10;
+    const MARK: i32 = 30;
+    let area = chart.plotting_area().strip_coord_spec();
+    let (aw, ah) = area.dim_in_pixel();
+    let chars = entries
+        .iter()
+        .map(|e| e.0.chars().count())
+        .max()
+        .unwrap_or(0);
+    let w = (chars as f64 * 0.6 * f64::from(FONT)).ceil() as i32 + MARK + 2 * MARGIN;
+    let h = entries.len() as i32 * LINE + 2 * MARGIN - (LINE - FONT);
+    let x = aw as i32 - w - 5;
+    let y = if lower { ah as i32 - h - 5 } else { 5 };
+    area.draw(&Rectangle::new(
+        [(x, y), (x + w, y + h)],
+        WHITE.mix(0.85).filled(),
+    ))?;
+    area.draw(&Rectangle::new([(x, y), (x + w, y + h)], BLACK.mix(0.2)))?;
+    let font = ("sans-serif", FONT).into_font();
+    for (k, (label, swatch)) in entries.iter().enumerate() {
+        let top = y + MARGIN + k as i32 * LINE;
+        let mid = top + FONT / 2;
+        match *swatch {
+            Swatch::Line(c, width) => area.draw(&PathElement::new(
+                vec![(x + MARGIN, mid), (x + MARGIN + 16, mid)],
+                c.stroke_width(width),
+            ))?,
+            Swatch::Dot(c, r) => area.draw(&Circle::new((x + MARGIN + 8, mid), r, c.filled()))?,
+        }
+        area.draw(&Text::new(
+            label.as_str(),
+            (x + MARGIN + MARK, top),
+            font.clone(),
+        ))?;
+    }
+    Ok(())
+}
+
 /// A canvas as a white drawing area.
 pub fn root(canvas: HtmlCanvasElement) -> Option<Area<CanvasBackend>> {
     let area = CanvasBackend::with_canvas_object(canvas)?.into_drawing_area();
@@ -141,29 +204,19 @@ where
                 .x_label_formatter(&|v| format!("{v:.0}"))
                 .light_line_style(WHITE.mix(0.0))
                 .draw()?;
+            let mut entries = Vec::new();
             for (i, (line, test)) in lines.iter().zip(&tests).enumerate() {
                 let color = RUN_COLORS[i % RUN_COLORS.len()];
-                chart
-                    .draw_series(LineSeries::new(line.iter().copied(), color.stroke_width(2)))?
-                    .label(format!("{} train", runs[i].label))
-                    .legend(move |(x, y)| {
-                        PathElement::new(vec![(x, y), (x + 16, y)], color.stroke_width(2))
-                    });
-                chart
-                    .draw_series(
-                        LineSeries::new(test.iter().copied(), color.mix(0.6).stroke_width(1))
-                            .point_size(3),
-                    )?
-                    .label(format!("{} test", runs[i].label))
-                    .legend(move |(x, y)| Circle::new((x + 8, y), 3, color.mix(0.6).filled()));
+                chart.draw_series(LineSeries::new(line.iter().copied(), color.stroke_width(2)))?;
+                chart.draw_series(
+                    LineSeries::new(test.iter().copied(), color.mix(0.6).stroke_width(1))
+                        .point_size(3),
+                )?;
+                let label = &runs[i].label;
+                entries.push((format!("{label} train"), Swatch::Line(color.to_rgba(), 2)));
+                entries.push((format!("{label} test"), Swatch::Dot(color.mix(0.6), 3)));
             }
-            if !runs.is_empty() {
-                chart
-                    .configure_series_labels()
-                    .background_style(WHITE.mix(0.85))
-                    .border_style(BLACK.mix(0.2))
-                    .draw()?;
-            }
+            legend(&chart, &entries, false)?;
         }};
     }
     if log {
@@ -251,41 +304,35 @@ where
         .y_label_formatter(&|v| format!("{v:.0}"))
         .light_line_style(WHITE.mix(0.0))
         .draw()?;
+    let mut entries = Vec::new();
     for (i, r) in runs.iter().enumerate() {
         let color = RUN_COLORS[i % RUN_COLORS.len()];
         let evals = &r.history.evals;
-        chart
-            .draw_series(
-                LineSeries::new(
-                    evals
-                        .iter()
-                        .map(|e| (e.step as f64, 100.0 * e.test_accuracy)),
-                    color.stroke_width(2),
-                )
-                .point_size(3),
-            )?
-            .label(format!("{} test", r.label))
-            .legend(move |(x, y)| {
-                PathElement::new(vec![(x, y), (x + 16, y)], color.stroke_width(2))
-            });
-        chart
-            .draw_series(LineSeries::new(
+        chart.draw_series(
+            LineSeries::new(
                 evals
                     .iter()
-                    .map(|e| (e.step as f64, 100.0 * e.train_accuracy)),
-                color.mix(0.5),
-            ))?
-            .label(format!("{} train", r.label))
-            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], color.mix(0.5)));
+                    .map(|e| (e.step as f64, 100.0 * e.test_accuracy)),
+                color.stroke_width(2),
+            )
+            .point_size(3),
+        )?;
+        chart.draw_series(LineSeries::new(
+            evals
+                .iter()
+                .map(|e| (e.step as f64, 100.0 * e.train_accuracy)),
+            color.mix(0.5),
+        ))?;
+        entries.push((
+            format!("{} test", r.label),
+            Swatch::Line(color.to_rgba(), 2),
+        ));
+        entries.push((
+            format!("{} train", r.label),
+            Swatch::Line(color.mix(0.5), 1),
+        ));
     }
-    if !runs.is_empty() {
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::LowerRight)
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK.mix(0.2))
-            .draw()?;
-    }
+    legend(&chart, &entries, true)?;
     // No present(): the canvas needs none, and the SVG file is finished once, by charts_svg.
     Ok(())
 }

@@ -170,6 +170,8 @@ async fn run_until_paused(ctx: Ctx) {
         if now_ms() - last_save > super::persist::SAVE_EVERY_MS {
             super::persist::save_lab(ctx).await;
             last_save = now_ms();
+            // The views in a task of their own (the save ends in a microtask of its storage).
+            super::frame::sleep_ms(0).await;
         }
         let now = now_ms();
         if now - rate_window.0 > 1000.0 {

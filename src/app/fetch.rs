@@ -144,6 +144,21 @@ pub async fn cache_put(cache: &web_sys::Cache, key: &str, bytes: &[u8]) -> Resul
         .map_err(js_err)
 }
 
+/// Stores the concatenation of `parts` (`Uint8Array`s) under `key`, as one Blob (the
+/// browser joins them, not the page's thread).
+pub async fn cache_put_parts(
+    cache: &web_sys::Cache,
+    key: &str,
+    parts: &js_sys::Array,
+) -> Result<(), String> {
+    let blob = web_sys::Blob::new_with_u8_array_sequence(parts).map_err(js_err)?;
+    let resp = Response::new_with_opt_blob(Some(&blob)).map_err(js_err)?;
+    JsFuture::from(cache.put_with_str(key, &resp))
+        .await
+        .map(drop)
+        .map_err(js_err)
+}
+
 /// The contents of a file the user chose or dropped; None when the browser cannot read it.
 pub async fn file_bytes(file: &web_sys::File) -> Option<Vec<u8>> {
     let buf = JsFuture::from(file.array_buffer()).await.ok()?;

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use wasm_bindgen_futures::JsFuture;
 
 use super::ctx::Ctx;
-use super::fetch::{cache_bytes, cache_put, open_cache};
+use super::fetch::{cache_bytes, cache_put_parts, open_cache};
 use super::lab::{History, Run};
 use crate::backend::AnyBackend;
 use crate::checkpoint;
@@ -34,13 +34,13 @@ struct Record {
 }
 
 impl Record {
-    fn of(label: &str, h: &History) -> Self {
+    fn of(label: &str, h: History) -> Self {
         Self {
             label: label.to_string(),
-            losses: h.losses.clone(),
-            evals: h.evals.clone(),
-            updates: h.updates.clone(),
-            update_log: h.update_log.clone(),
+            losses: h.losses,
+            evals: h.evals,
+            updates: h.updates,
+            update_log: h.update_log,
             last_update: h.last_update,
             train_flops: h.train_flops,
             train_flops_fraction: h.train_flops_fraction,
@@ -71,13 +71,8 @@ fn key(ctx: Ctx) -> String {
     format!("saved-runs?{query}")
 }
 
-/// Appends `bytes` with its length in front.
-fn push_part(out: &mut Vec<u8>, bytes: &[u8]) {
-    out.extend_from_slice(&(bytes.len() as u64).to_le_bytes());
-    out.extend_from_slice(bytes);
-}
-
-/// Splits what `push_part` joined; None if it does not parse.
+/// Splits what `save` joined (each part with its length in front, 8 bytes little-endian);
+/// None if it does not parse.
 fn parts(mut bytes: &[u8]) -> Option<Vec<&[u8]>> {
     let mut out = Vec::new();
     while !bytes.is_empty() {
@@ -101,30 +96,41 @@ pub async fn save(ctx: Ctx, trainers: &mut [(usize, Trainer<AnyBackend>)]) {
     if !whole || runs == 0 {
         return;
     }
-    let mut blob = Vec::new();
+    // The parts go into the browser's memory as they are read (a run a task), then as one
+    // Blob to the Cache: a race's states in one buffer, copied at once, held the page's
+    // thread 60-70 ms.
+    let parts = js_sys::Array::new();
+    let push = |bytes: &[u8]| {
+        let len = (bytes.len() as u64).to_le_bytes();
+        parts.push(&js_sys::Uint8Array::from(&len[..]));
+        parts.push(&js_sys::Uint8Array::from(bytes));
+    };
     for i in 0..runs {
-        let Some((bytes, record)) = (match trainers.iter_mut().find(|(j, _)| *j == i) {
-            Some((_, t)) => kept_here(ctx, i, t).await,
+        let pushed = match trainers.iter_mut().find(|(j, _)| *j == i) {
+            Some((_, t)) => kept_here(ctx, i, t).await.map(|(bytes, record)| {
+                push(&bytes);
+                push(&record);
+            }),
             None => ctx.lab.with_value(|l| {
                 let r = l.runs.get(i)?;
                 let (step, bytes) = super::workers::kept_state(r)?;
                 let mut h = r.history.clone();
                 h.keep_to(step);
-                Some((
-                    bytes.to_vec(),
-                    serde_json::to_vec(&Record::of(&r.label, &h)).ok()?,
-                ))
+                let record = serde_json::to_vec(&Record::of(&r.label, h)).ok()?;
+                push(bytes);
+                push(&record);
+                Some(())
             }),
-        }) else {
-            return;
         };
-        push_part(&mut blob, &bytes);
-        push_part(&mut blob, &record);
+        if pushed.is_none() {
+            return;
+        }
+        super::frame::sleep_ms(0).await;
     }
     let Some(cache) = open_cache(CACHE_NAME).await else {
         return;
     };
-    if let Err(e) = cache_put(&cache, &key(ctx), &blob).await
+    if let Err(e) = cache_put_parts(&cache, &key(ctx), &parts).await
         && !ctx.storage_full.get_value()
     {
         ctx.storage_full.set_value(true);
@@ -145,7 +151,7 @@ async fn kept_here(ctx: Ctx, i: usize, t: &mut Trainer<AnyBackend>) -> Option<(V
     let record = ctx.lab.try_update_value(|l| {
         let r = l.runs.get_mut(i)?;
         r.record(&mut events, now);
-        serde_json::to_vec(&Record::of(&r.label, &r.history)).ok()
+        serde_json::to_vec(&Record::of(&r.label, r.history.clone())).ok()
     })??;
     Some((checkpoint::to_bytes(&state).ok()?, record))
 }
