@@ -63,10 +63,22 @@ for (const [name, webgpu, query] of setups) {
   await page.click('#play');
   await page.waitForFunction(() => !JSON.parse(document.querySelector('#lab-state').textContent).busy);
   const t2 = Date.now();
+  const longBefore = (await page.evaluate(() => window.__longTasks)).length;
   await page.click('#landscape-plane');
   await page.waitForSelector('#landscape[data-state="computing"]', { timeout: 60_000 });
   await page.waitForSelector('#landscape[data-state="done"]', { timeout: 300_000 });
   const landscapeMs = Date.now() - t2;
+  const landscapeLong = (await page.evaluate(() => window.__longTasks)).slice(longBefore);
+  // The escape demo, whole: Static to its plateau, both continuations, the line and the map.
+  let escape = null;
+  if (!webgpu) {
+    const e0 = (await page.evaluate(() => window.__longTasks)).length;
+    const t3 = Date.now();
+    await page.click('#escape-start');
+    await page.waitForSelector('#escape[data-state="done"]', { timeout: 600_000 });
+    const long = (await page.evaluate(() => window.__longTasks)).slice(e0);
+    escape = { ms: Date.now() - t3, long_tasks_over_50ms: long.length, longest_task_ms: Math.round(Math.max(0, ...long)) };
+  }
   results.pages[name] = {
     badge: await page.textContent('#backend-badge'),
     trains_on: await page.textContent('#train-backend'),
@@ -75,6 +87,9 @@ for (const [name, webgpu, query] of setups) {
     long_tasks_over_50ms: longTasks.length,
     longest_task_ms: Math.round(Math.max(0, ...longTasks)),
     landscape_21x21_ms: landscapeMs,
+    landscape_long_tasks_over_50ms: landscapeLong.length,
+    landscape_longest_task_ms: Math.round(Math.max(0, ...landscapeLong)),
+    escape_demo: escape,
   };
   await b.close();
 }
