@@ -90,11 +90,17 @@ async fn run_until_paused(ctx: Ctx) {
         if matches!(mode, Mode::Until(_)) {
             allowed = usize::MAX; // single-stepping ignores the speed limit
         }
-        // At full speed the CPU's runs train in workers; stepping or a speed limit brings
-        // them back here.
+        // At full speed, and to a step (a single step, the next mask update), the CPU's runs
+        // train in workers; a speed limit brings them back here.
         if super::workers::enabled(ctx) {
             if mode == Mode::Running && limit.is_none() {
-                super::workers::dispatch(ctx).await;
+                super::workers::dispatch(ctx, None).await;
+            } else if let Mode::Until(t) = mode {
+                // (Runs playing on in workers stop first: they may be past the step.)
+                if super::workers::any_going_elsewhere(ctx, Some(t)) {
+                    super::workers::recall(ctx).await;
+                }
+                super::workers::dispatch(ctx, Some(t)).await;
             } else if super::workers::any(ctx) {
                 super::workers::recall(ctx).await;
             }

@@ -1,11 +1,13 @@
 //! The page's side of the workers (DESIGN.md: "every run trains in its own Web Worker"):
-//! while the lab plays at full speed, each run on the CPU backend trains in a worker (one per
-//! run up to one per core, at most 4; more runs share them, a step each in turn), so the
-//! page's thread only draws and a race uses every core. The page keeps a copy of
-//! each such run's trainer that follows the worker's reports (step, masks, losses, the
-//! points of its path, the marks around mask updates, the weights now and then); when the
-//! lab pauses, single-steps or slows down, the workers send their state and the runs go on
-//! here from it, exactly (checkpoints, landscapes and the line view then work as before).
+//! while the lab plays at full speed or steps to a step (a single step, the next mask
+//! update), each run on the CPU backend trains in a worker (one per run up to one per core,
+//! at most 4; more runs share them, a step each in turn), so the page's thread only draws and
+//! a race uses every core. The page keeps a copy of each such run's trainer that follows the
+//! worker's reports (step, masks, losses, the points of its path, the marks around mask
+//! updates, the weights now and then); when the lab pauses, reaches that step or slows down,
+//! the workers send their state and the runs go on here from it, exactly (checkpoints then
+//! work as before). Landscapes of a paused run are jobs for a worker (`landscape`), as is
+//! the timing of a step for `backend=auto` (`in_worker`).
 //!
 //! A worker that fails or stops answering is replaced: the run goes back to the last state
 //! its worker sent (at most `STATE_EVERY_MS` old), its record is cut there, and a new worker
@@ -100,6 +102,8 @@ pub struct Remote {
     last_state: Option<(usize, Vec<u8>, Watch)>,
     /// How many states it has sent.
     states: u64,
+    /// It trains to this step (`Command::Play`), or on.
+    until: Option<usize>,
     pub steps_per_s: f64,
 }
 
@@ -419,17 +423,19 @@ fn index_of(lab: &Lab, worker: u64, run: u32) -> Option<usize> {
     })
 }
 
-/// Hands every run that can train in a worker to one: on the CPU backend, not done, not
-/// already there.
-pub async fn dispatch(ctx: Ctx) {
+/// Hands every run that can train in a worker to one: on the CPU backend, not done (nor at
+/// `until`, to which they then train), not already there.
+pub async fn dispatch(ctx: Ctx, until: Option<usize>) {
     let n = ctx.lab.with_value(|l| l.runs.len());
     for i in 0..n {
         let taken = ctx.lab.try_update_value(|l| {
             let r = l.runs.get_mut(i)?;
             let ok = !r.in_worker()
-                && r.trainer
-                    .as_ref()
-                    .is_some_and(|t| matches!(t.backend, AnyBackend::Cpu(_)) && !t.done());
+                && r.trainer.as_ref().is_some_and(|t| {
+                    matches!(t.backend, AnyBackend::Cpu(_))
+                        && !t.done()
+                        && until.is_none_or(|u| t.step < u)
+                });
             if !ok {
                 return None;
             }
@@ -474,13 +480,14 @@ pub async fn dispatch(ctx: Ctx) {
                 None
             };
             send(l, at, message);
-            send(l, at, plain(&Command::Play { crash_at }));
+            send(l, at, plain(&Command::Play { crash_at, until }));
             l.runs.get_mut(i)?.remote = Some(Remote {
                 worker: at.0,
                 run: at.1,
                 training: true,
                 last_state: Some((state.step, bytes, watch)),
                 states: 0,
+                until,
                 steps_per_s: 0.0,
             });
             None
@@ -493,6 +500,16 @@ pub async fn dispatch(ctx: Ctx) {
             return;
         }
     }
+}
+
+/// Whether a run trains in a worker to another end than `until`.
+pub fn any_going_elsewhere(ctx: Ctx, until: Option<usize>) -> bool {
+    ctx.lab.with_value(|l| {
+        l.runs
+            .iter()
+            .filter_map(|r| r.remote.as_ref().filter(|m| m.training))
+            .any(|m| m.until != until)
+    })
 }
 
 /// Whether any run trains in a worker now.

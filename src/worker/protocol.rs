@@ -329,9 +329,14 @@ pub enum Command {
         /// mask updates).
         record_every: Option<usize>,
     },
-    /// Train until paused or done. `crash_at`: fail on purpose after that step (for the
-    /// demonstration and test of a worker that dies; `crash_worker_at=N` on the page).
-    Play { crash_at: Option<usize> },
+    /// Train until paused or done, or (`until`) until that many steps are done (a single step
+    /// or "to the next mask update" of the page). `crash_at`: fail on purpose after that step
+    /// (for the demonstration and test of a worker that dies; `crash_worker_at=N` on the page).
+    Play {
+        crash_at: Option<usize>,
+        #[serde(default)]
+        until: Option<usize>,
+    },
     /// Stop after the step in progress and send the state.
     Pause,
     /// Send the state now and go on (the page keeps it when it is hidden or closed).
@@ -355,6 +360,8 @@ pub enum Stopped {
     Asked,
     /// The run took all its steps or diverged.
     Finished,
+    /// It reached the step `Play` asked for.
+    Reached,
 }
 
 /// What a worker tells the page.

@@ -78,6 +78,8 @@ struct Held {
     pause_asked: bool,
     snapshot_asked: bool,
     crash_at: Option<usize>,
+    /// Train until this many steps are done (`Play { until }`).
+    until: Option<usize>,
     last_weights: f64,
     last_state: f64,
     /// (time, step) at the start of the current second, and the rate over the last one.
@@ -175,6 +177,7 @@ fn handle(data: &JsValue) -> Result<(), String> {
                     pause_asked: false,
                     snapshot_asked: false,
                     crash_at: None,
+                    until: None,
                     last_weights: f64::NEG_INFINITY,
                     last_state: now(),
                     window: (now(), step),
@@ -182,10 +185,11 @@ fn handle(data: &JsValue) -> Result<(), String> {
                 });
             });
         }
-        Command::Play { crash_at } => {
+        Command::Play { crash_at, until } => {
             with_held(run, |h| {
                 h.playing = true;
                 h.crash_at = crash_at;
+                h.until = until;
                 h.window = (now(), h.session.as_ref().map_or(0, |s| s.trainer.step));
             })
             .ok_or("play: this worker does not hold that run")?;
@@ -257,7 +261,10 @@ async fn play() {
             let mut stepped = false;
             for &run in &runs {
                 let taken = with_held(run, |h| {
-                    let go = h.playing && h.session.as_ref().is_some_and(|s| !s.done());
+                    let go = h.playing
+                        && h.session
+                            .as_ref()
+                            .is_some_and(|s| !s.done() && !reached(s, h.until));
                     go.then(|| h.session.take())
                         .flatten()
                         .map(|s| (s, h.crash_at))
@@ -288,12 +295,18 @@ async fn play() {
     LOOPING.set(false);
 }
 
+/// Whether `s` has done the steps `until` asks for.
+fn reached(s: &Session<AnyBackend>, until: Option<usize>) -> bool {
+    until.is_some_and(|u| s.trainer.step >= u)
+}
+
 /// What `report_all` reads of a held run (its session taken out meanwhile).
 struct Due {
     session: Session<AnyBackend>,
     playing: bool,
     pause_asked: bool,
     snapshot_asked: bool,
+    until: Option<usize>,
     last_weights: f64,
     last_state: f64,
     window: (f64, usize),
@@ -311,6 +324,7 @@ async fn report_all(only_asked: bool) {
                 playing: h.playing,
                 pause_asked: h.pause_asked,
                 snapshot_asked: h.snapshot_asked,
+                until: h.until,
                 last_weights: h.last_weights,
                 last_state: h.last_state,
                 window: h.window,
@@ -323,6 +337,8 @@ async fn report_all(only_asked: bool) {
         let step = d.session.trainer.step;
         let stopped = if d.playing && d.session.done() {
             Some(Stopped::Finished)
+        } else if d.playing && reached(&d.session, d.until) {
+            Some(Stopped::Reached)
         } else if d.pause_asked {
             Some(Stopped::Asked)
         } else {
