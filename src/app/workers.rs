@@ -181,7 +181,8 @@ pub async fn in_worker(
             if let Some(r) = i.and_then(|i| l.runs.get_mut(i)) {
                 r.record(&mut events, now_ms());
             }
-            // Any worker will do: the lab is paused.
+            // Any worker will do (a landscape's lab is paused; the timing of a step shares
+            // a worker with a run that may already train there).
             let id = match l.workers.first() {
                 Some(w) => w.id,
                 None => {
