@@ -494,6 +494,7 @@ fn a_landscape_computed_in_a_worker_is_the_one_computed_here() {
             grid: 4,
             samples: 64,
         },
+        Job::Evaluate,
     ];
     let mut lasts = Vec::new();
     for job in &jobs {
@@ -559,6 +560,12 @@ fn a_landscape_computed_in_a_worker_is_the_one_computed_here() {
         panic!("{:?}", lasts[3])
     };
     assert!(message.contains("does not span a plane"), "{message}");
+    // The evaluation: the trainer's own.
+    let Piece::Evaluated { metrics } = &lasts[4] else {
+        panic!("{:?}", lasts[4])
+    };
+    assert_eq!(*metrics, block_on(here.evaluate()));
+    assert_eq!(metrics.step, 50);
 }
 
 #[test]

@@ -14,12 +14,16 @@ use super::frame::next_frame;
 use super::lab::{Mark, Run};
 use super::landscape::{Labels, line, map_into, pause_and_take, put_back};
 use super::landscape_state::Landscape;
+use crate::backend::AnyBackend;
 use crate::config::Config;
 use crate::sparse::Method;
+use crate::train::Trainer;
 use crate::train::escape::{
     ESCAPE_MAP_GRID, ESCAPE_MORE_STEPS, ESCAPE_PRESET, ESCAPE_RECORD_EVERY, continuation_config,
     summarize,
 };
+use crate::worker::landscape::Job;
+use crate::worker::protocol::Piece;
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum Phase {
@@ -78,7 +82,7 @@ async fn demo(
     let mut t = pause_and_take(ctx, 0)
         .await
         .ok_or("the Static run is busy")?;
-    let plateau = t.evaluate().await.train_loss;
+    let plateau = train_loss(ctx, 0, &mut t).await;
     let solution = mark(&mut t).await;
     let (train, test) = ctx
         .lab
@@ -114,7 +118,7 @@ async fn demo(
         let mut t = pause_and_take(ctx, i)
             .await
             .ok_or("a continuation is busy")?;
-        after.push(t.evaluate().await.train_loss);
+        after.push(train_loss(ctx, i, &mut t).await);
         put_back(ctx, i, t);
     }
     phase.set(Phase::Landscape);
@@ -166,6 +170,19 @@ async fn demo(
         sentence: summarize(plateau, after[0], after[1], ESCAPE_MORE_STEPS),
     });
     Ok(())
+}
+
+/// The training loss of run `i`'s trainer `t` (its evaluation; in a worker where the runs train
+/// in workers: a CIFAR-10 CNN's is seconds of work).
+async fn train_loss(ctx: Ctx, i: usize, t: &mut Trainer<AnyBackend>) -> f64 {
+    if super::workers::enabled(ctx) && matches!(t.backend, AnyBackend::Cpu(_)) {
+        let job = Job::Evaluate;
+        if let Ok(Piece::Evaluated { metrics }) = super::workers::job(ctx, i, t, &job, |_| {}).await
+        {
+            return metrics.train_loss;
+        }
+    }
+    t.evaluate().await.train_loss
 }
 
 /// The loss on the PCA plane of both continuations' paths (runs 0 and 1, ending at `ends`)

@@ -77,7 +77,7 @@ impl Labels {
                 done,
                 total,
             } => (map(Some(m.clone())), *done, *total, "grid points"),
-            Piece::Refused { .. } | Piece::Timed { .. } => return None,
+            Piece::Refused { .. } | Piece::Timed { .. } | Piece::Evaluated { .. } => return None,
         };
         Some(Landscape {
             title: self.title.clone(),
@@ -108,7 +108,7 @@ pub async fn compute(
                 target.set(Some(v));
             }
         };
-        match workers::landscape(ctx, i, t, job, show).await {
+        match workers::job(ctx, i, t, job, show).await {
             Ok(piece) => return piece,
             // Computed here instead, unless the runs changed meanwhile.
             Err(why) => {

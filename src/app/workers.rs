@@ -7,7 +7,7 @@
 //! updates, the weights now and then); when the lab pauses, reaches that step or slows down,
 //! the workers send their state and the runs go on here from it, exactly (checkpoints then
 //! work as before). Landscapes of a paused run are jobs for a worker (`landscape`), as is
-//! the timing of a step for `backend=auto` (`in_worker`).
+//! the timing of a step for `backend=auto` (`in_worker`) and an evaluation (`job`).
 //!
 //! A worker that fails or stops answering is replaced: the run goes back to the last state
 //! its worker sent (at most `STATE_EVERY_MS` old), its record is cut there, and a new worker
@@ -143,10 +143,10 @@ fn with_inbox(worker: u64, run: u32, f: impl FnOnce(&mut Inbox)) -> bool {
     })
 }
 
-/// Computes `job` in a worker at the state of run `i`'s trainer `t` (paused and taken out of
-/// the lab): `show` gets the latest piece as they arrive, once a frame; the last piece when
+/// Computes `job` (a landscape, an evaluation) in a worker at the state of run `i`'s trainer
+/// `t` (paused and taken out of the lab): `show` gets the latest piece as they arrive, once a frame; the last piece when
 /// it is done. Err: no worker could take it, or it stopped (why).
-pub async fn landscape(
+pub async fn job(
     ctx: Ctx,
     i: usize,
     t: &mut Trainer<AnyBackend>,
@@ -162,7 +162,7 @@ pub async fn landscape(
 
 /// Computes `job` in a worker at the state of `t`, a trainer of `config` (run `i`'s when
 /// given: what its snapshot reports goes to it), on the lab's data sets for `config`, or on
-/// `own` (named so, for the worker to keep as it keeps the lab's); see `landscape`.
+/// `own` (named so, for the worker to keep as it keeps the lab's); see `job`.
 pub async fn in_worker(
     ctx: Ctx,
     (config, t, i): (&Config, &mut Trainer<AnyBackend>, Option<usize>),

@@ -35,6 +35,8 @@ pub enum Job<'a> {
     /// Milliseconds per training step of the trainer (which trains on: give it a copy),
     /// `time_steps` with these bounds (giving up never).
     Time { budget_ms: f64, most: usize },
+    /// The trainer's evaluation (`Trainer::evaluate`, which changes nothing).
+    Evaluate,
 }
 
 /// Steps timed after this many steps not timed (a GPU compiles its pipelines at first use).
@@ -88,6 +90,7 @@ pub fn command(job: &Job) -> Message {
         },
         Job::Plane(spec) => LandscapeJob::Plane { spec },
         Job::Time { budget_ms, most } => LandscapeJob::Time { budget_ms, most },
+        Job::Evaluate => LandscapeJob::Evaluate,
         Job::Map {
             paths,
             origin,
@@ -130,6 +133,7 @@ pub enum Received {
         budget_ms: f64,
         most: usize,
     },
+    Evaluate,
     Map {
         paths: Vec<OwnedPath>,
         origin: Point,
@@ -158,6 +162,7 @@ pub fn read(m: &Message) -> Result<Received, String> {
         },
         LandscapeJob::Plane { spec } => Received::Plane(spec),
         LandscapeJob::Time { budget_ms, most } => Received::Time { budget_ms, most },
+        LandscapeJob::Evaluate => Received::Evaluate,
         LandscapeJob::Map {
             paths,
             origin,
@@ -213,6 +218,7 @@ impl Received {
                 };
                 run(t, &job, report, now).await
             }
+            Received::Evaluate => run(t, &Job::Evaluate, report, now).await,
             Received::Map {
                 paths,
                 origin,
@@ -249,6 +255,9 @@ pub async fn run<B: Backend>(
     now: &dyn Fn() -> f64,
 ) -> Piece {
     match *job {
+        Job::Evaluate => Piece::Evaluated {
+            metrics: t.evaluate().await,
+        },
         Job::Time { budget_ms, most } => {
             match time_steps(t, (budget_ms, most), f64::INFINITY, now).await {
                 Ok((steps, ms_per_step)) => Piece::Timed { steps, ms_per_step },

@@ -27,6 +27,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::data::{Dataset, ImageShape};
+use crate::events::EvalMetrics;
 use crate::landscape::Point;
 use crate::landscape::compute::{InterpRow, Plane, PlaneSpec};
 use crate::landscape::map::PlaneMap;
@@ -289,6 +290,8 @@ pub enum LandscapeJob {
     },
     /// Not a landscape: how long a training step of the run takes here (`Job::Time`).
     Time { budget_ms: f64, most: usize },
+    /// Not a landscape: the run's evaluation (`Trainer::evaluate`).
+    Evaluate,
 }
 
 /// How far a landscape is.
@@ -311,6 +314,8 @@ pub enum Piece {
     Refused { message: String },
     /// `Job::Time`: milliseconds per step over `steps` steps.
     Timed { steps: usize, ms_per_step: f64 },
+    /// `Job::Evaluate`: the evaluation.
+    Evaluated { metrics: EvalMetrics },
 }
 
 /// What the page asks of a worker.
