@@ -560,6 +560,21 @@ fn a_landscape_computed_in_a_worker_is_the_one_computed_here() {
         panic!("{:?}", lasts[3])
     };
     assert!(message.contains("does not span a plane"), "{message}");
+    // A sparse run's path travels as the values its points have: 90% sparse, so well under
+    // half of the full parameter vectors (4 bytes a weight and bias, 4 points).
+    let full: usize = [&a.point, &m.point, &b.point, &b.point]
+        .iter()
+        .map(|p| {
+            4 * (p
+                .weights
+                .iter()
+                .chain(&p.biases)
+                .map(Vec::len)
+                .sum::<usize>())
+        })
+        .sum();
+    let sent = command(&jobs[2]).payload.len();
+    assert!(sent < full * 2 / 5, "{sent} bytes of {full}");
     // The evaluation: the trainer's own.
     let Piece::Evaluated { metrics } = &lasts[4] else {
         panic!("{:?}", lasts[4])

@@ -96,25 +96,78 @@ pub fn command(job: &Job) -> Message {
             origin,
             grid,
             samples,
-        } => LandscapeJob::Map {
-            paths: paths
-                .iter()
-                .map(|(name, points)| PathSlots {
-                    name: name.clone(),
-                    points: points
-                        .iter()
-                        .map(|&(step, updated, point)| {
-                            (updated, PointSlots::pack(step, point, &mut p))
-                        })
-                        .collect(),
-                })
-                .collect(),
-            origin: PointSlots::pack(0, origin, &mut p),
-            grid,
-            samples,
-        },
+        } => {
+            let mut all: Vec<&Point> = paths.iter().flat_map(|x| x.1.iter().map(|q| q.2)).collect();
+            all.push(origin);
+            let support = support_of(&all);
+            let mut gathered = Vec::new();
+            let mut pack = |step: usize, point: &Point, p: &mut Payload| PointSlots {
+                step,
+                weights: point
+                    .weights
+                    .iter()
+                    .zip(&support)
+                    .map(|(w, s)| {
+                        gathered.clear();
+                        gathered.extend(w.iter().zip(s).filter(|x| *x.1).map(|x| *x.0));
+                        p.floats(&gathered)
+                    })
+                    .collect(),
+                biases: point.biases.iter().map(|b| p.floats(b)).collect(),
+            };
+            LandscapeJob::Map {
+                paths: paths
+                    .iter()
+                    .map(|(name, points)| PathSlots {
+                        name: name.clone(),
+                        points: points
+                            .iter()
+                            .map(|&(step, updated, point)| (updated, pack(step, point, &mut p)))
+                            .collect(),
+                    })
+                    .collect(),
+                origin: pack(0, origin, &mut p),
+                support: support.iter().map(|s| p.flags(s)).collect(),
+                grid,
+                samples,
+            }
+        }
     };
     p.finish(&Command::Landscape { job })
+}
+
+/// Per weight layer, where any of `points` has a weight other than +0.0.
+fn support_of(points: &[&Point]) -> Vec<Vec<bool>> {
+    let Some(first) = points.first() else {
+        return Vec::new();
+    };
+    let mut on: Vec<Vec<bool>> = first.weights.iter().map(|w| vec![false; w.len()]).collect();
+    for p in points {
+        for (s, w) in on.iter_mut().zip(&p.weights) {
+            for (s, x) in s.iter_mut().zip(w) {
+                *s |= x.to_bits() != 0;
+            }
+        }
+    }
+    on
+}
+
+/// The layer whose values where `on` is set are `values`, +0.0 elsewhere.
+fn spread(values: &[f32], on: &[bool]) -> Result<Vec<f32>, String> {
+    if values.len() != on.iter().filter(|&&b| b).count() {
+        return Err("a path point's weights do not fit their support".into());
+    }
+    let mut it = values.iter();
+    Ok(on
+        .iter()
+        .map(|&b| {
+            if b {
+                it.next().copied().unwrap_or(0.0)
+            } else {
+                0.0
+            }
+        })
+        .collect())
 }
 
 /// A path as a received job holds it (`Path` borrows the points).
@@ -166,24 +219,41 @@ pub fn read(m: &Message) -> Result<Received, String> {
         LandscapeJob::Map {
             paths,
             origin,
+            support,
             grid,
             samples,
-        } => Received::Map {
-            paths: paths
+        } => {
+            let support: Vec<Vec<bool>> = support
                 .iter()
-                .map(|p| {
-                    let points = p
-                        .points
-                        .iter()
-                        .map(|(updated, s)| Ok((s.step, *updated, s.unpack(&u)?)))
-                        .collect::<Result<_, String>>()?;
-                    Ok((p.name.clone(), points))
-                })
-                .collect::<Result<_, String>>()?,
-            origin: origin.unpack(&u)?,
-            grid,
-            samples,
-        },
+                .map(|&s| u.flags(s))
+                .collect::<Result<_, _>>()?;
+            let point = |s: &PointSlots| -> Result<Point, String> {
+                let mut p = s.unpack(&u)?;
+                if p.weights.len() != support.len() {
+                    return Err("a path point of another network".into());
+                }
+                for (w, on) in p.weights.iter_mut().zip(&support) {
+                    *w = spread(w, on)?;
+                }
+                Ok(p)
+            };
+            Received::Map {
+                paths: paths
+                    .iter()
+                    .map(|p| {
+                        let points = p
+                            .points
+                            .iter()
+                            .map(|(updated, s)| Ok((s.step, *updated, point(s)?)))
+                            .collect::<Result<_, String>>()?;
+                        Ok((p.name.clone(), points))
+                    })
+                    .collect::<Result<_, String>>()?,
+                origin: point(&origin)?,
+                grid,
+                samples,
+            }
+        }
     })
 }
 

@@ -281,10 +281,14 @@ pub enum LandscapeJob {
     },
     /// A random plane through the run's parameters.
     Plane { spec: PlaneSpec },
-    /// The loss on the PCA plane of `paths` about `origin`.
+    /// The loss on the PCA plane of `paths` about `origin`. The points' and the origin's
+    /// weights hold only the values where `support` (flags, per layer) is set: the weights
+    /// that any of them has (all others are +0.0 in every one; a sparse run's paths are
+    /// mostly those).
     Map {
         paths: Vec<PathSlots>,
         origin: PointSlots,
+        support: Vec<Slot>,
         grid: usize,
         samples: usize,
     },
