@@ -97,3 +97,14 @@ pub enum Event {
     MaskUpdate(MaskUpdate),
     Eval(EvalMetrics),
 }
+
+/// The mask updates among `events`, in order.
+pub fn mask_updates(events: &[Event]) -> Vec<&MaskUpdate> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            Event::MaskUpdate(m) => Some(m),
+            _ => None,
+        })
+        .collect()
+}

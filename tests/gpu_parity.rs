@@ -15,9 +15,10 @@ use riglab::backend::{Backend, StepOptions, Tensor, block_on};
 use riglab::config::Config;
 use riglab::cpu::CpuBackend;
 use riglab::data::Dataset;
+use riglab::events::mask_updates;
 use riglab::gpu::{GpuBackend, SMALL_LAYER_WEIGHTS, SPARSE_BELOW_DENSITY, context_for_tests};
 use riglab::model::Point;
-use riglab::train::{Event, MaskUpdate, Setup, Trainer};
+use riglab::train::{Event, Setup, Trainer};
 
 /// Largest |gpu - cpu| over the largest |cpu| of a tensor, for one step (kernels alone agree
 /// to ~1e-6; a step chains several).
@@ -511,16 +512,6 @@ fn assert_same_losses(gpu: &[Event], cpu: &[Event], steps: usize) {
     }
 }
 
-fn updates(events: &[Event]) -> Vec<&MaskUpdate> {
-    events
-        .iter()
-        .filter_map(|e| match e {
-            Event::MaskUpdate(m) => Some(m),
-            _ => None,
-        })
-        .collect()
-}
-
 #[test]
 fn a_rigl_run_matches_the_cpu() {
     let (train, test) = common::mnist(2000, 500);
@@ -554,7 +545,7 @@ fn a_rigl_run_matches_the_cpu() {
     // gradients) within ~1e-7 of each other at the cut-off may trade places on another
     // driver: allow at most 1% of the changed indices to differ. On lavapipe every update
     // of this run is identical.
-    let (ug, uc) = (updates(&eg), updates(&ec));
+    let (ug, uc) = (mask_updates(&eg), mask_updates(&ec));
     assert_eq!(ug.len(), uc.len(), "number of mask updates");
     assert!(!ug.is_empty());
     assert_eq!(

@@ -10,6 +10,7 @@ mod common;
 use riglab::backend::{Backend, Tensor, block_on};
 use riglab::config::Config;
 use riglab::cpu::CpuBackend;
+use riglab::events::mask_updates;
 use riglab::train::{Event, MaskUpdate, Trainer};
 
 /// LeNet-like with small layers: fc1 784x20 (15,680 weights), fc2 20x10 (200), fc3 10x10
@@ -52,13 +53,7 @@ fn step(t: &mut Trainer<CpuBackend>) -> Vec<Event> {
 }
 
 fn updates(events: &[Event]) -> Vec<MaskUpdate> {
-    events
-        .iter()
-        .filter_map(|e| match e {
-            Event::MaskUpdate(u) => Some(u.clone()),
-            _ => None,
-        })
-        .collect()
+    mask_updates(events).into_iter().cloned().collect()
 }
 
 /// The k active weights of smallest |w| (no ties among trained float weights).

@@ -11,9 +11,10 @@ use riglab::checkpoint::{from_bytes, to_bytes};
 use riglab::config::Config;
 use riglab::cpu::CpuBackend;
 use riglab::data::Dataset;
+use riglab::events::mask_updates;
 use riglab::landscape::compute::PlaneSpec;
 use riglab::landscape::trajectory::Trajectory;
-use riglab::train::{Event, MaskUpdate, Trainer};
+use riglab::train::{Event, Trainer};
 use riglab::worker::landscape::{Job, command, read, run};
 use riglab::worker::protocol::{Command, Message, Piece, Report, Stopped, decode};
 use riglab::worker::session::{Session, configure, mark, plain, read_command};
@@ -161,17 +162,6 @@ fn a_run_trained_through_the_protocol_matches_the_run_that_never_left() {
     let state = from_bytes(u.bytes(state).unwrap()).unwrap();
     assert_eq!(state.params, block_on(straight_b.backend.read_state()));
     assert_eq!(state.masks, straight_b.masks);
-}
-
-/// The mask updates among `events`.
-fn mask_updates(events: &[Event]) -> Vec<&MaskUpdate> {
-    events
-        .iter()
-        .filter_map(|e| match e {
-            Event::MaskUpdate(u) => Some(u),
-            _ => None,
-        })
-        .collect()
 }
 
 /// The events are the same, in order (says where they first differ).

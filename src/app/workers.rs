@@ -27,7 +27,8 @@ use crate::backend::AnyBackend;
 use crate::checkpoint;
 use crate::config::Config;
 use crate::data::Dataset;
-use crate::train::{Event, MaskUpdate, Trainer, Watch};
+use crate::events::mask_updates;
+use crate::train::{Trainer, Watch};
 use crate::worker::landscape::{self, Job};
 use crate::worker::protocol::{
     Command, DATA_KEPT, MarkSlots, Message, Piece, PointSlots, Report, Slot, StepReport, Unpack,
@@ -689,14 +690,7 @@ fn follow(
             tr.push(ticket, step, p.unpack(u)?);
         }
         if let Some(t) = r.trainer.as_mut() {
-            let updates: Vec<&MaskUpdate> = events
-                .iter()
-                .filter_map(|e| match e {
-                    Event::MaskUpdate(m) => Some(m),
-                    _ => None,
-                })
-                .collect();
-            t.follow(step, &updates);
+            t.follow(step, &mask_updates(&events));
         }
         r.record(&mut events, now);
     }
