@@ -68,22 +68,6 @@ impl Visitor<'_> for Float {
 #[derive(Clone, Copy, Serialize, Deserialize)]
 struct Loose(#[serde(with = "self")] f64);
 
-/// A list of them.
-pub mod list {
-    use super::*;
-
-    pub fn serialize<S: Serializer>(v: &[f64], s: S) -> Result<S::Ok, S::Error> {
-        s.collect_seq(v.iter().map(|&x| Loose(x)))
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<f64>, D::Error> {
-        Ok(Vec::<Loose>::deserialize(d)?
-            .into_iter()
-            .map(|x| x.0)
-            .collect())
-    }
-}
-
 /// Rows of them.
 pub mod grid {
     use super::*;

@@ -10,7 +10,8 @@ use super::protocol::{
 use crate::backend::Backend;
 use crate::landscape::Point;
 use crate::landscape::compute::{self, MapProgress, PlaneSpec};
-use crate::landscape::map::Path;
+use crate::landscape::map::{Path, path_points};
+use crate::landscape::pca::no_support;
 use crate::train::Trainer;
 
 /// A landscape to compute at a trainer's parameters and masks.
@@ -97,7 +98,7 @@ pub fn command(job: &Job) -> Message {
             grid,
             samples,
         } => {
-            let mut all: Vec<&Point> = paths.iter().flat_map(|x| x.1.iter().map(|q| q.2)).collect();
+            let mut all = path_points(paths);
             all.push(origin);
             let support = support_of(&all);
             let mut gathered = Vec::new();
@@ -137,11 +138,13 @@ pub fn command(job: &Job) -> Message {
 }
 
 /// Per weight layer, where any of `points` has a weight other than +0.0.
+/// (Not `pca::support_masks`, which leaves out -0.0 as well: the points must come back bit
+/// for bit.)
 fn support_of(points: &[&Point]) -> Vec<Vec<bool>> {
     let Some(first) = points.first() else {
         return Vec::new();
     };
-    let mut on: Vec<Vec<bool>> = first.weights.iter().map(|w| vec![false; w.len()]).collect();
+    let mut on = no_support(first);
     for p in points {
         for (s, w) in on.iter_mut().zip(&p.weights) {
             for (s, x) in s.iter_mut().zip(w) {
