@@ -138,7 +138,11 @@ pub async fn cache_bytes(cache: &web_sys::Cache, key: &str) -> Option<Vec<u8>> {
 pub async fn cache_put(cache: &web_sys::Cache, key: &str, bytes: &[u8]) -> Result<(), String> {
     let body = Uint8Array::from(bytes);
     let resp = Response::new_with_opt_buffer_source(Some(&body)).map_err(js_err)?;
-    JsFuture::from(cache.put_with_str(key, &resp))
+    put(cache, key, &resp).await
+}
+
+async fn put(cache: &web_sys::Cache, key: &str, resp: &Response) -> Result<(), String> {
+    JsFuture::from(cache.put_with_str(key, resp))
         .await
         .map(drop)
         .map_err(js_err)
@@ -153,10 +157,7 @@ pub async fn cache_put_parts(
 ) -> Result<(), String> {
     let blob = web_sys::Blob::new_with_u8_array_sequence(parts).map_err(js_err)?;
     let resp = Response::new_with_opt_blob(Some(&blob)).map_err(js_err)?;
-    JsFuture::from(cache.put_with_str(key, &resp))
-        .await
-        .map(drop)
-        .map_err(js_err)
+    put(cache, key, &resp).await
 }
 
 /// The contents of a file the user chose or dropped; None when the browser cannot read it.

@@ -186,15 +186,9 @@ pub async fn in_worker(
             // a worker with a run that may already train there).
             let id = match l.workers.first() {
                 Some(w) => w.id,
-                None => {
-                    let w = spawn(ctx)?;
-                    let id = w.id;
-                    l.workers.push(w);
-                    id
-                }
+                None => add_worker(ctx, l)?,
             };
-            let run = NEXT_RUN.get();
-            NEXT_RUN.set(run + 1);
+            let run = next_run();
             let name = config.data.name();
             let key = own.map_or_else(|| l.data_key(&name), |(k, _)| k.to_string());
             let first = l
@@ -375,6 +369,21 @@ fn spawn(ctx: Ctx) -> Result<PoolWorker, String> {
     })
 }
 
+/// A new worker in the pool; its id.
+fn add_worker(ctx: Ctx, l: &mut Lab) -> Result<u64, String> {
+    let w = spawn(ctx)?;
+    let id = w.id;
+    l.workers.push(w);
+    Ok(id)
+}
+
+/// A run number no worker has had.
+fn next_run() -> u32 {
+    let run = NEXT_RUN.get();
+    NEXT_RUN.set(run + 1);
+    run
+}
+
 /// How many workers the page keeps: one per core, up to 4 (the largest race).
 fn pool_size() -> usize {
     let cores = web_sys::window().map_or(1.0, |w| w.navigator().hardware_concurrency());
@@ -390,10 +399,7 @@ fn worker_for(ctx: Ctx, l: &mut Lab, i: usize) -> Result<(u64, u32), String> {
         return Ok((m.worker, m.run));
     }
     let id = if l.workers.len() < pool_size() {
-        let w = spawn(ctx)?;
-        let id = w.id;
-        l.workers.push(w);
-        id
+        add_worker(ctx, l)?
     } else {
         let load = |id: u64| {
             l.runs
@@ -411,8 +417,7 @@ fn worker_for(ctx: Ctx, l: &mut Lab, i: usize) -> Result<(u64, u32), String> {
             .min_by_key(|&id| load(id))
             .ok_or("no worker")?
     };
-    let run = NEXT_RUN.get();
-    NEXT_RUN.set(run + 1);
+    let run = next_run();
     Ok((id, run))
 }
 
