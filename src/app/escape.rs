@@ -12,7 +12,7 @@ use super::driver::{self, mark};
 use super::export::download;
 use super::frame::next_frame;
 use super::lab::{Mark, Run};
-use super::landscape::{Labels, line, map_into, pause_and_take, put_back};
+use super::landscape::{Labels, line, map_into, pause_and_take, put_back, run_job};
 use super::landscape_state::Landscape;
 use crate::backend::AnyBackend;
 use crate::config::Config;
@@ -175,14 +175,11 @@ async fn demo(
 /// The training loss of run `i`'s trainer `t` (its evaluation; in a worker where the runs train
 /// in workers: a CIFAR-10 CNN's is seconds of work).
 async fn train_loss(ctx: Ctx, i: usize, t: &mut Trainer<AnyBackend>) -> f64 {
-    if super::workers::enabled(ctx) && matches!(t.backend, AnyBackend::Cpu(_)) {
-        let job = Job::Evaluate;
-        if let Ok(Piece::Evaluated { metrics }) = super::workers::job(ctx, i, t, &job, |_| {}).await
-        {
-            return metrics.train_loss;
-        }
+    match run_job(ctx, (i, t), &Job::Evaluate, |_| {}).await {
+        Piece::Evaluated { metrics } => metrics.train_loss,
+        // (The runs changed meanwhile.)
+        _ => t.evaluate().await.train_loss,
     }
-    t.evaluate().await.train_loss
 }
 
 /// The loss on the PCA plane of both continuations' paths (runs 0 and 1, ending at `ends`)

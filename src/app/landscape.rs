@@ -90,25 +90,18 @@ impl Labels {
     }
 }
 
-/// Computes `job` at run `i`'s trainer `t` (paused, taken out of the lab), showing it in
-/// `target` as it fills in: in a worker where the run trains in workers (its backend the
-/// CPU's), else here across animation frames. The last piece: the whole landscape, or why
-/// there is none.
-pub async fn compute(
+/// Computes `job` (a landscape, an evaluation) at run `i`'s trainer `t` (paused, taken out
+/// of the lab): in a worker where the run trains in workers (its backend the CPU's), else
+/// here across animation frames; `show` gets its pieces as they come. The last piece: the
+/// whole landscape, or why there is none.
+pub async fn run_job(
     ctx: Ctx,
     (i, t): (usize, &mut Trainer<AnyBackend>),
     job: &Job<'_>,
-    target: RwSignal<Option<Landscape>>,
-    labels: &Labels,
+    mut show: impl FnMut(&Piece),
 ) -> Piece {
-    let started = now_ms();
     if workers::enabled(ctx) && matches!(t.backend, AnyBackend::Cpu(_)) {
-        let show = |p: &Piece| {
-            if let Some(v) = labels.view(p, now_ms() - started) {
-                target.set(Some(v));
-            }
-        };
-        match workers::job(ctx, i, t, job, show).await {
+        match workers::job(ctx, i, t, job, &mut show).await {
             Ok(piece) => return piece,
             // Computed here instead, unless the runs changed meanwhile.
             Err(why) => {
@@ -124,22 +117,35 @@ pub async fn compute(
         }
     }
     let mut frame = now_ms();
-    let show = async |p: &Piece| {
+    let report = async |p: &Piece| {
         // The PCA's pieces are small: show them (and yield) once a frame's budget is spent.
         if matches!(p, Piece::Pca { .. }) && now_ms() - frame <= FRAME_BUDGET_MS {
             return;
         }
-        if let Some(v) = labels.view(p, now_ms() - started) {
-            target.set(Some(v));
-        }
+        show(p);
         next_frame().await;
         frame = now_ms();
     };
-    let piece = landscape::run(t, job, show, &now_ms).await;
-    if let Some(v) = labels.view(&piece, now_ms() - started) {
-        target.set(Some(v));
-    }
+    let piece = landscape::run(t, job, report, &now_ms).await;
+    show(&piece);
     piece
+}
+
+/// `run_job`, showing the landscape in `target` as it fills in.
+pub async fn compute(
+    ctx: Ctx,
+    (i, t): (usize, &mut Trainer<AnyBackend>),
+    job: &Job<'_>,
+    target: RwSignal<Option<Landscape>>,
+    labels: &Labels,
+) -> Piece {
+    let started = now_ms();
+    let show = |p: &Piece| {
+        if let Some(v) = labels.view(p, now_ms() - started) {
+            target.set(Some(v));
+        }
+    };
+    run_job(ctx, (i, t), job, show).await
 }
 
 /// Computes the map of `paths` about `origin` for run `i` (its trainer `t`), showing it in
