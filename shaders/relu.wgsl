@@ -11,7 +11,8 @@ const THREADS: u32 = 256u;
 @compute @workgroup_size(256)
 fn relu_forward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
     for (var i = gid.x; i < shape.n; i += groups.x * THREADS) {
-        dst[i] = max(src[i], 0.0);
+        // x where x > 0, else +0 (NaN and -0 included), as the CPU.
+        dst[i] = select(0.0, src[i], src[i] > 0.0);
     }
 }
 

@@ -26,14 +26,45 @@ thread_local! {
     /// Per-thread im2col buffer (K x CHUNK floats at most) and term list.
     static COLS: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
     static TERMS: RefCell<Vec<(f32, u32)>> = const { RefCell::new(Vec::new()) };
+    /// Per-thread list of the image-row pieces of a chunk (see `im2col`).
+    static SEGMENTS: RefCell<Vec<(usize, usize, usize)>> = const { RefCell::new(Vec::new()) };
+    /// The padded input of the convolution that this thread runs (see `pad`).
+    static PADDED: std::cell::Cell<Vec<f32>> = const { std::cell::Cell::new(Vec::new()) };
 }
 
-/// `col[k][j]` (rows of `len`) for columns `n0..n0 + len` of `x` (`c_in` planes of `batch`
-/// images of h x w): row k = c * 9 + ky * 3 + kx holds x[c][b][y + ky - 1][x + kx - 1], or 0
-/// outside the image. Only the rows that `needed` says (all, without it) are written.
+/// `x` (`planes` planes of `batch` images of h x w) with a border of zeros: `[planes *
+/// batch][h + 2][w + 2]`, so that every tap of `im2col` is a plain copy.
+fn pad(x: &[f32], planes: usize, batch: usize, (h, w): (usize, usize), out: &mut Vec<f32>) {
+    let (ph, pw) = (h + 2, w + 2);
+    out.resize(planes * batch * ph * pw, 0.0);
+    // Whole images per task, at least 16K floats.
+    let per = (1usize << 14).div_ceil(ph * pw);
+    out.par_chunks_mut(per * ph * pw)
+        .enumerate()
+        .for_each(|(t, dst)| {
+            for (q, img) in dst.chunks_exact_mut(ph * pw).enumerate() {
+                let src = &x[(t * per + q) * h * w..][..h * w];
+                img[..pw].fill(0.0);
+                img[(ph - 1) * pw..].fill(0.0);
+                for (row, s) in img[pw..(ph - 1) * pw]
+                    .chunks_exact_mut(pw)
+                    .zip(src.chunks_exact(w))
+                {
+                    row[0] = 0.0;
+                    row[1..=w].copy_from_slice(s);
+                    row[w + 1] = 0.0;
+                }
+            }
+        });
+}
+
+/// `col[k][j]` (rows of `len`) for columns `n0..n0 + len` of the input, given `padded` by
+/// `pad` (`c_in` planes of `batch` images of h x w): row k = c * 9 + ky * 3 + kx holds
+/// x[c][b][y + ky - 1][x + kx - 1], or 0 outside the image. Only the rows that `needed` says
+/// (all, without it) are written.
 #[allow(clippy::too_many_arguments)]
 fn im2col(
-    x: &[f32],
+    padded: &[f32],
     c_in: usize,
     batch: usize,
     (h, w): (usize, usize),
@@ -42,40 +73,40 @@ fn im2col(
     needed: Option<&[bool]>,
     col: &mut [f32],
 ) {
-    let hw = h * w;
-    for c in 0..c_in {
-        let plane = &x[c * batch * hw..(c + 1) * batch * hw];
-        for tap in 0..9 {
-            if needed.is_some_and(|n| !n[c * 9 + tap]) {
-                continue;
-            }
-            let (dy, dx) = ((tap / 3) as isize - 1, (tap % 3) as isize - 1);
-            let row = &mut col[(c * 9 + tap) * len..(c * 9 + tap + 1) * len];
-            let mut j = 0;
-            while j < len {
-                let n = n0 + j;
-                let (b, p) = (n / hw, n % hw);
-                let (yy, x0) = (p / w, p % w);
-                // The rest of this image row that the chunk holds: x0..x1.
-                let x1 = w.min(x0 + len - j);
-                let out = &mut row[j..j + x1 - x0];
-                let sy = yy as isize + dy;
-                if sy < 0 || sy >= h as isize {
-                    out.fill(0.0);
-                } else {
-                    let src = &plane[b * hw + sy as usize * w..][..w];
-                    // Source columns x0 + dx .. x1 + dx, clipped to the row; zeros outside.
-                    let lo = (x0 as isize + dx).max(0) as usize;
-                    let hi = ((x1 as isize + dx).min(w as isize)).max(lo as isize) as usize;
-                    let skip = (lo as isize - (x0 as isize + dx)) as usize;
-                    out[..skip].fill(0.0);
-                    out[skip..skip + hi - lo].copy_from_slice(&src[lo..hi]);
-                    out[skip + hi - lo..].fill(0.0);
+    let (hw, ph, pw) = (h * w, h + 2, w + 2);
+    SEGMENTS.with_borrow_mut(|segs| {
+        // The chunk's pieces of image rows, found once for all rows of `col`: (offset in the
+        // chunk, where the piece starts in a padded image, its length).
+        segs.clear();
+        let mut j = 0;
+        while j < len {
+            let n = n0 + j;
+            let (b, p) = (n / hw, n % hw);
+            let (yy, x0) = (p / w, p % w);
+            let x1 = w.min(x0 + len - j);
+            segs.push((j, b * ph * pw + yy * pw + x0, x1 - x0));
+            j += x1 - x0;
+        }
+        for c in 0..c_in {
+            let plane = &padded[c * batch * ph * pw..(c + 1) * batch * ph * pw];
+            for tap in 0..9 {
+                if needed.is_some_and(|n| !n[c * 9 + tap]) {
+                    continue;
                 }
-                j += x1 - x0;
+                let shift = (tap / 3) * pw + tap % 3;
+                let row = &mut col[(c * 9 + tap) * len..(c * 9 + tap + 1) * len];
+                for &(j, at, n) in segs.iter() {
+                    row[j..j + n].copy_from_slice(&plane[at + shift..at + shift + n]);
+                }
             }
         }
-    }
+    });
+}
+
+/// Takes the calling thread's padding buffer (an empty one if a call on this thread holds
+/// it), for `pad`; give it back with `PADDED.set`.
+fn take_padded() -> Vec<f32> {
+    PADDED.take()
 }
 
 /// Valid output range [lo, hi) along one axis for a tap offset `d` in {-1, 0, 1}.
@@ -164,10 +195,13 @@ fn conv_gemm(
     let n = batch * g.plane();
     let cols = Columns::new(out, n);
     let tasks: Vec<(usize, usize)> = chunks(n).collect();
+    let mut padded = take_padded();
+    pad(x, planes, batch, (g.h, g.w), &mut padded);
+    let px = &padded[..];
     let work = |&(n0, len): &(usize, usize)| {
         COLS.with_borrow_mut(|col| {
             col.resize(k * len, 0.0);
-            im2col(x, planes, batch, (g.h, g.w), n0, len, needed, col);
+            im2col(px, planes, batch, (g.h, g.w), n0, len, needed, col);
             for r in 0..m {
                 // SAFETY: this task alone writes columns n0..n0 + len.
                 unsafe { cols.row(r, n0, len) }.fill(init(r));
@@ -217,6 +251,7 @@ fn conv_gemm(
         });
     };
     tasks.par_iter().for_each(work);
+    PADDED.set(padded);
 }
 
 pub fn conv_forward(p: &Param, g: ConvGeom, x: &[f32], y: &mut [f32], batch: usize) {
@@ -333,9 +368,10 @@ pub fn conv_backward(
 ) {
     let (plane, cols) = (g.plane(), p.cols());
     let n = batch * plane;
-    for (o, d) in dy.chunks_exact(n).enumerate() {
-        p.bias_grad[o] = d.iter().sum();
-    }
+    p.bias_grad
+        .par_iter_mut()
+        .enumerate()
+        .for_each(|(o, b)| *b = dy[o * n..(o + 1) * n].iter().sum());
     // dW[o][k] = sum over chunks in order of dot(dY[o], col[k]) over the chunk's columns: the
     // same for the dense gradient (every weight) and the masked one (active weights only).
     let all = dense_grad || p.all_active;
@@ -347,16 +383,20 @@ pub fn conv_backward(
     let tasks: Vec<(usize, usize)> = chunks(n).collect();
     let parts = &mut p.inputs_t;
     parts.resize(tasks.len() * len_w, 0.0);
+    let mut padded = take_padded();
+    pad(x, g.c_in, batch, (g.h, g.w), &mut padded);
+    let px = &padded[..];
     parts
         .par_chunks_mut(len_w)
         .zip(tasks.par_iter())
         .for_each(|(part, &(n0, len))| {
             COLS.with_borrow_mut(|col| {
                 col.resize(cols * len, 0.0);
-                im2col(x, g.c_in, batch, (g.h, g.w), n0, len, needed, col);
+                im2col(px, g.c_in, batch, (g.h, g.w), n0, len, needed, col);
                 weight_grad_chunk(exact, index, part, dy, n, col, len, n0, g.c_out, cols);
             });
         });
+    PADDED.set(padded);
     let parts = &p.inputs_t;
     let index = &p.index;
     p.grad

@@ -251,7 +251,7 @@ fn pool_relu_and_flatten_gradients() {
     let r = rand_vec(&mut rng, g.planes * oh * ow);
     let (mut y, mut am, mut dx) = (vec![0.0; r.len()], vec![0; r.len()], vec![0.0; x.len()]);
     pool_forward(g, &x, &mut y, &mut am);
-    pool_backward(&r, &am, &mut dx);
+    pool_backward(g, &r, &am, &mut dx);
     check("pool dx", &mut x, &dx, |x| {
         let (mut y, mut am) = (vec![0.0; r.len()], vec![0; r.len()]);
         pool_forward(g, x, &mut y, &mut am);

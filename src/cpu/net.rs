@@ -9,11 +9,24 @@ use super::loss::softmax_cross_entropy;
 use super::param::Param;
 use super::pool::{
     flatten_backward, flatten_forward, pool_backward, pool_forward, relu_backward, relu_forward,
+    relu_pool_backward, relu_pool_forward,
 };
 use crate::data::augment::Transform;
 use crate::data::{Dataset, ImageShape};
 use crate::model::init::he_normal;
 use crate::model::{Graph, ModelSpec, Op, PoolGeom};
+use crate::par::*;
+
+/// A pixel byte's value in [0, 1]: `v as f32 / 255.0`, looked up rather than divided.
+const PIXEL: [f32; 256] = {
+    let mut t = [0f32; 256];
+    let mut v = 0;
+    while v < 256 {
+        t[v] = v as f32 / 255.0;
+        v += 1;
+    }
+    t
+};
 
 #[derive(Clone, Debug)]
 pub struct Net {
@@ -105,26 +118,35 @@ impl Net {
             ws.labels[b] = data.labels[i as usize];
         }
         if self.graph.planar_input() {
-            for (b, &i) in indices.iter().enumerate() {
-                for (c, ch) in data.image(i as usize).chunks_exact(plane).enumerate() {
-                    for (d, &v) in x[(c * b_n + b) * plane..][..plane].iter_mut().zip(ch) {
-                        *d = f32::from(v) / 255.0;
+            // One task per channel of an image (`[C][batch][H][W]`).
+            x[..self.graph.input.channels * b_n * plane]
+                .par_chunks_mut(plane)
+                .enumerate()
+                .for_each(|(cb, dst)| {
+                    let (c, b) = (cb / b_n, cb % b_n);
+                    let src = &data.image(indices[b] as usize)[c * plane..(c + 1) * plane];
+                    for (d, &v) in dst.iter_mut().zip(src) {
+                        *d = PIXEL[usize::from(v)];
                     }
-                }
-            }
+                });
             return;
         }
-        // Transpose to [pixel][batch] in tiles, so reads and writes both stay in cache.
+        // Transpose to [pixel][batch] in tiles of pixels, one task each, so reads and writes
+        // both stay in cache.
         const TILE: usize = 64;
-        for p0 in (0..n).step_by(TILE) {
-            let p1 = (p0 + TILE).min(n);
-            for (b, &i) in indices.iter().enumerate() {
-                let img = &data.image(i as usize)[p0..p1];
-                for (p, &v) in (p0..p1).zip(img) {
-                    x[p * b_n + b] = f32::from(v) / 255.0;
+        x[..n * b_n]
+            .par_chunks_mut(TILE * b_n)
+            .enumerate()
+            .for_each(|(t, dst)| {
+                let p0 = t * TILE;
+                let p1 = p0 + dst.len() / b_n;
+                for (b, &i) in indices.iter().enumerate() {
+                    let img = &data.image(i as usize)[p0..p1];
+                    for (p, &v) in img.iter().enumerate() {
+                        dst[p * b_n + b] = PIXEL[usize::from(v)];
+                    }
                 }
-            }
-        }
+            });
     }
 
     /// `load_batch` with each sample's image transformed (`augment::Transform`: a shifted
@@ -151,7 +173,7 @@ impl Net {
                 let src = &img[c * plane..(c + 1) * plane];
                 for y in 0..h {
                     for xx in 0..w {
-                        let v = f32::from(src[t.source(y, xx, h, w)]) / 255.0;
+                        let v = PIXEL[usize::from(src[t.source(y, xx, h, w)])];
                         let p = y * w + xx;
                         if planar {
                             x[(c * b_n + b) * plane + p] = v;
@@ -167,10 +189,20 @@ impl Net {
     /// Runs every op; the logits end up in `ws.acts.last()` as `[classes][batch]`.
     pub fn forward(&self, ws: &mut Workspace) {
         let batch = ws.batch;
-        for (i, op) in self.graph.ops.iter().enumerate() {
+        let ops = &self.graph.ops;
+        let mut i = 0;
+        while i < ops.len() {
             let (before, after) = ws.acts.split_at_mut(i + 1);
-            let (x, y) = (&before[i], &mut after[0]);
-            match *op {
+            let x = &before[i];
+            if let Some(g) = self.relu_then_pool(i, batch) {
+                // A ReLU and the pooling after it in one pass: the ReLU's output (act i + 1)
+                // is not stored; `backward` does not need it.
+                relu_pool_forward(g, x, &mut after[1], &mut ws.argmax[i + 1]);
+                i += 2;
+                continue;
+            }
+            let y = &mut after[0];
+            match ops[i] {
                 Op::Dense(l) => dense_forward(&self.params[l], x, y, batch),
                 Op::Conv(l, g) => conv_forward(&self.params[l], g, x, y, batch),
                 Op::Relu => relu_forward(x, y),
@@ -186,6 +218,20 @@ impl Net {
                 ),
                 Op::Flatten { c, hw } => flatten_forward(c, batch, hw, x, y),
             }
+            i += 1;
+        }
+    }
+
+    /// The pooling's geometry when op `i` is a ReLU and op `i + 1` pools its output (a
+    /// convolution block): `forward` and `backward` run the pair as one pass.
+    fn relu_then_pool(&self, i: usize, batch: usize) -> Option<PoolGeom> {
+        match self.graph.ops[i..] {
+            [Op::Relu, Op::Pool { c, h, w }, ..] => Some(PoolGeom {
+                planes: c * batch,
+                h,
+                w,
+            }),
+            _ => None,
         }
     }
 
@@ -200,13 +246,30 @@ impl Net {
     /// or of all weights when `dense_grad`, land in each `Param::grad`.
     pub fn backward(&mut self, ws: &mut Workspace, dense_grad: bool) {
         let batch = ws.batch;
-        for (i, op) in self.graph.ops.iter().enumerate().rev() {
+        let mut i = self.graph.ops.len();
+        while i > 0 {
+            i -= 1;
+            if i > 1
+                && let Some(g) = self.relu_then_pool(i - 1, batch)
+            {
+                // The pooling and the ReLU before it (see `forward`), from the pooled output.
+                let (before, after) = ws.grads.split_at_mut(i);
+                relu_pool_backward(
+                    g,
+                    &ws.acts[i + 1],
+                    &after[1],
+                    &ws.argmax[i],
+                    &mut before[i - 1],
+                );
+                i -= 1;
+                continue;
+            }
             let (x, y) = (&ws.acts[i], &ws.acts[i + 1]);
             let (before, after) = ws.grads.split_at_mut(i + 1);
             let dy = &after[0];
             // The input needs no gradient.
             let dx = (i > 0).then(|| before[i].as_mut_slice());
-            match *op {
+            match self.graph.ops[i] {
                 Op::Dense(l) => dense_backward(&mut self.params[l], x, dy, dx, batch, dense_grad),
                 Op::Conv(l, g) => {
                     conv_backward(&mut self.params[l], g, x, dy, dx, batch, dense_grad)
@@ -216,9 +279,14 @@ impl Net {
                         relu_backward(y, dy, dx)
                     }
                 }
-                Op::Pool { .. } => {
+                Op::Pool { c, h, w } => {
                     if let Some(dx) = dx {
-                        pool_backward(dy, &ws.argmax[i], dx)
+                        let g = PoolGeom {
+                            planes: c * batch,
+                            h,
+                            w,
+                        };
+                        pool_backward(g, dy, &ws.argmax[i], dx)
                     }
                 }
                 Op::Flatten { c, hw } => {
@@ -262,4 +330,17 @@ fn partial_loss(logits: &[f32], labels: &[u8], classes: usize, n: usize) -> (f64
         sub[k * n..(k + 1) * n].copy_from_slice(&logits[k * batch..k * batch + n]);
     }
     softmax_cross_entropy(&sub, &labels[..n], classes, None)
+}
+
+#[cfg(test)]
+mod pixel_tests {
+    #[test]
+    fn the_pixel_table_is_the_division() {
+        for v in 0..=255u8 {
+            assert_eq!(
+                super::PIXEL[usize::from(v)].to_bits(),
+                (f32::from(v) / 255.0).to_bits()
+            );
+        }
+    }
 }

@@ -1,66 +1,247 @@
 //! 2x2 max-pooling (stride 2, odd edges dropped) and ReLU, on `[C][batch][H][W]` planes.
+//!
+//! Each pass is split into fixed pieces (planes, or `ELEMS` elements) that run in parallel
+//! natively; every output is computed as in one pass, so the results never depend on the
+//! thread count.
 
 use crate::model::PoolGeom;
+use crate::par::*;
 
-/// y = max over each 2x2 window; `argmax` records the winning input index for backward.
+/// Elements per task of the element-wise passes.
+const ELEMS: usize = 1 << 14;
+
+/// Planes per task of the pooling passes: at least `ELEMS` input elements.
+fn planes_per_task(g: PoolGeom) -> usize {
+    ELEMS.div_ceil(g.h * g.w).max(1)
+}
+
+/// y = max over each 2x2 window; `argmax` records the winning input index (into `x`) for
+/// backward. Ties go to the first of (0,0), (0,1), (1,0), (1,1).
 pub fn pool_forward(g: PoolGeom, x: &[f32], y: &mut [f32], argmax: &mut [u32]) {
     let (oh, ow) = g.out_hw();
-    for p in 0..g.planes {
-        for oy in 0..oh {
-            for ox in 0..ow {
-                let mut best = p * g.h * g.w + 2 * oy * g.w + 2 * ox;
-                for (dy, dx) in [(0, 1), (1, 0), (1, 1)] {
-                    let i = p * g.h * g.w + (2 * oy + dy) * g.w + 2 * ox + dx;
-                    if x[i] > x[best] {
-                        best = i;
+    let (in_plane, out_plane) = (g.h * g.w, oh * ow);
+    if out_plane == 0 {
+        return;
+    }
+    let per = planes_per_task(g);
+    y[..g.planes * out_plane]
+        .par_chunks_mut(per * out_plane)
+        .zip(argmax[..g.planes * out_plane].par_chunks_mut(per * out_plane))
+        .enumerate()
+        .for_each(|(t, (y, am))| {
+            for (q, (y, am)) in y
+                .chunks_exact_mut(out_plane)
+                .zip(am.chunks_exact_mut(out_plane))
+                .enumerate()
+            {
+                let base = (t * per + q) * in_plane;
+                for oy in 0..oh {
+                    let r0 = base + 2 * oy * g.w;
+                    let (top, bottom) = (&x[r0..r0 + g.w], &x[r0 + g.w..r0 + 2 * g.w]);
+                    for ox in 0..ow {
+                        let (mut best, mut at) = (top[2 * ox], r0 + 2 * ox);
+                        for (v, i) in [
+                            (top[2 * ox + 1], r0 + 2 * ox + 1),
+                            (bottom[2 * ox], r0 + g.w + 2 * ox),
+                            (bottom[2 * ox + 1], r0 + g.w + 2 * ox + 1),
+                        ] {
+                            if v > best {
+                                (best, at) = (v, i);
+                            }
+                        }
+                        y[oy * ow + ox] = best;
+                        am[oy * ow + ox] = at as u32;
                     }
                 }
-                let o = p * oh * ow + oy * ow + ox;
-                y[o] = x[best];
-                argmax[o] = best as u32;
             }
-        }
-    }
+        });
 }
 
 /// dx = dy routed to each window's maximum, 0 elsewhere.
-pub fn pool_backward(dy: &[f32], argmax: &[u32], dx: &mut [f32]) {
-    dx.fill(0.0);
-    for (&d, &i) in dy.iter().zip(argmax) {
-        dx[i as usize] += d;
-    }
+pub fn pool_backward(g: PoolGeom, dy: &[f32], argmax: &[u32], dx: &mut [f32]) {
+    let (oh, ow) = g.out_hw();
+    let (in_plane, out_plane) = (g.h * g.w, oh * ow);
+    let per = planes_per_task(g);
+    dx.par_chunks_mut(per * in_plane)
+        .enumerate()
+        .for_each(|(t, dx)| {
+            dx.fill(0.0);
+            let base = t * per * in_plane;
+            let outs =
+                t * per * out_plane..((t * per * out_plane) + dx.len() / in_plane * out_plane);
+            for (&d, &i) in dy[outs.clone()].iter().zip(&argmax[outs]) {
+                // The windows do not overlap: each input gets at most one output's gradient.
+                dx[i as usize - base] += d;
+            }
+        });
+}
+
+/// max(x, 0), with NaN and -0 going to +0 (`f32::max` leaves the sign of a zero result to
+/// the compiled code, which differs between a vector and a scalar loop).
+#[inline(always)]
+fn relu(x: f32) -> f32 {
+    if x > 0.0 { x } else { 0.0 }
 }
 
 pub fn relu_forward(x: &[f32], y: &mut [f32]) {
-    for (y, &x) in y.iter_mut().zip(x) {
-        *y = x.max(0.0);
-    }
+    y.par_chunks_mut(ELEMS).enumerate().for_each(|(t, y)| {
+        for (y, &x) in y.iter_mut().zip(&x[t * ELEMS..]) {
+            *y = relu(x);
+        }
+    });
 }
 
 /// dx = dy where the unit was active (y > 0), else 0.
 pub fn relu_backward(y: &[f32], dy: &[f32], dx: &mut [f32]) {
-    for ((dx, &dy), &y) in dx.iter_mut().zip(dy).zip(y) {
-        *dx = if y > 0.0 { dy } else { 0.0 };
-    }
+    dx.par_chunks_mut(ELEMS).enumerate().for_each(|(t, dx)| {
+        let (y, dy) = (&y[t * ELEMS..], &dy[t * ELEMS..]);
+        for ((dx, &dy), &y) in dx.iter_mut().zip(dy).zip(y) {
+            *dx = if y > 0.0 { dy } else { 0.0 };
+        }
+    });
 }
 
 /// `[C][batch][HW]` -> `[C * HW][batch]` (the dense layer's feature-major input).
 pub fn flatten_forward(c: usize, batch: usize, hw: usize, x: &[f32], y: &mut [f32]) {
-    for ch in 0..c {
-        for b in 0..batch {
-            for p in 0..hw {
-                y[(ch * hw + p) * batch + b] = x[(ch * batch + b) * hw + p];
+    y[..c * hw * batch]
+        .par_chunks_mut(hw * batch)
+        .enumerate()
+        .for_each(|(ch, y)| {
+            let x = &x[ch * batch * hw..(ch + 1) * batch * hw];
+            for (b, img) in x.chunks_exact(hw).enumerate() {
+                for (p, &v) in img.iter().enumerate() {
+                    y[p * batch + b] = v;
+                }
             }
-        }
-    }
+        });
 }
 
 pub fn flatten_backward(c: usize, batch: usize, hw: usize, dy: &[f32], dx: &mut [f32]) {
-    for ch in 0..c {
-        for b in 0..batch {
-            for p in 0..hw {
-                dx[(ch * batch + b) * hw + p] = dy[(ch * hw + p) * batch + b];
+    dx[..c * batch * hw]
+        .par_chunks_mut(batch * hw)
+        .enumerate()
+        .for_each(|(ch, dx)| {
+            let dy = &dy[ch * hw * batch..(ch + 1) * hw * batch];
+            for (b, img) in dx.chunks_exact_mut(hw).enumerate() {
+                for (p, v) in img.iter_mut().enumerate() {
+                    *v = dy[p * batch + b];
+                }
             }
+        });
+}
+
+/// `pool_forward` of `relu_forward`'s output without storing that output: each input is
+/// clamped as `relu_forward` does, then pooled as `pool_forward` does (same values, same
+/// `argmax`, also for NaN and ties).
+pub fn relu_pool_forward(g: PoolGeom, x: &[f32], y: &mut [f32], argmax: &mut [u32]) {
+    let (oh, ow) = g.out_hw();
+    let (in_plane, out_plane) = (g.h * g.w, oh * ow);
+    if out_plane == 0 {
+        return;
+    }
+    let per = planes_per_task(g);
+    y[..g.planes * out_plane]
+        .par_chunks_mut(per * out_plane)
+        .zip(argmax[..g.planes * out_plane].par_chunks_mut(per * out_plane))
+        .enumerate()
+        .for_each(|(t, (y, am))| {
+            for (q, (y, am)) in y
+                .chunks_exact_mut(out_plane)
+                .zip(am.chunks_exact_mut(out_plane))
+                .enumerate()
+            {
+                let base = (t * per + q) * in_plane;
+                for oy in 0..oh {
+                    let r0 = base + 2 * oy * g.w;
+                    let (top, bottom) = (&x[r0..r0 + g.w], &x[r0 + g.w..r0 + 2 * g.w]);
+                    for ox in 0..ow {
+                        let (mut best, mut at) = (relu(top[2 * ox]), r0 + 2 * ox);
+                        for (v, i) in [
+                            (top[2 * ox + 1], r0 + 2 * ox + 1),
+                            (bottom[2 * ox], r0 + g.w + 2 * ox),
+                            (bottom[2 * ox + 1], r0 + g.w + 2 * ox + 1),
+                        ] {
+                            let v = relu(v);
+                            if v > best {
+                                (best, at) = (v, i);
+                            }
+                        }
+                        y[oy * ow + ox] = best;
+                        am[oy * ow + ox] = at as u32;
+                    }
+                }
+            }
+        });
+}
+
+/// `relu_backward` of `pool_backward` in one pass, given the pooled output `y`: the ReLU's
+/// output at a window's maximum is the pooled value, so its gradient passes where that is
+/// above 0. The same numbers as the two passes (0 + dy where it passes, 0 elsewhere).
+pub fn relu_pool_backward(g: PoolGeom, y: &[f32], dy: &[f32], argmax: &[u32], dx: &mut [f32]) {
+    let (oh, ow) = g.out_hw();
+    let (in_plane, out_plane) = (g.h * g.w, oh * ow);
+    let per = planes_per_task(g);
+    dx.par_chunks_mut(per * in_plane)
+        .enumerate()
+        .for_each(|(t, dx)| {
+            dx.fill(0.0);
+            let base = t * per * in_plane;
+            let o0 = t * per * out_plane;
+            let outs = o0..o0 + dx.len() / in_plane * out_plane;
+            for ((&d, &i), &y) in dy[outs.clone()]
+                .iter()
+                .zip(&argmax[outs.clone()])
+                .zip(&y[outs])
+            {
+                if y > 0.0 {
+                    dx[i as usize - base] += d;
+                }
+            }
+        });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::{Rng, SeedableRng};
+    use rand_pcg::Pcg64;
+
+    #[test]
+    fn fused_relu_and_pool_give_the_two_passes_bit_for_bit() {
+        let mut rng = Pcg64::seed_from_u64(5);
+        // Odd sides (dropped edges), several tasks' worth of planes, ties, zeros, -0, NaN.
+        for (planes, h, w) in [(3, 5, 7), (40, 32, 32), (1, 2, 2), (7, 3, 1)] {
+            let g = PoolGeom { planes, h, w };
+            let pick = |rng: &mut Pcg64| match rng.random_range(0..10) {
+                0 => 0.0,
+                1 => -0.0,
+                2 => 0.5,
+                3 if planes == 3 => f32::NAN,
+                _ => rng.random_range(-1.0..1.0),
+            };
+            let x: Vec<f32> = (0..planes * h * w).map(|_| pick(&mut rng)).collect();
+            let (oh, ow) = g.out_hw();
+            let n = planes * oh * ow;
+            let dy: Vec<f32> = (0..n).map(|_| pick(&mut rng)).collect();
+
+            let mut r = vec![0.0; x.len()];
+            relu_forward(&x, &mut r);
+            let (mut y, mut am) = (vec![0.0; n], vec![0; n]);
+            pool_forward(g, &r, &mut y, &mut am);
+            let mut dr = vec![1.0; x.len()];
+            pool_backward(g, &dy, &am, &mut dr);
+            let mut dx = vec![1.0; x.len()];
+            relu_backward(&r, &dr, &mut dx);
+
+            let (mut fy, mut fam) = (vec![0.0; n], vec![0; n]);
+            relu_pool_forward(g, &x, &mut fy, &mut fam);
+            let mut fdx = vec![1.0; x.len()];
+            relu_pool_backward(g, &fy, &dy, &fam, &mut fdx);
+
+            let bits = |v: &[f32]| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>();
+            assert_eq!(bits(&fy), bits(&y), "{g:?}: y");
+            assert_eq!(fam, am, "{g:?}: argmax");
+            assert_eq!(bits(&fdx), bits(&dx), "{g:?}: dx");
         }
     }
 }

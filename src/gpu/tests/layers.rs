@@ -188,7 +188,7 @@ fn pool_on_odd_sizes_matches_the_cpu() {
         let (mut y, mut argmax, mut dx) =
             (vec![0.0; dy.len()], vec![0; dy.len()], vec![0.0; x.len()]);
         pool_forward(g, &x, &mut y, &mut argmax);
-        pool_backward(&dy, &argmax, &mut dx);
+        pool_backward(g, &dy, &argmax, &mut dx);
 
         let (gx, gy, gdy, gdx, garg) = (
             h.upload(&x),
