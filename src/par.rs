@@ -14,6 +14,45 @@ pub fn threads() -> usize {
 #[cfg(target_arch = "wasm32")]
 pub use sequential::*;
 
+/// Fewest elements worth handing to the thread pool: a shorter pass runs on the calling
+/// thread (waking a pool thread costs more than, say, a ReLU over 40,000 floats).
+pub const PAR_MIN: usize = 1 << 16;
+
+/// `f(i, chunk i)` for the chunks of `size` of `v`: in parallel natively, on the calling
+/// thread when `v` is shorter than `PAR_MIN` (and always on wasm32). The same chunks
+/// either way, so the same numbers.
+pub fn each_chunk<T: Send>(v: &mut [T], size: usize, f: impl Fn(usize, &mut [T]) + Sync + Send) {
+    #[cfg(not(target_arch = "wasm32"))]
+    if v.len() >= PAR_MIN {
+        v.par_chunks_mut(size)
+            .enumerate()
+            .for_each(|(i, c)| f(i, c));
+        return;
+    }
+    v.chunks_mut(size).enumerate().for_each(|(i, c)| f(i, c));
+}
+
+/// `each_chunk` over two slices in step: chunk i of `a` (chunks of `sa`) with chunk i of `b`
+/// (chunks of `sb`), while both have one; in parallel when `a` is at least `PAR_MIN` long.
+pub fn each_chunk2<A: Send, B: Send>(
+    (a, sa): (&mut [A], usize),
+    (b, sb): (&mut [B], usize),
+    f: impl Fn(usize, &mut [A], &mut [B]) + Sync + Send,
+) {
+    #[cfg(not(target_arch = "wasm32"))]
+    if a.len() >= PAR_MIN {
+        a.par_chunks_mut(sa)
+            .zip(b.par_chunks_mut(sb))
+            .enumerate()
+            .for_each(|(i, (a, b))| f(i, a, b));
+        return;
+    }
+    a.chunks_mut(sa)
+        .zip(b.chunks_mut(sb))
+        .enumerate()
+        .for_each(|(i, (a, b))| f(i, a, b));
+}
+
 #[cfg(target_arch = "wasm32")]
 pub fn threads() -> usize {
     1

@@ -39,23 +39,21 @@ fn pad(x: &[f32], planes: usize, batch: usize, (h, w): (usize, usize), out: &mut
     out.resize(planes * batch * ph * pw, 0.0);
     // Whole images per task, at least 16K floats.
     let per = (1usize << 14).div_ceil(ph * pw);
-    out.par_chunks_mut(per * ph * pw)
-        .enumerate()
-        .for_each(|(t, dst)| {
-            for (q, img) in dst.chunks_exact_mut(ph * pw).enumerate() {
-                let src = &x[(t * per + q) * h * w..][..h * w];
-                img[..pw].fill(0.0);
-                img[(ph - 1) * pw..].fill(0.0);
-                for (row, s) in img[pw..(ph - 1) * pw]
-                    .chunks_exact_mut(pw)
-                    .zip(src.chunks_exact(w))
-                {
-                    row[0] = 0.0;
-                    row[1..=w].copy_from_slice(s);
-                    row[w + 1] = 0.0;
-                }
+    each_chunk(out, per * ph * pw, |t, dst| {
+        for (q, img) in dst.chunks_exact_mut(ph * pw).enumerate() {
+            let src = &x[(t * per + q) * h * w..][..h * w];
+            img[..pw].fill(0.0);
+            img[(ph - 1) * pw..].fill(0.0);
+            for (row, s) in img[pw..(ph - 1) * pw]
+                .chunks_exact_mut(pw)
+                .zip(src.chunks_exact(w))
+            {
+                row[0] = 0.0;
+                row[1..=w].copy_from_slice(s);
+                row[w + 1] = 0.0;
             }
-        });
+        }
+    });
 }
 
 /// `col[k][j]` (rows of `len`) for columns `n0..n0 + len` of the input, given `padded` by

@@ -119,34 +119,29 @@ impl Net {
         }
         if self.graph.planar_input() {
             // One task per channel of an image (`[C][batch][H][W]`).
-            x[..self.graph.input.channels * b_n * plane]
-                .par_chunks_mut(plane)
-                .enumerate()
-                .for_each(|(cb, dst)| {
-                    let (c, b) = (cb / b_n, cb % b_n);
-                    let src = &data.image(indices[b] as usize)[c * plane..(c + 1) * plane];
-                    for (d, &v) in dst.iter_mut().zip(src) {
-                        *d = PIXEL[usize::from(v)];
-                    }
-                });
+            let planes = self.graph.input.channels * b_n;
+            each_chunk(&mut x[..planes * plane], plane, |cb, dst| {
+                let (c, b) = (cb / b_n, cb % b_n);
+                let src = &data.image(indices[b] as usize)[c * plane..(c + 1) * plane];
+                for (d, &v) in dst.iter_mut().zip(src) {
+                    *d = PIXEL[usize::from(v)];
+                }
+            });
             return;
         }
         // Transpose to [pixel][batch] in tiles of pixels, one task each, so reads and writes
         // both stay in cache.
         const TILE: usize = 64;
-        x[..n * b_n]
-            .par_chunks_mut(TILE * b_n)
-            .enumerate()
-            .for_each(|(t, dst)| {
-                let p0 = t * TILE;
-                let p1 = p0 + dst.len() / b_n;
-                for (b, &i) in indices.iter().enumerate() {
-                    let img = &data.image(i as usize)[p0..p1];
-                    for (p, &v) in img.iter().enumerate() {
-                        dst[p * b_n + b] = PIXEL[usize::from(v)];
-                    }
+        each_chunk(&mut x[..n * b_n], TILE * b_n, |t, dst| {
+            let p0 = t * TILE;
+            let p1 = p0 + dst.len() / b_n;
+            for (b, &i) in indices.iter().enumerate() {
+                let img = &data.image(i as usize)[p0..p1];
+                for (p, &v) in img.iter().enumerate() {
+                    dst[p * b_n + b] = PIXEL[usize::from(v)];
                 }
-            });
+            }
+        });
     }
 
     /// `load_batch` with each sample's image transformed (`augment::Transform`: a shifted

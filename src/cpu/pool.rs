@@ -24,11 +24,10 @@ pub fn pool_forward(g: PoolGeom, x: &[f32], y: &mut [f32], argmax: &mut [u32]) {
         return;
     }
     let per = planes_per_task(g);
-    y[..g.planes * out_plane]
-        .par_chunks_mut(per * out_plane)
-        .zip(argmax[..g.planes * out_plane].par_chunks_mut(per * out_plane))
-        .enumerate()
-        .for_each(|(t, (y, am))| {
+    each_chunk2(
+        (&mut y[..g.planes * out_plane], per * out_plane),
+        (&mut argmax[..g.planes * out_plane], per * out_plane),
+        |t, y, am| {
             for (q, (y, am)) in y
                 .chunks_exact_mut(out_plane)
                 .zip(am.chunks_exact_mut(out_plane))
@@ -54,7 +53,8 @@ pub fn pool_forward(g: PoolGeom, x: &[f32], y: &mut [f32], argmax: &mut [u32]) {
                     }
                 }
             }
-        });
+        },
+    );
 }
 
 /// dx = dy routed to each window's maximum, 0 elsewhere.
@@ -62,18 +62,15 @@ pub fn pool_backward(g: PoolGeom, dy: &[f32], argmax: &[u32], dx: &mut [f32]) {
     let (oh, ow) = g.out_hw();
     let (in_plane, out_plane) = (g.h * g.w, oh * ow);
     let per = planes_per_task(g);
-    dx.par_chunks_mut(per * in_plane)
-        .enumerate()
-        .for_each(|(t, dx)| {
-            dx.fill(0.0);
-            let base = t * per * in_plane;
-            let outs =
-                t * per * out_plane..((t * per * out_plane) + dx.len() / in_plane * out_plane);
-            for (&d, &i) in dy[outs.clone()].iter().zip(&argmax[outs]) {
-                // The windows do not overlap: each input gets at most one output's gradient.
-                dx[i as usize - base] += d;
-            }
-        });
+    each_chunk(dx, per * in_plane, |t, dx| {
+        dx.fill(0.0);
+        let base = t * per * in_plane;
+        let outs = t * per * out_plane..((t * per * out_plane) + dx.len() / in_plane * out_plane);
+        for (&d, &i) in dy[outs.clone()].iter().zip(&argmax[outs]) {
+            // The windows do not overlap: each input gets at most one output's gradient.
+            dx[i as usize - base] += d;
+        }
+    });
 }
 
 /// max(x, 0), with NaN and -0 going to +0 (`f32::max` leaves the sign of a zero result to
@@ -84,7 +81,7 @@ fn relu(x: f32) -> f32 {
 }
 
 pub fn relu_forward(x: &[f32], y: &mut [f32]) {
-    y.par_chunks_mut(ELEMS).enumerate().for_each(|(t, y)| {
+    each_chunk(y, ELEMS, |t, y| {
         for (y, &x) in y.iter_mut().zip(&x[t * ELEMS..]) {
             *y = relu(x);
         }
@@ -93,7 +90,7 @@ pub fn relu_forward(x: &[f32], y: &mut [f32]) {
 
 /// dx = dy where the unit was active (y > 0), else 0.
 pub fn relu_backward(y: &[f32], dy: &[f32], dx: &mut [f32]) {
-    dx.par_chunks_mut(ELEMS).enumerate().for_each(|(t, dx)| {
+    each_chunk(dx, ELEMS, |t, dx| {
         let (y, dy) = (&y[t * ELEMS..], &dy[t * ELEMS..]);
         for ((dx, &dy), &y) in dx.iter_mut().zip(dy).zip(y) {
             *dx = if y > 0.0 { dy } else { 0.0 };
@@ -103,31 +100,25 @@ pub fn relu_backward(y: &[f32], dy: &[f32], dx: &mut [f32]) {
 
 /// `[C][batch][HW]` -> `[C * HW][batch]` (the dense layer's feature-major input).
 pub fn flatten_forward(c: usize, batch: usize, hw: usize, x: &[f32], y: &mut [f32]) {
-    y[..c * hw * batch]
-        .par_chunks_mut(hw * batch)
-        .enumerate()
-        .for_each(|(ch, y)| {
-            let x = &x[ch * batch * hw..(ch + 1) * batch * hw];
-            for (b, img) in x.chunks_exact(hw).enumerate() {
-                for (p, &v) in img.iter().enumerate() {
-                    y[p * batch + b] = v;
-                }
+    each_chunk(&mut y[..c * hw * batch], hw * batch, |ch, y| {
+        let x = &x[ch * batch * hw..(ch + 1) * batch * hw];
+        for (b, img) in x.chunks_exact(hw).enumerate() {
+            for (p, &v) in img.iter().enumerate() {
+                y[p * batch + b] = v;
             }
-        });
+        }
+    });
 }
 
 pub fn flatten_backward(c: usize, batch: usize, hw: usize, dy: &[f32], dx: &mut [f32]) {
-    dx[..c * batch * hw]
-        .par_chunks_mut(batch * hw)
-        .enumerate()
-        .for_each(|(ch, dx)| {
-            let dy = &dy[ch * hw * batch..(ch + 1) * hw * batch];
-            for (b, img) in dx.chunks_exact_mut(hw).enumerate() {
-                for (p, v) in img.iter_mut().enumerate() {
-                    *v = dy[p * batch + b];
-                }
+    each_chunk(&mut dx[..c * batch * hw], batch * hw, |ch, dx| {
+        let dy = &dy[ch * hw * batch..(ch + 1) * hw * batch];
+        for (b, img) in dx.chunks_exact_mut(hw).enumerate() {
+            for (p, v) in img.iter_mut().enumerate() {
+                *v = dy[p * batch + b];
             }
-        });
+        }
+    });
 }
 
 /// `pool_forward` of `relu_forward`'s output without storing that output: each input is
@@ -140,11 +131,10 @@ pub fn relu_pool_forward(g: PoolGeom, x: &[f32], y: &mut [f32], argmax: &mut [u3
         return;
     }
     let per = planes_per_task(g);
-    y[..g.planes * out_plane]
-        .par_chunks_mut(per * out_plane)
-        .zip(argmax[..g.planes * out_plane].par_chunks_mut(per * out_plane))
-        .enumerate()
-        .for_each(|(t, (y, am))| {
+    each_chunk2(
+        (&mut y[..g.planes * out_plane], per * out_plane),
+        (&mut argmax[..g.planes * out_plane], per * out_plane),
+        |t, y, am| {
             for (q, (y, am)) in y
                 .chunks_exact_mut(out_plane)
                 .zip(am.chunks_exact_mut(out_plane))
@@ -171,7 +161,8 @@ pub fn relu_pool_forward(g: PoolGeom, x: &[f32], y: &mut [f32], argmax: &mut [u3
                     }
                 }
             }
-        });
+        },
+    );
 }
 
 /// `relu_backward` of `pool_backward` in one pass, given the pooled output `y`: the ReLU's
@@ -181,23 +172,21 @@ pub fn relu_pool_backward(g: PoolGeom, y: &[f32], dy: &[f32], argmax: &[u32], dx
     let (oh, ow) = g.out_hw();
     let (in_plane, out_plane) = (g.h * g.w, oh * ow);
     let per = planes_per_task(g);
-    dx.par_chunks_mut(per * in_plane)
-        .enumerate()
-        .for_each(|(t, dx)| {
-            dx.fill(0.0);
-            let base = t * per * in_plane;
-            let o0 = t * per * out_plane;
-            let outs = o0..o0 + dx.len() / in_plane * out_plane;
-            for ((&d, &i), &y) in dy[outs.clone()]
-                .iter()
-                .zip(&argmax[outs.clone()])
-                .zip(&y[outs])
-            {
-                if y > 0.0 {
-                    dx[i as usize - base] += d;
-                }
+    each_chunk(dx, per * in_plane, |t, dx| {
+        dx.fill(0.0);
+        let base = t * per * in_plane;
+        let o0 = t * per * out_plane;
+        let outs = o0..o0 + dx.len() / in_plane * out_plane;
+        for ((&d, &i), &y) in dy[outs.clone()]
+            .iter()
+            .zip(&argmax[outs.clone()])
+            .zip(&y[outs])
+        {
+            if y > 0.0 {
+                dx[i as usize - base] += d;
             }
-        });
+        }
+    });
 }
 
 #[cfg(test)]

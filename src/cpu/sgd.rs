@@ -18,11 +18,10 @@ pub fn sgd_step(p: &mut Param, lr: f32, momentum: f32, wd: f32) {
     let cols = p.cols();
     let rows = ELEMS.div_ceil(cols).max(1);
     let (index, all_active, grad) = (&p.index, p.all_active, &p.grad);
-    p.weights
-        .par_chunks_mut(rows * cols)
-        .zip(p.momentum.par_chunks_mut(rows * cols))
-        .enumerate()
-        .for_each(|(t, (w, m))| {
+    each_chunk2(
+        (&mut p.weights, rows * cols),
+        (&mut p.momentum, rows * cols),
+        |t, w, m| {
             let base = t * rows * cols;
             let g = &grad[base..base + w.len()];
             if all_active {
@@ -37,7 +36,8 @@ pub fn sgd_step(p: &mut Param, lr: f32, momentum: f32, wd: f32) {
                     }
                 }
             }
-        });
+        },
+    );
     // Biases are dense and, as usual, not decayed.
     for ((b, m), &g) in p
         .bias
