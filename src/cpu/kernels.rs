@@ -4,13 +4,19 @@
 /// Width of the accumulator blocks: 16 floats are two AVX or four SSE/simd128 registers.
 pub const LANES: usize = 16;
 
-// Each kernel is written once (`*_impl`, always inlined) and compiled twice on x86-64: for the
-// baseline (SSE2) and with AVX2, picked at run time. Both do the same operations in the same
-// order (no fused multiply-add), so results are bit-identical on every machine.
+// Each kernel is written once (`*_impl`, always inlined) and compiled three times on x86-64:
+// for the baseline (SSE2), with AVX2 and with AVX-512, picked at run time. All do the same
+// operations in the same order (no fused multiply-add; the compiler only packs independent
+// lanes into wider registers), so results are bit-identical on every machine.
 
 #[cfg(target_arch = "x86_64")]
 fn has_avx2() -> bool {
     std::is_x86_feature_detected!("avx2")
+}
+
+#[cfg(target_arch = "x86_64")]
+fn has_avx512() -> bool {
+    std::is_x86_feature_detected!("avx512f")
 }
 
 macro_rules! dispatch {
@@ -24,6 +30,17 @@ macro_rules! dispatch {
         $(#[$doc])*
         #[inline]
         pub fn $name $(<$g: $bound>)? ($($arg: $ty),*) $(-> $ret)? {
+            #[cfg(target_arch = "x86_64")]
+            {
+                #[target_feature(enable = "avx512f")]
+                fn wide $(<$g: $bound>)? ($($arg: $ty),*) $(-> $ret)? {
+                    $imp($($arg),*)
+                }
+                if has_avx512() {
+                    // SAFETY: the CPU supports AVX-512F (checked just above).
+                    return unsafe { wide($($arg),*) };
+                }
+            }
             #[cfg(target_arch = "x86_64")]
             if has_avx2() {
                 // SAFETY: the CPU supports AVX2 (checked just above).
@@ -177,6 +194,21 @@ unsafe fn gemm_rows_avx2(
     unsafe { gemm_rows_impl(w, k, x, xs, y, ys, cols) }
 }
 
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn gemm_rows_avx512(
+    w: &[f32],
+    k: usize,
+    x: &[f32],
+    xs: usize,
+    y: *mut f32,
+    ys: usize,
+    cols: usize,
+) {
+    // SAFETY: as `gemm_rows`.
+    unsafe { gemm_rows_impl(w, k, x, xs, y, ys, cols) }
+}
+
 /// `y[r][j] += W[r] . x[.][j]` for up to `ROWS` consecutive rows of a dense matrix `w`
 /// (`rows x k`), on `x` with rows of stride `xs`, for columns j < cols; `y` row r starts at
 /// `y + r * ys`.
@@ -194,6 +226,11 @@ pub unsafe fn gemm_rows(
     ys: usize,
     cols: usize,
 ) {
+    #[cfg(target_arch = "x86_64")]
+    if has_avx512() {
+        // SAFETY: the CPU supports AVX-512F (checked just above); y as the caller promises.
+        return unsafe { gemm_rows_avx512(w, k, x, xs, y, ys, cols) };
+    }
     #[cfg(target_arch = "x86_64")]
     if has_avx2() {
         // SAFETY: the CPU supports AVX2 (checked just above); y as the caller promises.
