@@ -18,57 +18,35 @@ fn planes_per_task(g: PoolGeom) -> usize {
 /// y = max over each 2x2 window; `argmax` records the winning input index (into `x`) for
 /// backward. Ties go to the first of (0,0), (0,1), (1,0), (1,1).
 pub fn pool_forward(g: PoolGeom, x: &[f32], y: &mut [f32], argmax: &mut [u32]) {
-    let (oh, ow) = g.out_hw();
-    let (in_plane, out_plane) = (g.h * g.w, oh * ow);
-    if out_plane == 0 {
-        return;
-    }
-    let per = planes_per_task(g);
-    each_chunk2(
-        (&mut y[..g.planes * out_plane], per * out_plane),
-        (&mut argmax[..g.planes * out_plane], per * out_plane),
-        |t, y, am| {
-            for (q, (y, am)) in y
-                .chunks_exact_mut(out_plane)
-                .zip(am.chunks_exact_mut(out_plane))
-                .enumerate()
-            {
-                let base = (t * per + q) * in_plane;
-                for oy in 0..oh {
-                    let r0 = base + 2 * oy * g.w;
-                    let (top, bottom) = (&x[r0..r0 + g.w], &x[r0 + g.w..r0 + 2 * g.w]);
-                    for ox in 0..ow {
-                        let (mut best, mut at) = (top[2 * ox], r0 + 2 * ox);
-                        for (v, i) in [
-                            (top[2 * ox + 1], r0 + 2 * ox + 1),
-                            (bottom[2 * ox], r0 + g.w + 2 * ox),
-                            (bottom[2 * ox + 1], r0 + g.w + 2 * ox + 1),
-                        ] {
-                            if v > best {
-                                (best, at) = (v, i);
-                            }
-                        }
-                        y[oy * ow + ox] = best;
-                        am[oy * ow + ox] = at as u32;
-                    }
-                }
-            }
-        },
-    );
+    pool_forward_of(g, x, y, argmax, |v| v);
 }
 
 /// dx = dy routed to each window's maximum, 0 elsewhere.
 pub fn pool_backward(g: PoolGeom, dy: &[f32], argmax: &[u32], dx: &mut [f32]) {
+    pool_backward_where(g, dy, argmax, dx, |_| true);
+}
+
+/// `pool_backward` of the outputs `o` for which `pass(o)`, the others routing nothing.
+#[inline(always)]
+fn pool_backward_where(
+    g: PoolGeom,
+    dy: &[f32],
+    argmax: &[u32],
+    dx: &mut [f32],
+    pass: impl Fn(usize) -> bool + Sync + Send,
+) {
     let (oh, ow) = g.out_hw();
     let (in_plane, out_plane) = (g.h * g.w, oh * ow);
     let per = planes_per_task(g);
     each_chunk(dx, per * in_plane, |t, dx| {
         dx.fill(0.0);
         let base = t * per * in_plane;
-        let outs = t * per * out_plane..((t * per * out_plane) + dx.len() / in_plane * out_plane);
-        for (&d, &i) in dy[outs.clone()].iter().zip(&argmax[outs]) {
+        let o0 = t * per * out_plane;
+        for o in o0..o0 + dx.len() / in_plane * out_plane {
             // The windows do not overlap: each input gets at most one output's gradient.
-            dx[i as usize - base] += d;
+            if pass(o) {
+                dx[argmax[o] as usize - base] += dy[o];
+            }
         }
     });
 }
@@ -125,6 +103,18 @@ pub fn flatten_backward(c: usize, batch: usize, hw: usize, dy: &[f32], dx: &mut 
 /// clamped as `relu_forward` does, then pooled as `pool_forward` does (same values, same
 /// `argmax`, also for NaN and ties).
 pub fn relu_pool_forward(g: PoolGeom, x: &[f32], y: &mut [f32], argmax: &mut [u32]) {
+    pool_forward_of(g, x, y, argmax, relu);
+}
+
+/// `pool_forward` of `f` of each input (`f` the identity, or the ReLU).
+#[inline(always)]
+fn pool_forward_of(
+    g: PoolGeom,
+    x: &[f32],
+    y: &mut [f32],
+    argmax: &mut [u32],
+    f: impl Fn(f32) -> f32 + Sync + Send,
+) {
     let (oh, ow) = g.out_hw();
     let (in_plane, out_plane) = (g.h * g.w, oh * ow);
     if out_plane == 0 {
@@ -145,13 +135,13 @@ pub fn relu_pool_forward(g: PoolGeom, x: &[f32], y: &mut [f32], argmax: &mut [u3
                     let r0 = base + 2 * oy * g.w;
                     let (top, bottom) = (&x[r0..r0 + g.w], &x[r0 + g.w..r0 + 2 * g.w]);
                     for ox in 0..ow {
-                        let (mut best, mut at) = (relu(top[2 * ox]), r0 + 2 * ox);
+                        let (mut best, mut at) = (f(top[2 * ox]), r0 + 2 * ox);
                         for (v, i) in [
                             (top[2 * ox + 1], r0 + 2 * ox + 1),
                             (bottom[2 * ox], r0 + g.w + 2 * ox),
                             (bottom[2 * ox + 1], r0 + g.w + 2 * ox + 1),
                         ] {
-                            let v = relu(v);
+                            let v = f(v);
                             if v > best {
                                 (best, at) = (v, i);
                             }
@@ -169,24 +159,7 @@ pub fn relu_pool_forward(g: PoolGeom, x: &[f32], y: &mut [f32], argmax: &mut [u3
 /// output at a window's maximum is the pooled value, so its gradient passes where that is
 /// above 0. The same numbers as the two passes (0 + dy where it passes, 0 elsewhere).
 pub fn relu_pool_backward(g: PoolGeom, y: &[f32], dy: &[f32], argmax: &[u32], dx: &mut [f32]) {
-    let (oh, ow) = g.out_hw();
-    let (in_plane, out_plane) = (g.h * g.w, oh * ow);
-    let per = planes_per_task(g);
-    each_chunk(dx, per * in_plane, |t, dx| {
-        dx.fill(0.0);
-        let base = t * per * in_plane;
-        let o0 = t * per * out_plane;
-        let outs = o0..o0 + dx.len() / in_plane * out_plane;
-        for ((&d, &i), &y) in dy[outs.clone()]
-            .iter()
-            .zip(&argmax[outs.clone()])
-            .zip(&y[outs])
-        {
-            if y > 0.0 {
-                dx[i as usize - base] += d;
-            }
-        }
-    });
+    pool_backward_where(g, dy, argmax, dx, |o| y[o] > 0.0);
 }
 
 #[cfg(test)]
