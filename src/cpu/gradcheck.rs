@@ -258,6 +258,21 @@ fn pool_relu_and_flatten_gradients() {
         weighted_sum(&r, &y)
     });
 
+    // The fused ReLU + pooling, on the same well-separated values shifted so that some
+    // windows are all negative (their gradient is 0) and some are not.
+    let mut x: Vec<f32> = (0..g.planes * g.h * g.w)
+        .map(|i| (i * 37 % 101) as f32 * 0.1 - 6.95)
+        .collect();
+    let (mut y, mut am, mut dx) = (vec![0.0; r.len()], vec![0; r.len()], vec![0.0; x.len()]);
+    relu_pool_forward(g, &x, &mut y, &mut am);
+    relu_pool_backward(g, &y, &r, &am, &mut dx);
+    assert!(y.iter().any(|&v| v == 0.0) && y.iter().any(|&v| v > 0.0));
+    check("relu + pool dx", &mut x, &dx, |x| {
+        let (mut y, mut am) = (vec![0.0; r.len()], vec![0; r.len()]);
+        relu_pool_forward(g, x, &mut y, &mut am);
+        weighted_sum(&r, &y)
+    });
+
     // ReLU away from its kink.
     let mut x: Vec<f32> = rand_vec(&mut rng, 40)
         .into_iter()
