@@ -20,33 +20,49 @@ fn has_avx512() -> bool {
 }
 
 macro_rules! dispatch {
-    ($(#[$doc:meta])* pub fn $name:ident $(<$g:ident: $bound:path>)? ($($arg:ident: $ty:ty),*) $(-> $ret:ty)?, $avx:ident, $imp:ident) => {
+    ($(#[$doc:meta])* pub fn $($rest:tt)*) => {
+        dispatch!(@emit [] $(#[$doc])* $($rest)*);
+    };
+    // A kernel with a contract of its own (raw pointers): its callers keep it, and every
+    // compiled copy passes it on.
+    ($(#[$doc:meta])* pub unsafe fn $($rest:tt)*) => {
+        dispatch!(@emit [unsafe] $(#[$doc])* $($rest)*);
+    };
+    (@emit [$($unsafety:tt)*] $(#[$doc:meta])* $name:ident $(<$g:ident: $bound:path>)? ($($arg:ident: $ty:ty),*) $(-> $ret:ty)?, $avx:ident, $imp:ident) => {
         #[cfg(target_arch = "x86_64")]
         #[target_feature(enable = "avx2")]
-        fn $avx $(<$g: $bound>)? ($($arg: $ty),*) $(-> $ret)? {
-            $imp($($arg),*)
+        $($unsafety)* fn $avx $(<$g: $bound>)? ($($arg: $ty),*) $(-> $ret)? {
+            // SAFETY (of an unsafe kernel): as its caller promises.
+            #[allow(unused_unsafe)]
+            unsafe { $imp($($arg),*) }
         }
 
         $(#[$doc])*
         #[inline]
-        pub fn $name $(<$g: $bound>)? ($($arg: $ty),*) $(-> $ret)? {
+        pub $($unsafety)* fn $name $(<$g: $bound>)? ($($arg: $ty),*) $(-> $ret)? {
             #[cfg(target_arch = "x86_64")]
             {
                 #[target_feature(enable = "avx512f")]
-                fn wide $(<$g: $bound>)? ($($arg: $ty),*) $(-> $ret)? {
-                    $imp($($arg),*)
+                $($unsafety)* fn wide $(<$g: $bound>)? ($($arg: $ty),*) $(-> $ret)? {
+                    // SAFETY (of an unsafe kernel): as its caller promises.
+                    #[allow(unused_unsafe)]
+                    unsafe { $imp($($arg),*) }
                 }
                 if has_avx512() {
-                    // SAFETY: the CPU supports AVX-512F (checked just above).
+                    // SAFETY: the CPU supports AVX-512F (checked just above); an unsafe
+                    // kernel's contract as the caller promises.
                     return unsafe { wide($($arg),*) };
                 }
             }
             #[cfg(target_arch = "x86_64")]
             if has_avx2() {
-                // SAFETY: the CPU supports AVX2 (checked just above).
+                // SAFETY: the CPU supports AVX2 (checked just above); an unsafe kernel's
+                // contract as the caller promises.
                 return unsafe { $avx($($arg),*) };
             }
-            $imp($($arg),*)
+            // SAFETY (of an unsafe kernel): as the caller promises.
+            #[allow(unused_unsafe)]
+            unsafe { $imp($($arg),*) }
         }
     };
 }
@@ -179,66 +195,16 @@ unsafe fn gemm_rows_impl(
     }
 }
 
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-unsafe fn gemm_rows_avx2(
-    w: &[f32],
-    k: usize,
-    x: &[f32],
-    xs: usize,
-    y: *mut f32,
-    ys: usize,
-    cols: usize,
-) {
-    // SAFETY: as `gemm_rows`.
-    unsafe { gemm_rows_impl(w, k, x, xs, y, ys, cols) }
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f")]
-unsafe fn gemm_rows_avx512(
-    w: &[f32],
-    k: usize,
-    x: &[f32],
-    xs: usize,
-    y: *mut f32,
-    ys: usize,
-    cols: usize,
-) {
-    // SAFETY: as `gemm_rows`.
-    unsafe { gemm_rows_impl(w, k, x, xs, y, ys, cols) }
-}
-
-/// `y[r][j] += W[r] . x[.][j]` for up to `ROWS` consecutive rows of a dense matrix `w`
-/// (`rows x k`), on `x` with rows of stride `xs`, for columns j < cols; `y` row r starts at
-/// `y + r * ys`.
-///
-/// # Safety
-/// `y` points to `rows` rows of `cols` floats at stride `ys` that the caller may write and
-/// that nothing else reads or writes meanwhile.
-#[inline]
-pub unsafe fn gemm_rows(
-    w: &[f32],
-    k: usize,
-    x: &[f32],
-    xs: usize,
-    y: *mut f32,
-    ys: usize,
-    cols: usize,
-) {
-    #[cfg(target_arch = "x86_64")]
-    if has_avx512() {
-        // SAFETY: the CPU supports AVX-512F (checked just above); y as the caller promises.
-        return unsafe { gemm_rows_avx512(w, k, x, xs, y, ys, cols) };
-    }
-    #[cfg(target_arch = "x86_64")]
-    if has_avx2() {
-        // SAFETY: the CPU supports AVX2 (checked just above); y as the caller promises.
-        return unsafe { gemm_rows_avx2(w, k, x, xs, y, ys, cols) };
-    }
-    // SAFETY: as the caller promises.
-    unsafe { gemm_rows_impl(w, k, x, xs, y, ys, cols) }
-}
+dispatch!(
+    /// `y[r][j] += W[r] . x[.][j]` for up to `ROWS` consecutive rows of a dense matrix `w`
+    /// (`rows x k`), on `x` with rows of stride `xs`, for columns j < cols; `y` row r starts
+    /// at `y + r * ys`.
+    ///
+    /// # Safety
+    /// `y` points to `rows` rows of `cols` floats at stride `ys` that the caller may write
+    /// and that nothing else reads or writes meanwhile.
+    pub unsafe fn gemm_rows(w: &[f32], k: usize, x: &[f32], xs: usize, y: *mut f32, ys: usize, cols: usize), gemm_rows_avx2, gemm_rows_impl
+);
 
 /// `y[r] += W[r] x` for up to `ROWS` consecutive rows of a dense weight matrix `w`
 /// (`rows x n_in`) on feature-major `x` (`n_in x batch`).
