@@ -18,6 +18,15 @@ pub use sequential::*;
 /// thread (waking a pool thread costs more than, say, a ReLU over 40,000 floats).
 pub const PAR_MIN: usize = 1 << 16;
 
+/// Elements per task of an element-wise pass (ReLU, pooling, SGD, padding).
+pub const PIECE: usize = 1 << 14;
+
+/// Whole units (rows, images, planes) of `unit` elements per task, together at least
+/// `PIECE` elements.
+pub fn units_per_piece(unit: usize) -> usize {
+    PIECE.div_ceil(unit.max(1)).max(1)
+}
+
 /// `f(i, chunk i)` for the chunks of `size` of `v`: in parallel natively, on the calling
 /// thread when `v` is shorter than `PAR_MIN` (and always on wasm32). The same chunks
 /// either way, so the same numbers.

@@ -28,7 +28,8 @@ thread_local! {
     static TERMS: RefCell<Vec<(f32, u32)>> = const { RefCell::new(Vec::new()) };
     /// Per-thread list of the image-row pieces of a chunk (see `im2col`).
     static SEGMENTS: RefCell<Vec<(usize, usize, usize)>> = const { RefCell::new(Vec::new()) };
-    /// The padded input of the convolution that this thread runs (see `pad`).
+    /// The padded input of the convolution that this thread runs (see `pad`): taken for the
+    /// call and set back after it (a call nested in it on this thread gets an empty one).
     static PADDED: std::cell::Cell<Vec<f32>> = const { std::cell::Cell::new(Vec::new()) };
 }
 
@@ -37,8 +38,7 @@ thread_local! {
 fn pad(x: &[f32], planes: usize, batch: usize, (h, w): (usize, usize), out: &mut Vec<f32>) {
     let (ph, pw) = (h + 2, w + 2);
     out.resize(planes * batch * ph * pw, 0.0);
-    // Whole images per task, at least 16K floats.
-    let per = (1usize << 14).div_ceil(ph * pw);
+    let per = units_per_piece(ph * pw);
     each_chunk(out, per * ph * pw, |t, dst| {
         for (q, img) in dst.chunks_exact_mut(ph * pw).enumerate() {
             let src = &x[(t * per + q) * h * w..][..h * w];
@@ -99,12 +99,6 @@ fn im2col(
             }
         }
     });
-}
-
-/// Takes the calling thread's padding buffer (an empty one if a call on this thread holds
-/// it), for `pad`; give it back with `PADDED.set`.
-fn take_padded() -> Vec<f32> {
-    PADDED.take()
 }
 
 /// Valid output range [lo, hi) along one axis for a tap offset `d` in {-1, 0, 1}.
@@ -193,7 +187,7 @@ fn conv_gemm(
     let n = batch * g.plane();
     let cols = Columns::new(out, n);
     let tasks: Vec<(usize, usize)> = chunks(n).collect();
-    let mut padded = take_padded();
+    let mut padded = PADDED.take();
     pad(x, planes, batch, (g.h, g.w), &mut padded);
     let px = &padded[..];
     let work = |&(n0, len): &(usize, usize)| {
@@ -381,7 +375,7 @@ pub fn conv_backward(
     let tasks: Vec<(usize, usize)> = chunks(n).collect();
     let parts = &mut p.inputs_t;
     parts.resize(tasks.len() * len_w, 0.0);
-    let mut padded = take_padded();
+    let mut padded = PADDED.take();
     pad(x, g.c_in, batch, (g.h, g.w), &mut padded);
     let px = &padded[..];
     parts

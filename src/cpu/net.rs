@@ -201,16 +201,9 @@ impl Net {
                 Op::Dense(l) => dense_forward(&self.params[l], x, y, batch),
                 Op::Conv(l, g) => conv_forward(&self.params[l], g, x, y, batch),
                 Op::Relu => relu_forward(x, y),
-                Op::Pool { c, h, w } => pool_forward(
-                    PoolGeom {
-                        planes: c * batch,
-                        h,
-                        w,
-                    },
-                    x,
-                    y,
-                    &mut ws.argmax[i],
-                ),
+                Op::Pool { c, h, w } => {
+                    pool_forward(pool_geom(c, h, w, batch), x, y, &mut ws.argmax[i])
+                }
                 Op::Flatten { c, hw } => flatten_forward(c, batch, hw, x, y),
             }
             i += 1;
@@ -221,11 +214,7 @@ impl Net {
     /// convolution block): `forward` and `backward` run the pair as one pass.
     fn relu_then_pool(&self, i: usize, batch: usize) -> Option<PoolGeom> {
         match self.graph.ops[i..] {
-            [Op::Relu, Op::Pool { c, h, w }, ..] => Some(PoolGeom {
-                planes: c * batch,
-                h,
-                w,
-            }),
+            [Op::Relu, Op::Pool { c, h, w }, ..] => Some(pool_geom(c, h, w, batch)),
             _ => None,
         }
     }
@@ -276,12 +265,7 @@ impl Net {
                 }
                 Op::Pool { c, h, w } => {
                     if let Some(dx) = dx {
-                        let g = PoolGeom {
-                            planes: c * batch,
-                            h,
-                            w,
-                        };
-                        pool_backward(g, dy, &ws.argmax[i], dx)
+                        pool_backward(pool_geom(c, h, w, batch), dy, &ws.argmax[i], dx)
                     }
                 }
                 Op::Flatten { c, hw } => {
@@ -314,6 +298,15 @@ impl Net {
         }
         let n = indices.len().max(1) as f64;
         (loss / n, correct as f64 / n)
+    }
+}
+
+/// The geometry of a pooling op over `c` channels of `batch` images of h x w.
+fn pool_geom(c: usize, h: usize, w: usize, batch: usize) -> PoolGeom {
+    PoolGeom {
+        planes: c * batch,
+        h,
+        w,
     }
 }
 

@@ -1,19 +1,11 @@
 //! 2x2 max-pooling (stride 2, odd edges dropped) and ReLU, on `[C][batch][H][W]` planes.
 //!
-//! Each pass is split into fixed pieces (planes, or `ELEMS` elements) that run in parallel
+//! Each pass is split into fixed pieces (planes, or `PIECE` elements) that run in parallel
 //! natively; every output is computed as in one pass, so the results never depend on the
 //! thread count.
 
 use crate::model::PoolGeom;
 use crate::par::*;
-
-/// Elements per task of the element-wise passes.
-const ELEMS: usize = 1 << 14;
-
-/// Planes per task of the pooling passes: at least `ELEMS` input elements.
-fn planes_per_task(g: PoolGeom) -> usize {
-    ELEMS.div_ceil(g.h * g.w).max(1)
-}
 
 /// y = max over each 2x2 window; `argmax` records the winning input index (into `x`) for
 /// backward. Ties go to the first of (0,0), (0,1), (1,0), (1,1).
@@ -37,7 +29,7 @@ fn pool_backward_where(
 ) {
     let (oh, ow) = g.out_hw();
     let (in_plane, out_plane) = (g.h * g.w, oh * ow);
-    let per = planes_per_task(g);
+    let per = units_per_piece(g.h * g.w);
     each_chunk(dx, per * in_plane, |t, dx| {
         dx.fill(0.0);
         let base = t * per * in_plane;
@@ -59,8 +51,8 @@ fn relu(x: f32) -> f32 {
 }
 
 pub fn relu_forward(x: &[f32], y: &mut [f32]) {
-    each_chunk(y, ELEMS, |t, y| {
-        for (y, &x) in y.iter_mut().zip(&x[t * ELEMS..]) {
+    each_chunk(y, PIECE, |t, y| {
+        for (y, &x) in y.iter_mut().zip(&x[t * PIECE..]) {
             *y = relu(x);
         }
     });
@@ -68,8 +60,8 @@ pub fn relu_forward(x: &[f32], y: &mut [f32]) {
 
 /// dx = dy where the unit was active (y > 0), else 0.
 pub fn relu_backward(y: &[f32], dy: &[f32], dx: &mut [f32]) {
-    each_chunk(dx, ELEMS, |t, dx| {
-        let (y, dy) = (&y[t * ELEMS..], &dy[t * ELEMS..]);
+    each_chunk(dx, PIECE, |t, dx| {
+        let (y, dy) = (&y[t * PIECE..], &dy[t * PIECE..]);
         for ((dx, &dy), &y) in dx.iter_mut().zip(dy).zip(y) {
             *dx = if y > 0.0 { dy } else { 0.0 };
         }
@@ -120,7 +112,7 @@ fn pool_forward_of(
     if out_plane == 0 {
         return;
     }
-    let per = planes_per_task(g);
+    let per = units_per_piece(g.h * g.w);
     each_chunk2(
         (&mut y[..g.planes * out_plane], per * out_plane),
         (&mut argmax[..g.planes * out_plane], per * out_plane),

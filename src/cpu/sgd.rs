@@ -7,16 +7,13 @@
 use super::param::Param;
 use crate::par::*;
 
-/// Weights per task, at least (whole rows).
-const ELEMS: usize = 1 << 15;
-
 pub fn sgd_step(p: &mut Param, lr: f32, momentum: f32, wd: f32) {
     let update = |w: &mut f32, m: &mut f32, g: f32| {
         *m = momentum * *m + g + wd * *w;
         *w -= lr * *m;
     };
     let cols = p.cols();
-    let rows = ELEMS.div_ceil(cols).max(1);
+    let rows = units_per_piece(cols);
     let (index, all_active, grad) = (&p.index, p.all_active, &p.grad);
     each_chunk2(
         (&mut p.weights, rows * cols),
