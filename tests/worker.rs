@@ -6,18 +6,19 @@
 
 mod common;
 
-use riglab::backend::{Backend, block_on};
+use riglab::backend::{AnyBackend, Backend, block_on};
 use riglab::checkpoint::{from_bytes, to_bytes};
 use riglab::config::Config;
 use riglab::cpu::CpuBackend;
 use riglab::data::Dataset;
 use riglab::events::mask_updates;
+use riglab::gpu::GpuBackend;
 use riglab::landscape::compute::PlaneSpec;
 use riglab::landscape::trajectory::Trajectory;
 use riglab::train::{Event, Trainer};
 use riglab::worker::landscape::{Job, command, read, run};
 use riglab::worker::protocol::{Command, Message, Piece, Report, Stopped, decode};
-use riglab::worker::session::{Session, configure, mark, plain, read_command};
+use riglab::worker::session::{MAX_IN_FLIGHT, Session, configure, mark, plain, read_command};
 
 const QUERY: &str = "method=rigl&sparsity=0.9&dt=20&steps=120&batch=32&eval_every=40&seed=9";
 
@@ -56,7 +57,7 @@ fn session(
         t.watch(),
         "mnist",
         Some(data),
-        record_every,
+        (record_every, false),
     ));
     let (cmd, c) = read_command(&msg).unwrap();
     assert!(matches!(cmd, Command::Configure { .. }));
@@ -221,7 +222,7 @@ fn a_run_restarted_from_its_last_state_report_goes_on_bit_for_bit() {
         watch,
         "mnist",
         None,
-        None,
+        (None, false),
     ));
     let (_, c) = read_command(&m).unwrap();
     let c = c.unwrap();
@@ -426,6 +427,7 @@ fn a_step_is_timed_after_the_warm_up_within_its_bounds() {
     let job = Job::Time {
         budget_ms: 1e9,
         most: 4,
+        give_up_ms: None,
     };
     let received = read(&wire(command(&job))).unwrap();
     let piece = block_on(received.run(&mut s.trainer, async |_: &Piece| {}, &clock));
@@ -592,7 +594,7 @@ fn bad_messages_are_refused_with_a_reason() {
         t.watch(),
         "mnist",
         Some((&train, &test)),
-        None,
+        (None, false),
     );
     m.payload.truncate(m.payload.len() / 2);
     let e = read_command(&m).err().unwrap();
@@ -623,7 +625,7 @@ mod fuzz {
             t.watch(),
             "mnist",
             Some((&train, &test)),
-            Some(5),
+            (Some(5), false),
         )
     }
 
@@ -661,4 +663,113 @@ mod fuzz {
             let _ = read_command(&m);
         }
     }
+}
+
+/// A run on WebGPU through the protocol (`gpu: true`; Mesa lavapipe here): the session keeps
+/// the GPU at most `MAX_IN_FLIGHT` steps ahead of its losses, its reports carry every step's
+/// loss once and in order, the final state is the GPU's own, and a configure written without
+/// the `gpu` field (an older page) means the CPU.
+#[test]
+fn a_run_on_the_gpu_in_a_worker_reports_every_loss_once_and_its_state() {
+    let Some(ctx) = riglab::gpu::context_for_tests() else {
+        return;
+    };
+    let (train, test) = common::mnist(300, 60);
+    let config = Config::parse_strict(QUERY).unwrap();
+    let mut page = Trainer::cpu(&config, train.clone(), test.clone()).unwrap();
+    let state = block_on(page.snapshot(&config, &mut Vec::new()));
+    let bytes = to_bytes(&state).unwrap();
+    let msg = wire(configure(
+        &bytes,
+        page.watch(),
+        "mnist",
+        Some((&train, &test)),
+        (None, true),
+    ));
+    let (cmd, c) = read_command(&msg).unwrap();
+    assert!(matches!(cmd, Command::Configure { gpu: true, .. }));
+    let mut c = c.unwrap();
+    assert!(c.gpu);
+    let sets = c.sets.take().unwrap();
+    let mut s = Session::start(c, sets, |setup, tr, te| {
+        GpuBackend::with_context(ctx.clone(), setup, tr, te)
+            .map(AnyBackend::from)
+            .map_err(|e| e.to_string())
+    })
+    .unwrap();
+    assert!(s.trainer.backend.is_gpu());
+    let mut steps_seen = Vec::new();
+    let mut collect = |msg: Message| {
+        if let (Report::Progress { steps, .. }, _) = decode::<Report>(&wire(msg)).unwrap() {
+            for st in steps {
+                for e in st.events {
+                    if let Event::Step(m) = e {
+                        assert!(m.loss.is_finite());
+                        steps_seen.push(m.step);
+                    }
+                }
+            }
+        }
+    };
+    let mut most_in_flight = 0;
+    while !s.done() {
+        for _ in 0..10 {
+            if !s.done() {
+                block_on(s.step());
+                most_in_flight = most_in_flight.max(s.trainer.in_flight());
+            }
+        }
+        collect(block_on(s.progress(false, 0.0)));
+    }
+    assert!(
+        most_in_flight <= MAX_IN_FLIGHT,
+        "{most_in_flight} steps in flight"
+    );
+    let report = wire(block_on(s.state(Some(Stopped::Finished))).unwrap());
+    // (The state waits for the last losses; they come with the next progress report.)
+    collect(block_on(s.progress(false, 0.0)));
+    assert_eq!(steps_seen, (0..120).collect::<Vec<_>>());
+    let (Report::State { step, state, .. }, u) = decode::<Report>(&report).unwrap() else {
+        panic!("a state report");
+    };
+    assert_eq!(step, 120);
+    let state = from_bytes(u.bytes(state).unwrap()).unwrap();
+    assert_eq!(state.params, block_on(s.trainer.backend.read_state()));
+    assert_eq!(state.masks, s.trainer.masks);
+
+    // Without the field: the CPU.
+    let mut old = configure(&bytes, page.watch(), "mnist", None, (None, false));
+    let header = old.header.replace(",\"gpu\":false", "");
+    assert_ne!(header, old.header, "{}", old.header);
+    old.header = header;
+    let (cmd, c) = read_command(&old).unwrap();
+    assert!(matches!(cmd, Command::Configure { gpu: false, .. }) && !c.unwrap().gpu);
+}
+
+/// A timing that gives up: a warm-up step past `give_up_ms` ends it with the reason.
+#[test]
+fn a_timing_in_a_worker_gives_up_after_a_slow_warm_up() {
+    let (train, test) = common::mnist(100, 20);
+    let config = Config::parse_strict(QUERY).unwrap();
+    let (mut page, _) = direct(&config, (&train, &test), 0);
+    let mut s = session(&mut page, &config, (&train, &test), None);
+    let job = Job::Time {
+        budget_ms: 1e9,
+        most: 4,
+        give_up_ms: Some(2500.0),
+    };
+    let ticks = std::cell::Cell::new(0.0);
+    let fake = || {
+        ticks.set(ticks.get() + 1500.0);
+        ticks.get()
+    };
+    let received = read(&wire(command(&job))).unwrap();
+    let piece = block_on(received.run(&mut s.trainer, async |_: &Piece| {}, &fake));
+    let Piece::Refused { message } = piece else {
+        panic!("{piece:?}")
+    };
+    assert!(
+        message.contains("warm-up took") && message.contains("not timed further"),
+        "{message}"
+    );
 }

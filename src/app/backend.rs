@@ -1,6 +1,6 @@
 //! Which compute backend the page can use: a WebGPU adapter, or the CPU fallback and why;
 //! and, with `backend=auto`, which one trains a configuration faster, by measurement: a few
-//! steps timed on each where it would train (the CPU's in a worker, WebGPU's here).
+//! steps timed on each where it would train (in a worker, as the runs).
 
 use js_sys::{Function, Promise, Reflect};
 use leptos::prelude::*;
@@ -133,13 +133,22 @@ const TIME_MOST_STEPS: usize = 10;
 #[derive(Clone, Debug, PartialEq)]
 pub struct Measured {
     cpu: Result<f64, String>,
-    gpu: Result<f64, String>,
+    /// ms a step, and whether in a worker.
+    gpu: Result<(f64, bool), String>,
 }
 
 impl Measured {
+    /// Neither could be timed (`why`).
+    fn failed(why: String) -> Self {
+        Self {
+            cpu: Err(why.clone()),
+            gpu: Err(why),
+        }
+    }
+
     pub fn gpu_faster(&self) -> bool {
         match (&self.cpu, &self.gpu) {
-            (Ok(c), Ok(g)) => g < c,
+            (Ok(c), Ok((g, _))) => g < c,
             (Err(_), Ok(_)) => true,
             _ => false,
         }
@@ -236,30 +245,31 @@ fn say(ctx: Ctx, m: &Measured) -> String {
         ),
         _ => "WebGPU".into(),
     };
-    let figure = |r: &Result<f64, String>| match r {
-        Ok(ms) => format!("{ms:.1} ms a step"),
+    let figure = |r: &Result<(f64, bool), String>| match r {
+        Ok((ms, true)) => format!("{ms:.1} ms a step in a worker"),
+        Ok((ms, false)) => format!("{ms:.1} ms a step"),
         Err(e) => e.clone(),
     };
-    let where_cpu = if workers::enabled(ctx) {
-        " in a worker"
-    } else {
-        ""
-    };
-    let (cpu, gpu) = (figure(&m.cpu), figure(&m.gpu));
+    let in_worker = workers::enabled(ctx);
+    let (cpu, gpu) = (
+        figure(&m.cpu.clone().map(|ms| (ms, in_worker))),
+        figure(&m.gpu),
+    );
     if m.gpu_faster() {
         format!(
-            "backend=auto: this network trains faster on WebGPU ({gpu}, {adapter}) than on the CPU ({cpu}{where_cpu}), so it trains on WebGPU. Add backend=cpu to the link to train on the CPU anyway."
+            "backend=auto: this network trains faster on WebGPU ({gpu}, {adapter}) than on the CPU ({cpu}), so it trains on WebGPU. Add backend=cpu to the link to train on the CPU anyway."
         )
     } else {
         format!(
-            "backend=auto: this network trains faster on the CPU ({cpu}{where_cpu}) than on WebGPU ({gpu}, {adapter}), so it trains on the CPU. Add backend=gpu to the link to train on WebGPU anyway."
+            "backend=auto: this network trains faster on the CPU ({cpu}) than on WebGPU ({gpu}, {adapter}), so it trains on the CPU. Add backend=gpu to the link to train on WebGPU anyway."
         )
     }
 }
 
 /// Times steps of `config` on a copy of its first run on the lab's data (the first two
-/// batches of it, a copy), on the CPU (in a worker where the page trains in workers), then
-/// on `gpu`, which gives up once its warm-up takes 20 of the CPU's steps (and 2 s).
+/// batches of it, a copy), on the CPU, then on WebGPU (`gpu` here, or a worker's own device),
+/// each in a worker where the page trains in workers; WebGPU gives up once its warm-up takes
+/// 20 of the CPU's steps (and 2 s).
 async fn measure(ctx: Ctx, config: &Config, gpu: &GpuContext, key: String) -> Measured {
     let sets = ctx.lab.with_value(|l| {
         l.data.get(&config.data.name()).map(|(train, test)| {
@@ -268,52 +278,70 @@ async fn measure(ctx: Ctx, config: &Config, gpu: &GpuContext, key: String) -> Me
         })
     });
     let Some((train, test)) = sets else {
-        let why = Err("its data set is not loaded".to_string());
-        return Measured {
-            cpu: why.clone(),
-            gpu: why,
-        };
+        return Measured::failed("its data set is not loaded".to_string());
     };
     let bounds = (TIME_BUDGET_MS, TIME_MOST_STEPS);
-    let cpu = async {
-        let setup = Setup::new(config)?;
-        let b = CpuBackend::new(&setup, train.clone(), test.clone())?;
-        let mut t = Trainer::new(setup, AnyBackend::from(b), train.len(), test.len());
-        if workers::enabled(ctx) {
-            let name = format!("{} images to time: {key}", 2 * config.batch);
-            let job = Job::Time {
-                budget_ms: TIME_BUDGET_MS,
-                most: TIME_MOST_STEPS,
-            };
-            let own = Some((name.as_str(), (&train, &test)));
-            match workers::in_worker(ctx, (config, &mut t, None), own, &job, |_| {}).await? {
-                Piece::Timed { ms_per_step, .. } => Ok(ms_per_step),
-                other => Err(format!("the worker answered {other:?}")),
-            }
-        } else {
-            let timed = time_steps(&mut t, bounds, f64::INFINITY, &now_ms).await;
-            Ok(timed.map_or(f64::INFINITY, |x| x.1))
+    let name = format!("{} images to time: {key}", 2 * config.batch);
+    let own = Some((name.as_str(), (&train, &test)));
+    let setup = match Setup::new(config) {
+        Ok(s) => s,
+        Err(e) => return Measured::failed(e.to_string()),
+    };
+    let cpu_trainer = CpuBackend::new(&setup, train.clone(), test.clone())
+        .map(|b| Trainer::new(setup.clone(), AnyBackend::from(b), train.len(), test.len()));
+    let mut t = match cpu_trainer {
+        Ok(t) => t,
+        Err(e) => return Measured::failed(e),
+    };
+    // A timing in a worker: the state of `t` (at step 0) goes there, `t` stays as it is.
+    let timed_in_worker = async |t: &mut Trainer<AnyBackend>, gpu: bool, give_up_ms| {
+        let job = Job::Time {
+            budget_ms: TIME_BUDGET_MS,
+            most: TIME_MOST_STEPS,
+            give_up_ms,
+        };
+        match workers::in_worker(ctx, (config, t, None), (own, gpu), &job, |_| {}).await? {
+            Piece::Timed { ms_per_step, .. } => Ok(ms_per_step),
+            Piece::Refused { message } => Err(message),
+            other => Err(format!("the worker answered {other:?}")),
         }
-    }
-    .await;
+    };
+    let cpu = if workers::enabled(ctx) {
+        timed_in_worker(&mut t, false, None).await
+    } else {
+        let timed = time_steps(&mut t, bounds, f64::INFINITY, &now_ms).await;
+        Ok(timed.map_or(f64::INFINITY, |x| x.1))
+    };
     let give_up = cpu
         .as_ref()
         .map_or(f64::INFINITY, |ms| (20.0 * ms).max(2000.0));
-    let gpu = async {
-        // On `AnyBackend`, as the runs: one copy of the trainer's code in the wasm.
-        let setup = Setup::new(config)?;
-        let b = GpuBackend::with_context(gpu.clone(), &setup, train.clone(), test.clone())
-            .map_err(|e| e.to_string())?;
-        let mut t = Trainer::new(setup, AnyBackend::from(b), train.len(), test.len());
-        match time_steps(&mut t, bounds, give_up, &now_ms).await {
-            Ok((_, ms)) => Ok(ms),
-            Err(ms) => Err(format!(
-                "its warm-up took {:.1} s: not timed further",
-                ms / 1000.0
-            )),
+    // WebGPU where the runs on it would train: in a worker, unless workers have none.
+    let in_worker = if workers::gpu_ok(ctx) {
+        let timed = timed_in_worker(&mut t, true, give_up.is_finite().then_some(give_up)).await;
+        // (No WebGPU in the worker: timed here instead.)
+        Some(timed).filter(|_| workers::gpu_ok(ctx))
+    } else {
+        None
+    };
+    let gpu = match in_worker {
+        Some(timed) => timed.map(|ms| (ms, true)),
+        None => {
+            async {
+                // On `AnyBackend`, as the runs: one copy of the trainer's code in the wasm.
+                let b = GpuBackend::with_context(gpu.clone(), &setup, train.clone(), test.clone())
+                    .map_err(|e| e.to_string())?;
+                let mut t = Trainer::new(setup, AnyBackend::from(b), train.len(), test.len());
+                match time_steps(&mut t, bounds, give_up, &now_ms).await {
+                    Ok((_, ms)) => Ok((ms, false)),
+                    Err(ms) => Err(format!(
+                        "its warm-up took {:.1} s: not timed further",
+                        ms / 1000.0
+                    )),
+                }
+            }
+            .await
         }
-    }
-    .await;
+    };
     Measured { cpu, gpu }
 }
 

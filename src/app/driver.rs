@@ -8,6 +8,7 @@ use super::frame::{FRAME_BUDGET_MS, next_frame, now_ms};
 use super::lab::{FLASH_MS, Mark, sync_state};
 use crate::backend::{AnyBackend, Backend, Tensor};
 use crate::train::{Event, Trainer};
+use crate::worker::session::MAX_IN_FLIGHT;
 pub use crate::worker::session::mark;
 
 /// Redraw the views at most this often while training ...
@@ -15,8 +16,6 @@ const VIEW_EVERY_MS: f64 = 120.0;
 /// ... and while runs train in workers, which send their weights about this often: the page's
 /// thread then has only the drawing to do, and shares the cores with the workers.
 const VIEW_EVERY_MS_WORKERS: f64 = crate::worker::protocol::WEIGHTS_EVERY_MS;
-/// A GPU run may be this many steps ahead of the losses read back; then the loop waits.
-const MAX_IN_FLIGHT: usize = 6;
 /// How often a GPU run's full state is copied to the host (for the CPU fallback).
 const SYNC_EVERY_MS: f64 = 2000.0;
 
@@ -168,8 +167,8 @@ async fn run_until_paused(ctx: Ctx) {
                     lab.runs[i].put_back(t);
                 }
             });
-            if !lost.is_empty() {
-                fall_back(ctx, &lost);
+            if let Some((_, why)) = lost.first() {
+                fall_back(ctx, why, None);
             }
             allowed -= 1;
         }
@@ -265,25 +264,26 @@ pub async fn snapshot(ctx: Ctx) {
     }
 }
 
-/// Moves every run off a lost GPU device onto the CPU and says so.
-fn fall_back(ctx: Ctx, lost: &[(usize, String)]) {
-    let why = lost[0].1.clone();
+/// Moves every run here off a lost GPU device (`why`) onto the CPU and says so, after
+/// `first` (what became of a run whose worker's device was lost).
+pub fn fall_back(ctx: Ctx, why: &str, first: Option<String>) {
     let notes = ctx.lab.try_update_value(|lab| {
         let name = lab.runs[0].config.data.name();
         let Some((train, test)) = lab.data.get(&name).cloned() else {
-            return Vec::new();
+            return first.into_iter().collect();
         };
         let notes: Vec<String> = lab
             .runs
             .iter_mut()
-            .filter(|r| r.trainer.as_ref().is_some_and(|t| t.backend.is_gpu()))
+            .filter(|r| !r.in_worker() && r.trainer.as_ref().is_some_and(|t| t.backend.is_gpu()))
             .map(|r| r.fall_back_to_cpu(&train, &test).unwrap_or_else(|e| e))
             .collect();
+        let notes: Vec<String> = first.into_iter().chain(notes).collect();
         lab.refresh_backend_name();
         notes
     });
     ctx.gpu.set_value(None);
-    ctx.gpu_state.set(GpuState::Lost(why.clone()));
+    ctx.gpu_state.set(GpuState::Lost(why.to_string()));
     ctx.fallback_note.set(Some(format!(
         "The GPU device was lost ({why}). {}",
         notes.unwrap_or_default().join("; ")

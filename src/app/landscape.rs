@@ -91,8 +91,8 @@ impl Labels {
 }
 
 /// Computes `job` (a landscape, an evaluation) at run `i`'s trainer `t` (paused, taken out
-/// of the lab): in a worker where the run trains in workers (its backend the CPU's), else
-/// here across animation frames; `show` gets its pieces as they come. The last piece: the
+/// of the lab): in a worker where the run trains in workers (on the CPU, or on WebGPU while
+/// workers have it), else here across animation frames; `show` gets its pieces as they come. The last piece: the
 /// whole landscape, or why there is none.
 pub async fn run_job(
     ctx: Ctx,
@@ -100,7 +100,7 @@ pub async fn run_job(
     job: &Job<'_>,
     mut show: impl FnMut(&Piece),
 ) -> Piece {
-    if workers::enabled(ctx) && matches!(t.backend, AnyBackend::Cpu(_)) {
+    if workers::enabled(ctx) && (matches!(t.backend, AnyBackend::Cpu(_)) || workers::gpu_ok(ctx)) {
         match workers::job(ctx, i, t, job, &mut show).await {
             Ok(piece) => return piece,
             // Computed here instead, unless the runs changed meanwhile.

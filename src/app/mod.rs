@@ -124,10 +124,17 @@ fn App() -> impl IntoView {
     let backend_name = move || {
         ctx.view_tick.track();
         // (In workers the CPU backend's own thread count says nothing: each worker is one.)
-        ctx.lab.with_value(|l| match workers::busy_workers(l) {
-            0 => l.backend.clone(),
-            1 => "CPU in a worker".to_string(),
-            n => format!("CPU in {n} workers"),
+        ctx.lab.with_value(|l| {
+            let gpu = l
+                .primary()
+                .and_then(|r| r.trainer.as_ref())
+                .is_some_and(|t| t.backend.is_gpu());
+            let on = if gpu { "WebGPU" } else { "CPU" };
+            match workers::busy_workers(l) {
+                0 => l.backend.clone(),
+                1 => format!("{on} in a worker"),
+                n => format!("{on} in {n} workers"),
+            }
         })
     };
     view! {

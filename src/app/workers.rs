@@ -11,7 +11,10 @@
 //!
 //! A worker that fails or stops answering is replaced: the run goes back to the last state
 //! its worker sent (at most `STATE_EVERY_MS` old), its record is cut there, and a new worker
-//! takes it on. The runs of a GPU stay on the page's thread (their work is on the GPU).
+//! takes it on. A run on WebGPU trains in a worker on the worker's own device; where a
+//! worker has no WebGPU (`Report::NoGpu`), such runs stay on the page's thread. A worker
+//! whose device is lost (`Report::GpuLost`) drops the run, which goes on on the CPU from the
+//! last state that worker sent.
 
 use std::cell::{Cell, RefCell};
 
@@ -106,6 +109,8 @@ pub struct Remote {
     /// It trains to this step (`Command::Play`), or on.
     until: Option<usize>,
     pub steps_per_s: f64,
+    /// Where the worker trains it (`Report::Configured`), once it said.
+    backend: Option<String>,
 }
 
 /// Sends `m` about the run `remote` to its worker.
@@ -122,6 +127,14 @@ thread_local! {
     static BROKEN: Cell<bool> = const { Cell::new(false) };
     /// The landscapes being computed in workers.
     static JOBS: RefCell<Vec<Inbox>> = const { RefCell::new(Vec::new()) };
+    /// Why a worker has no WebGPU, once one said so (`Report::NoGpu`): runs on WebGPU then
+    /// stay on the page's thread.
+    static NO_GPU: RefCell<Option<String>> = const { RefCell::new(None) };
+}
+
+/// Whether runs on WebGPU train in workers (until a worker says it has no WebGPU).
+pub fn gpu_ok(ctx: Ctx) -> bool {
+    enabled(ctx) && NO_GPU.with(|n| n.borrow().is_none())
 }
 
 /// What a landscape's worker (`worker`, under the job's own run `run`) sent and the page has
@@ -158,16 +171,21 @@ pub async fn job(
         .lab
         .with_value(|l| l.run(i).map(|r| r.config.clone()))
         .ok_or("the run is gone")?;
-    in_worker(ctx, (&config, t, Some(i)), None, job, show).await
+    let gpu = t.backend.is_gpu();
+    in_worker(ctx, (&config, t, Some(i)), (None, gpu), job, show).await
 }
+
+/// Data sets of a job's own, under the name the worker keeps them by.
+pub type OwnData<'a> = (&'a str, (&'a Dataset, &'a Dataset));
 
 /// Computes `job` in a worker at the state of `t`, a trainer of `config` (run `i`'s when
 /// given: what its snapshot reports goes to it), on the lab's data sets for `config`, or on
-/// `own` (named so, for the worker to keep as it keeps the lab's); see `job`.
+/// `own` (named so, for the worker to keep as it keeps the lab's), on the worker's WebGPU
+/// when `gpu`; see `job`.
 pub async fn in_worker(
     ctx: Ctx,
     (config, t, i): (&Config, &mut Trainer<AnyBackend>, Option<usize>),
-    own: Option<(&str, (&Dataset, &Dataset))>,
+    (own, gpu): (Option<OwnData<'_>>, bool),
     job: &Job<'_>,
     mut show: impl FnMut(&Piece),
 ) -> Result<Piece, String> {
@@ -204,7 +222,11 @@ pub async fn in_worker(
                 }
             };
             let sets = first.then_some(sets);
-            send(l, (id, run), configure(&bytes, watch, &key, sets, None));
+            send(
+                l,
+                (id, run),
+                configure(&bytes, watch, &key, sets, (None, gpu)),
+            );
             send(l, (id, run), command);
             Ok((id, run))
         })
@@ -271,7 +293,11 @@ pub fn where_runs(l: &Lab) -> String {
                     .iter()
                     .position(|w| w.id == m.worker)
                     .map_or(0, |k| k + 1);
-                format!("{}: worker {k} · {:.0} steps/s", r.label, m.steps_per_s)
+                let on = match m.backend.as_deref() {
+                    Some(b) if b.starts_with("WebGPU") => " on WebGPU",
+                    _ => "",
+                };
+                format!("{}: worker {k}{on} · {:.0} steps/s", r.label, m.steps_per_s)
             }
             None => format!("{}: on the page's thread", r.label),
         })
@@ -430,16 +456,17 @@ fn index_of(lab: &Lab, worker: u64, run: u32) -> Option<usize> {
     })
 }
 
-/// Hands every run that can train in a worker to one: on the CPU backend, not done (nor at
-/// `until`, to which they then train), not already there.
+/// Hands every run that can train in a worker to one: on the CPU backend (or on WebGPU while
+/// workers have it), not done (nor at `until`, to which they then train), not already there.
 pub async fn dispatch(ctx: Ctx, until: Option<usize>) {
     let n = ctx.lab.with_value(|l| l.runs.len());
+    let gpu_too = gpu_ok(ctx);
     for i in 0..n {
         let taken = ctx.lab.try_update_value(|l| {
             let r = l.runs.get_mut(i)?;
             let ok = !r.in_worker()
                 && r.trainer.as_ref().is_some_and(|t| {
-                    matches!(t.backend, AnyBackend::Cpu(_))
+                    (matches!(t.backend, AnyBackend::Cpu(_)) || gpu_too)
                         && !t.done()
                         && until.is_none_or(|u| t.step < u)
                 });
@@ -455,6 +482,7 @@ pub async fn dispatch(ctx: Ctx, until: Option<usize>) {
         let mut events = Vec::new();
         let state = t.snapshot(&config, &mut events).await;
         let watch = t.watch();
+        let gpu = t.backend.is_gpu();
         let now = now_ms();
         let failed = ctx.lab.try_update_value(|l| {
             let name = config.data.name();
@@ -479,7 +507,7 @@ pub async fn dispatch(ctx: Ctx, until: Option<usize>) {
                 watch.clone(),
                 &key,
                 first.then_some((&sets.0, &sets.1)),
-                every,
+                (every, gpu),
             );
             let crash_at = if i == 0 {
                 ctx.crash_worker_at.try_update_value(Option::take).flatten()
@@ -487,7 +515,16 @@ pub async fn dispatch(ctx: Ctx, until: Option<usize>) {
                 None
             };
             send(l, at, message);
-            send(l, at, plain(&Command::Play { crash_at, until }));
+            let lose_gpu_at = ctx.lose_gpu_at.filter(|_| gpu);
+            send(
+                l,
+                at,
+                plain(&Command::Play {
+                    crash_at,
+                    until,
+                    lose_gpu_at,
+                }),
+            );
             l.runs.get_mut(i)?.remote = Some(Remote {
                 worker: at.0,
                 run: at.1,
@@ -496,6 +533,7 @@ pub async fn dispatch(ctx: Ctx, until: Option<usize>) {
                 states: 0,
                 until,
                 steps_per_s: 0.0,
+                backend: None,
             });
             None
         });
@@ -633,6 +671,12 @@ fn on_report(ctx: Ctx, worker: u64, data: &JsValue) {
     if let Report::Failed { message } = &report {
         return crashed(ctx, worker, message);
     }
+    if let Report::NoGpu { why } = &report {
+        return no_gpu(ctx, worker, message.run, why);
+    }
+    if let Report::GpuLost { why, .. } = &report {
+        return gpu_lost(ctx, worker, message.run, why);
+    }
     let failed = ctx.lab.try_update_value(|l| {
         let i = index_of(l, worker, message.run)?;
         let r = &mut l.runs[i];
@@ -666,9 +710,14 @@ fn on_report(ctx: Ctx, worker: u64, data: &JsValue) {
                 }
                 None
             }
+            Report::Configured { backend, .. } => {
+                remote.backend = Some(backend);
+                None
+            }
             Report::Started
-            | Report::Configured { .. }
             | Report::Failed { .. }
+            | Report::NoGpu { .. }
+            | Report::GpuLost { .. }
             | Report::Landscape { .. } => None,
         }
     });
@@ -800,4 +849,61 @@ fn crashed(ctx: Ctx, worker: u64, why: &str) {
         ctx.note.set(Some(notes.join(" ")));
         ctx.view_tick.update(|t| *t += 1);
     }
+}
+
+/// A worker has no WebGPU (`why`): run `run` there, which it refused, stays on the page's
+/// thread (where its trainer is still at the state it was sent with), and so do later runs on
+/// WebGPU; a job there fails (and is computed here).
+fn no_gpu(ctx: Ctx, worker: u64, run: u32, why: &str) {
+    NO_GPU.with(|n| *n.borrow_mut() = Some(why.to_string()));
+    with_inbox(worker, run, |x| {
+        x.failed = Some(format!("no WebGPU in the worker ({why})"));
+    });
+    ctx.lab.update_value(|l| {
+        if let Some(i) = index_of(l, worker, run) {
+            l.runs[i].remote = None;
+        }
+    });
+    ctx.note.set(Some(format!(
+        "WebGPU is not available in a Web Worker here ({why}): runs on WebGPU train on the page's thread."
+    )));
+}
+
+/// The WebGPU device of run `run`'s worker was lost (`why`): the run goes on on the CPU from
+/// the last state the worker sent (its record cut there; the next frame hands it to a worker
+/// again), the runs on the page's device fall back too, and the page says so.
+fn gpu_lost(ctx: Ctx, worker: u64, run: u32, why: &str) {
+    let note = ctx.lab.try_update_value(|l| {
+        let i = index_of(l, worker, run)?;
+        let shown = l.runs[i].step();
+        let remote = l.runs[i].remote.take()?;
+        let (step, bytes, watch) = remote.last_state?;
+        let r = &l.runs[i];
+        let (train, test) = l.data.get(&r.config.data.name())?;
+        let rebuilt = checkpoint::from_bytes(&bytes)
+            .and_then(|state| super::lab::rebuild(&state, &r.config, (train, test), None));
+        let r = &mut l.runs[i];
+        Some(match rebuilt {
+            Ok(mut t) => {
+                t.set_watch(watch);
+                r.trainer = None;
+                r.put_back(t);
+                r.history.keep_to(step);
+                if let Some(tr) = r.trajectory.as_mut() {
+                    tr.forget_after(step);
+                }
+                l.refresh_backend_name();
+                format!(
+                    "{}: carried on at step {step} on the CPU from the last state its worker sent ({} steps lost)",
+                    l.runs[i].label,
+                    shown.saturating_sub(step)
+                )
+            }
+            Err(e) => format!(
+                "{} could not go on from its last state ({e}); reset to start it again",
+                r.label
+            ),
+        })
+    });
+    super::driver::fall_back(ctx, why, note.flatten());
 }

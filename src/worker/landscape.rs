@@ -35,7 +35,12 @@ pub enum Job<'a> {
     },
     /// Milliseconds per training step of the trainer (which trains on: give it a copy),
     /// `time_steps` with these bounds (giving up never).
-    Time { budget_ms: f64, most: usize },
+    /// Gives up (`Piece::Refused`) once a warm-up step ends `give_up_ms` after the start.
+    Time {
+        budget_ms: f64,
+        most: usize,
+        give_up_ms: Option<f64>,
+    },
     /// The trainer's evaluation (`Trainer::evaluate`, which changes nothing).
     Evaluate,
 }
@@ -90,7 +95,15 @@ pub fn command(job: &Job) -> Message {
             samples,
         },
         Job::Plane(spec) => LandscapeJob::Plane { spec },
-        Job::Time { budget_ms, most } => LandscapeJob::Time { budget_ms, most },
+        Job::Time {
+            budget_ms,
+            most,
+            give_up_ms,
+        } => LandscapeJob::Time {
+            budget_ms,
+            most,
+            give_up_ms,
+        },
         Job::Evaluate => LandscapeJob::Evaluate,
         Job::Map {
             paths,
@@ -188,6 +201,7 @@ pub enum Received {
     Time {
         budget_ms: f64,
         most: usize,
+        give_up_ms: Option<f64>,
     },
     Evaluate,
     Map {
@@ -217,7 +231,15 @@ pub fn read(m: &Message) -> Result<Received, String> {
             samples,
         },
         LandscapeJob::Plane { spec } => Received::Plane(spec),
-        LandscapeJob::Time { budget_ms, most } => Received::Time { budget_ms, most },
+        LandscapeJob::Time {
+            budget_ms,
+            most,
+            give_up_ms,
+        } => Received::Time {
+            budget_ms,
+            most,
+            give_up_ms,
+        },
         LandscapeJob::Evaluate => Received::Evaluate,
         LandscapeJob::Map {
             paths,
@@ -284,10 +306,15 @@ impl Received {
                 run(t, &job, report, now).await
             }
             Received::Plane(spec) => run(t, &Job::Plane(*spec), report, now).await,
-            Received::Time { budget_ms, most } => {
+            Received::Time {
+                budget_ms,
+                most,
+                give_up_ms,
+            } => {
                 let job = Job::Time {
                     budget_ms: *budget_ms,
                     most: *most,
+                    give_up_ms: *give_up_ms,
                 };
                 run(t, &job, report, now).await
             }
@@ -331,11 +358,16 @@ pub async fn run<B: Backend>(
         Job::Evaluate => Piece::Evaluated {
             metrics: t.evaluate().await,
         },
-        Job::Time { budget_ms, most } => {
-            match time_steps(t, (budget_ms, most), f64::INFINITY, now).await {
+        Job::Time {
+            budget_ms,
+            most,
+            give_up_ms,
+        } => {
+            let give_up = give_up_ms.unwrap_or(f64::INFINITY);
+            match time_steps(t, (budget_ms, most), give_up, now).await {
                 Ok((steps, ms_per_step)) => Piece::Timed { steps, ms_per_step },
                 Err(ms) => Piece::Refused {
-                    message: format!("gave up after {ms} ms"),
+                    message: format!("its warm-up took {:.1} s: not timed further", ms / 1000.0),
                 },
             }
         }

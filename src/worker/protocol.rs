@@ -21,6 +21,9 @@
 //! - a landscape of a paused run: page -> `Command::Configure` of its state under a run of
 //!   its own, then `Command::Landscape` -> `Report::Landscape` as it fills in (the last one
 //!   `finished`), after which the worker forgets that run.
+//! - a run on WebGPU (`Configure { gpu: true }`) trains on the worker's own device; no
+//!   WebGPU there -> `Report::NoGpu` (the run stays on the page); its device lost ->
+//!   `Report::GpuLost` (the run goes on on the CPU from its last state);
 //! - anything that fails -> `Report::Failed` with what went wrong.
 
 use serde::de::DeserializeOwned;
@@ -293,7 +296,12 @@ pub enum LandscapeJob {
         samples: usize,
     },
     /// Not a landscape: how long a training step of the run takes here (`Job::Time`).
-    Time { budget_ms: f64, most: usize },
+    Time {
+        budget_ms: f64,
+        most: usize,
+        #[serde(default)]
+        give_up_ms: Option<f64>,
+    },
     /// Not a landscape: the run's evaluation (`Trainer::evaluate`).
     Evaluate,
 }
@@ -337,6 +345,10 @@ pub enum Command {
         /// The run's path records points every this many steps (besides evaluations and
         /// mask updates).
         record_every: Option<usize>,
+        /// Train on WebGPU in the worker (its own device); without one there, the worker
+        /// answers `Report::NoGpu` and holds nothing.
+        #[serde(default)]
+        gpu: bool,
     },
     /// Train until paused or done, or (`until`) until that many steps are done (a single step
     /// or "to the next mask update" of the page). `crash_at`: fail on purpose after that step
@@ -345,6 +357,10 @@ pub enum Command {
         crash_at: Option<usize>,
         #[serde(default)]
         until: Option<usize>,
+        /// Destroy the run's GPU device after that step (the test of a lost device;
+        /// `lose_gpu_at=N` on the page).
+        #[serde(default)]
+        lose_gpu_at: Option<usize>,
     },
     /// Stop after the step in progress and send the state.
     Pause,
@@ -404,6 +420,12 @@ pub enum Report {
     },
     /// A landscape (`Command::Landscape`) so far; `finished` with its last piece.
     Landscape { piece: Piece, finished: bool },
+    /// The run's WebGPU device was lost after `step` (`why`): the worker dropped the run, which
+    /// goes on on the CPU from the last state it sent.
+    GpuLost { step: usize, why: String },
+    /// `Configure` asked for WebGPU and this worker has none (`why`): it holds nothing; the
+    /// run stays on the page's thread.
+    NoGpu { why: String },
     /// Something failed; the page takes the worker for dead (a panic leaves it unusable).
     Failed { message: String },
 }

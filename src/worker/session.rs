@@ -16,6 +16,9 @@ use crate::landscape::trajectory::Trajectory;
 use crate::train::state::RunState;
 use crate::train::{Event, Trainer, Watch};
 
+/// Steps a GPU may run ahead of the losses read back (as on the page's thread, `driver.rs`).
+pub const MAX_IN_FLIGHT: usize = 6;
+
 pub struct Session<B: Backend> {
     pub trainer: Trainer<B>,
     config: Config,
@@ -34,16 +37,19 @@ pub struct Configured {
     pub data: String,
     pub sets: Option<(Dataset, Dataset)>,
     pub record_every: Option<usize>,
+    /// The run trains on WebGPU (`Command::Configure`'s `gpu`).
+    pub gpu: bool,
 }
 
 /// The `Configure` command of the run whose checkpoint (`checkpoint::to_bytes`) is `state`,
-/// on the data sets named `data` (`sets`: sent along, for a worker that does not hold them).
+/// on the data sets named `data` (`sets`: sent along, for a worker that does not hold them),
+/// on WebGPU when `gpu`.
 pub fn configure(
     state: &[u8],
     watch: Watch,
     data: &str,
     sets: Option<(&Dataset, &Dataset)>,
-    record_every: Option<usize>,
+    (record_every, gpu): (Option<usize>, bool),
 ) -> Message {
     let mut p = Payload::default();
     let state = p.bytes(state);
@@ -59,6 +65,7 @@ pub fn configure(
         data: data.to_string(),
         sets,
         record_every,
+        gpu,
     })
 }
 
@@ -72,6 +79,7 @@ pub fn read_command(m: &Message) -> Result<(Command, Option<Configured>), String
             data,
             sets,
             record_every,
+            gpu,
         } => Some(Configured {
             state: checkpoint::from_bytes(u.bytes(*state)?)?,
             watch: watch.clone(),
@@ -81,6 +89,7 @@ pub fn read_command(m: &Message) -> Result<(Command, Option<Configured>), String
                 None => None,
             },
             record_every: *record_every,
+            gpu: *gpu,
         }),
         _ => None,
     };
@@ -134,6 +143,11 @@ impl<B: Backend> Session<B> {
     /// after each step whose events a path may record.
     pub async fn step(&mut self) {
         let t = &mut self.trainer;
+        if t.in_flight() >= MAX_IN_FLIGHT {
+            // Let a GPU catch up rather than queueing work without bound (its losses come
+            // with this step's events).
+            t.poll(true, &mut self.events).await;
+        }
         let before = if t.may_change_masks_at(t.step) {
             Some(mark(t).await)
         } else {

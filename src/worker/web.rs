@@ -1,11 +1,13 @@
 //! The worker's entry in the browser. The page's own wasm binary, started in a module
 //! worker (`app/workers.rs` makes it), finds itself without a window and runs this instead
-//! of the page: it answers the protocol's commands with a `Session` per run on the CPU
-//! backend, steps the runs that play in turn (one step each) in slices of
+//! of the page: it answers the protocol's commands, in order, with a `Session` per run on the
+//! CPU backend or on WebGPU (a device of the worker's own, opened for its first such run),
+//! steps the runs that play in turn (one step each) in slices of
 //! `PROGRESS_EVERY_MS` and yields between slices, so a `Pause` or a `Snapshot` gets in at
 //! once.
 
 use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
 
 use js_sys::{Array, Promise, Uint8Array};
 use wasm_bindgen::closure::Closure;
@@ -18,9 +20,10 @@ use super::protocol::{
     WEIGHTS_EVERY_MS,
 };
 use super::session::{Session, plain, read_command};
-use crate::backend::AnyBackend;
+use crate::backend::{AnyBackend, Backend};
 use crate::cpu::CpuBackend;
 use crate::data::Dataset;
+use crate::gpu::{GpuBackend, GpuContext};
 
 /// Whether this wasm runs in a worker (no window).
 pub fn in_worker() -> bool {
@@ -78,6 +81,8 @@ struct Held {
     pause_asked: bool,
     snapshot_asked: bool,
     crash_at: Option<usize>,
+    /// Destroy the GPU device after this step (`Command::Play`'s `lose_gpu_at`).
+    lose_gpu_at: Option<usize>,
     /// Train until this many steps are done (`Play { until }`).
     until: Option<usize>,
     last_weights: f64,
@@ -93,6 +98,49 @@ thread_local! {
     static DATA: RefCell<Vec<(String, (Dataset, Dataset))>> = const { RefCell::new(Vec::new()) };
     static LOOPING: Cell<bool> = const { Cell::new(false) };
     static CHANNEL: RefCell<Option<MessageChannel>> = const { RefCell::new(None) };
+    /// The commands not handled yet, in order (a `Configure` on WebGPU waits for its device).
+    static INBOX: RefCell<VecDeque<JsValue>> = const { RefCell::new(VecDeque::new()) };
+    static HANDLING: Cell<bool> = const { Cell::new(false) };
+    /// This worker's WebGPU device, opened for its first run on WebGPU ...
+    static GPU: RefCell<Option<GpuContext>> = const { RefCell::new(None) };
+    /// ... or why it has none.
+    static NO_GPU: RefCell<Option<String>> = const { RefCell::new(None) };
+    /// Runs it refused (`Report::NoGpu`) or dropped (`Report::GpuLost`): the commands about
+    /// them that follow (sent before the page knew) are ignored.
+    static REFUSED: RefCell<Vec<u32>> = const { RefCell::new(Vec::new()) };
+}
+
+/// The worker's WebGPU device (opened once; a lost one is forgotten), or why there is none.
+async fn worker_gpu() -> Result<GpuContext, String> {
+    if let Some(why) = NO_GPU.with(|n| n.borrow().clone()) {
+        return Err(why);
+    }
+    if let Some(g) = GPU.with(|g| g.borrow().clone()) {
+        return Ok(g);
+    }
+    let navigator = js_sys::Reflect::get(&js_sys::global(), &JsValue::from_str("navigator"))
+        .unwrap_or(JsValue::UNDEFINED);
+    let has_gpu = js_sys::Reflect::get(&navigator, &JsValue::from_str("gpu"))
+        .is_ok_and(|g| !g.is_undefined() && !g.is_null());
+    let opened = if has_gpu {
+        GpuContext::new().await.map_err(|e| e.to_string())
+    } else {
+        Err("this browser has no WebGPU in workers (navigator.gpu is missing there)".into())
+    };
+    match opened {
+        Ok(g) => {
+            GPU.with(|x| *x.borrow_mut() = Some(g.clone()));
+            Ok(g)
+        }
+        Err(why) => {
+            NO_GPU.with(|n| *n.borrow_mut() = Some(why.clone()));
+            Err(why)
+        }
+    }
+}
+
+fn refused(run: u32) -> bool {
+    REFUSED.with(|r| r.borrow().contains(&run))
 }
 
 /// Keeps the data sets `sets` under `name` for later configures (the page sends each set to a
@@ -126,9 +174,9 @@ pub fn start() {
         fail(0, message);
     }));
     let on_message = Closure::<dyn FnMut(MessageEvent)>::new(|e: MessageEvent| {
-        let run = from_js(&e.data()).map_or(0, |m| m.run);
-        if let Err(message) = handle(&e.data()) {
-            fail(run, message);
+        INBOX.with(|q| q.borrow_mut().push_back(e.data()));
+        if !HANDLING.replace(true) {
+            wasm_bindgen_futures::spawn_local(handle_all());
         }
     });
     scope().set_onmessage(Some(on_message.as_ref().unchecked_ref()));
@@ -137,10 +185,24 @@ pub fn start() {
     post(&plain(&Report::Started));
 }
 
-fn handle(data: &JsValue) -> Result<(), String> {
+/// Handles the queued commands in order.
+async fn handle_all() {
+    while let Some(data) = INBOX.with(|q| q.borrow_mut().pop_front()) {
+        let run = from_js(&data).map_or(0, |m| m.run);
+        if let Err(message) = handle(&data).await {
+            fail(run, message);
+        }
+    }
+    HANDLING.set(false);
+}
+
+async fn handle(data: &JsValue) -> Result<(), String> {
     let m = from_js(data)?;
     let run = m.run;
     let (cmd, configured) = read_command(&m)?;
+    if !matches!(cmd, Command::Configure { .. }) && refused(run) {
+        return Ok(());
+    }
     match cmd {
         Command::Configure { .. } => {
             let mut c = configured.ok_or("a configure without its run")?;
@@ -161,11 +223,31 @@ fn handle(data: &JsValue) -> Result<(), String> {
                     })
                     .ok_or_else(|| format!("this worker does not hold the data sets {}", c.data))?,
             };
+            let gpu = if c.gpu {
+                match worker_gpu().await {
+                    Ok(g) => Some(g),
+                    Err(why) => {
+                        REFUSED.with(|r| r.borrow_mut().push(run));
+                        post(&plain(&Report::NoGpu { why }).to(run));
+                        return Ok(());
+                    }
+                }
+            } else {
+                None
+            };
             // On `AnyBackend`, as the page's own trainers: one copy of the trainer's code in the wasm.
-            let session = Session::start(c, sets, |setup, train, test| {
-                CpuBackend::new(setup, train, test).map(AnyBackend::from)
+            let session = Session::start(c, sets, |setup, train, test| match &gpu {
+                Some(g) => GpuBackend::with_context(g.clone(), setup, train, test)
+                    .map(AnyBackend::from)
+                    .map_err(|e| e.to_string()),
+                None => CpuBackend::new(setup, train, test).map(AnyBackend::from),
             })?;
-            post(&session.configured("CPU (wasm) in a worker").to(run));
+            let at = if gpu.is_some() {
+                "WebGPU in a worker"
+            } else {
+                "CPU (wasm) in a worker"
+            };
+            post(&session.configured(at).to(run));
             let step = session.trainer.step;
             HELD.with(|h| {
                 let mut h = h.borrow_mut();
@@ -177,6 +259,7 @@ fn handle(data: &JsValue) -> Result<(), String> {
                     pause_asked: false,
                     snapshot_asked: false,
                     crash_at: None,
+                    lose_gpu_at: None,
                     until: None,
                     last_weights: f64::NEG_INFINITY,
                     last_state: now(),
@@ -185,10 +268,15 @@ fn handle(data: &JsValue) -> Result<(), String> {
                 });
             });
         }
-        Command::Play { crash_at, until } => {
+        Command::Play {
+            crash_at,
+            until,
+            lose_gpu_at,
+        } => {
             with_held(run, |h| {
                 h.playing = true;
                 h.crash_at = crash_at;
+                h.lose_gpu_at = lose_gpu_at;
                 h.until = until;
                 h.window = (now(), h.session.as_ref().map_or(0, |s| s.trainer.step));
             })
@@ -267,15 +355,29 @@ async fn play() {
                             .is_some_and(|s| !s.done() && !reached(s, h.until));
                     go.then(|| h.session.take())
                         .flatten()
-                        .map(|s| (s, h.crash_at))
+                        .map(|s| (s, h.crash_at, h.lose_gpu_at))
                 })
                 .flatten();
-                let Some((mut s, crash_at)) = taken else {
+                let Some((mut s, crash_at, lose_gpu_at)) = taken else {
                     continue;
                 };
                 s.step().await;
                 stepped = true;
                 let step = s.trainer.step;
+                if lose_gpu_at.is_some_and(|l| step >= l)
+                    && let AnyBackend::Gpu(g) = &s.trainer.backend
+                {
+                    g.context().device.destroy();
+                    with_held(run, |h| h.lose_gpu_at = None);
+                }
+                if let Some(why) = s.trainer.backend.lost_reason() {
+                    // The page takes the run on from its last state, on the CPU.
+                    GPU.with(|g| g.borrow_mut().take());
+                    HELD.with(|h| h.borrow_mut().retain(|x| x.run != run));
+                    REFUSED.with(|r| r.borrow_mut().push(run));
+                    post(&plain(&Report::GpuLost { step, why }).to(run));
+                    continue;
+                }
                 with_held(run, |h| h.session = Some(s));
                 if crash_at.is_some_and(|c| step >= c) {
                     panic!("the worker stopped on purpose after step {step} (crash_worker_at)");

@@ -96,6 +96,12 @@ async function trainsAndShowsMaskUpdates(webgpu, name, { gpu = false } = {}) {
     assert(s.step === 0 && s.runs === 2, `fresh state ${JSON.stringify(s)}`);
     await page.click('#play');
     s = await waitFor(page, (s) => s.step >= Math.floor(steps / 3) && s.mask_updates > 0, 'training with mask updates');
+    if (gpu) {
+      // Both runs train on WebGPU in workers (each on its worker's own device).
+      const where = (await page.getAttribute('#train-backend', 'title')).split('\n');
+      assert(s.workers === 2 && where.every((w) => /: worker \d on WebGPU · \d+ steps\/s$/.test(w)), `workers ${s.workers}, tooltip: ${where}`);
+      assert((await page.textContent('#train-backend')).includes('WebGPU in'), 'the badge does not say WebGPU in workers');
+    }
     await screenshot(page, `${name}-training`);
     await page.click('#play'); // pause
     s = await waitFor(page, (s) => !s.busy, 'the pause to settle');
@@ -198,7 +204,7 @@ const failed = await run([
       // The runs start on the CPU while both backends are timed in the background.
       await page.waitForFunction(() => /ms a step/.test(document.querySelector('#fallback-note')?.textContent), null, { timeout });
       const note = await page.textContent('#fallback-note');
-      const m = /faster on the CPU \(([\d.]+) ms a step in a worker\) than on WebGPU \(([\d.]+) ms a step, .*software adapter\).*backend=gpu/.exec(note);
+      const m = /faster on the CPU \(([\d.]+) ms a step in a worker\) than on WebGPU \(([\d.]+) ms a step in a worker, .*software adapter\).*backend=gpu/.exec(note);
       assert(m, `note: ${note}`);
       const [cpu, gpu] = [Number(m[1]), Number(m[2])];
       assert(cpu > 0 && gpu > cpu, `figures: CPU ${cpu}, WebGPU ${gpu}`);
@@ -209,7 +215,7 @@ const failed = await run([
       await page.waitForSelector('#train-backend[data-ready="true"]', { timeout });
       assert((await page.textContent('#fallback-note')) === note, 'timed again');
     })],
-  ['GPU device lost mid-run: the run carries on on the CPU and the page says why', () =>
+  ['GPU device lost mid-run (in its worker): the run carries on on the CPU and the page says why', () =>
     withPage(true, '?backend=gpu&lose_gpu_at=12&steps=40&dt=10&batch=32&eval_every=20', async (page) => {
       assert((await page.textContent('#train-backend')).includes('WebGPU'), 'not on WebGPU');
       await page.click('#play');
