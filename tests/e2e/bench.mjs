@@ -2,7 +2,8 @@
 // first training step, steps/s and main-thread long tasks while training, the time of a
 // 21 x 21 loss-landscape plane, in headless Chromium with WebGPU (SwiftShader) and without
 // (CPU fallback).
-// Usage: node tests/e2e/bench.mjs   (after `trunk build --release`; ./x bench runs both)
+// Usage: node tests/e2e/bench.mjs   (after `trunk build --release`; ./x bench runs both);
+// BENCH_ONLY=<regex> runs only the setups and presets whose names match.
 import { readdir, readFile } from 'node:fs/promises';
 import { gzipSync } from 'node:zlib';
 import { join } from 'node:path';
@@ -27,7 +28,9 @@ const setups = [
   ['webgpu_auto', true, ''],
   ['cpu_fallback', false, ''],
 ];
-for (const [name, webgpu, query] of setups) {
+const only = process.env.BENCH_ONLY ? new RegExp(process.env.BENCH_ONLY) : null;
+const chosen = ([name]) => !only || only.test(name);
+for (const [name, webgpu, query] of setups.filter(chosen)) {
   const b = await browser({ webgpu });
   const page = await open(b.context, 'about:blank');
   await page.evaluate(() => {
@@ -93,7 +96,7 @@ for (const [name, webgpu, query] of setups) {
   };
   await b.close();
 }
-// The CPU backend of the page (no WebGPU) on other presets and races: steps/s (of the primary
+// The CPU backend of the page (no WebGPU) on other presets and races, and WebGPU forced: steps/s (of the primary
 // run, and of all runs together) and long tasks over 10 s; each in Web Workers (the default)
 // and on the page's own thread (`workers=0`, as before the workers), one after the other.
 results.presets = {};
@@ -103,9 +106,12 @@ const presets = [
   ['cifar_cnn_rigl90', '?data=cifar10&model=cnn:16,32,128&sparsity=0.9'],
   ['race_2_runs', '?vs=static'],
   ['race_4_runs', '?vs=static,set,snfs'],
+  // WebGPU (SwiftShader here), forced: in a worker on its own device, or on the page's thread.
+  ['webgpu_mlp_rigl90', '?backend=gpu', true],
 ];
-for (const [name, query] of presets.flatMap(([n, q]) => [[n, q], [`${n}_page_thread`, `${q}${q === '?' ? '' : '&'}workers=0`]])) {
-  const b = await browser({ webgpu: false });
+const both = presets.flatMap(([n, q, gpu]) => [[n, q, gpu], [`${n}_page_thread`, `${q}${q === '?' ? '' : '&'}workers=0`, gpu]]);
+for (const [name, query, webgpu] of both.filter(chosen)) {
+  const b = await browser({ webgpu: Boolean(webgpu) });
   const page = await open(b.context, server.url + query);
   try {
     await page.waitForSelector('#train-backend[data-ready="true"]', { timeout: 120_000 });
