@@ -130,25 +130,15 @@ impl Net {
             return;
         }
         // Transpose to [pixel][batch] in tiles of pixels, one task each, so reads and writes
-        // both stay in cache; IMAGES images at a time, so that each pixel's writes fill
-        // consecutive floats rather than one float per cache line.
+        // both stay in cache.
         const TILE: usize = 64;
-        const IMAGES: usize = 16;
         each_chunk(&mut x[..n * b_n], TILE * b_n, |t, dst| {
             let p0 = t * TILE;
             let p1 = p0 + dst.len() / b_n;
-            for (g, group) in indices.chunks(IMAGES).enumerate() {
-                let b0 = g * IMAGES;
-                let imgs: [&[u8]; IMAGES] = std::array::from_fn(|k| match group.get(k) {
-                    Some(&i) => &data.image(i as usize)[p0..p1],
-                    None => &[],
-                });
-                let imgs = &imgs[..group.len()];
-                for p in 0..p1 - p0 {
-                    let row = &mut dst[p * b_n + b0..p * b_n + b0 + group.len()];
-                    for (d, img) in row.iter_mut().zip(imgs) {
-                        *d = PIXEL[usize::from(img[p])];
-                    }
+            for (b, &i) in indices.iter().enumerate() {
+                let img = &data.image(i as usize)[p0..p1];
+                for (p, &v) in img.iter().enumerate() {
+                    dst[p * b_n + b] = PIXEL[usize::from(v)];
                 }
             }
         });
