@@ -63,6 +63,16 @@ enum Commands {
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     crate::cpu::fast::set_default_exact(cli.exact);
+    // The command runs on a thread of the pool, so a parallel loop's caller works on it as
+    // well: from outside, each loop would hand its work to the pool and sleep until it is
+    // done (two thread wake-ups per loop, a few dozen loops per training step).
+    match rayon::ThreadPoolBuilder::new().build() {
+        Ok(pool) => pool.install(|| run(cli)),
+        Err(_) => run(cli),
+    }
+}
+
+fn run(cli: Cli) -> ExitCode {
     let result = match cli.command {
         Commands::Data(a) => data::run(a),
         Commands::Plan(a) => plan::run(a),

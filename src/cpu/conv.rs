@@ -15,7 +15,7 @@ use crate::par::*;
 
 #[cfg(not(target_arch = "wasm32"))]
 use super::fast;
-use super::kernels::{ROWS, axpy, dot, dots, gather_axpy, gemm_rows};
+use super::kernels::{ROWS, dot, dots, gather_axpy, gemm_rows, shifted_axpy};
 use super::param::Param;
 use crate::model::ConvGeom;
 
@@ -99,26 +99,6 @@ fn im2col(
             }
         }
     });
-}
-
-/// Valid output range [lo, hi) along one axis for a tap offset `d` in {-1, 0, 1}.
-fn valid(d: isize, n: usize) -> (usize, usize) {
-    ((-d).max(0) as usize, (n as isize - d.max(0)) as usize)
-}
-
-/// dst[y][x] += a * src[y + dy][x + dx] over the positions where both are in the image.
-fn shifted_axpy(a: f32, src: &[f32], dst: &mut [f32], dy: isize, dx: isize, h: usize, w: usize) {
-    let (y0, y1) = valid(dy, h);
-    let (x0, x1) = valid(dx, w);
-    for y in y0..y1 {
-        let sy = (y as isize + dy) as usize;
-        let s = (sy * w) as isize + dx;
-        axpy(
-            a,
-            &src[(s + x0 as isize) as usize..(s + x1 as isize) as usize],
-            &mut dst[y * w + x0..y * w + x1],
-        );
-    }
 }
 
 /// A matrix written by tasks in disjoint column ranges (each task its own chunk of columns
@@ -425,12 +405,10 @@ pub fn conv_backward(
                     let (ty, tx) = ((k % 9 / 3) as isize - 1, (k % 3) as isize - 1);
                     for &w in index.col(k) {
                         let o = w as usize / cols;
-                        for b in 0..batch {
-                            // dx[c][y + ty][x + tx] += w * dy[o][y][x]: the reverse shift.
-                            let src = &dy[o * n + b * plane..][..plane];
-                            let dst = &mut dx_c[b * plane..(b + 1) * plane];
-                            shifted_axpy(weights[w as usize], src, dst, -ty, -tx, g.h, g.w);
-                        }
+                        // dx[c][b][y + ty][x + tx] += w * dy[o][b][y][x] for every image b:
+                        // the reverse shift.
+                        let src = &dy[o * n..(o + 1) * n];
+                        shifted_axpy(weights[w as usize], src, dx_c, -ty, -tx, g.h, g.w);
                     }
                 }
             });

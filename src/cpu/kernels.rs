@@ -79,6 +79,39 @@ dispatch!(
     pub fn axpy(a: f32, x: &[f32], y: &mut [f32]), axpy_avx2, axpy_impl
 );
 
+/// Valid output range [lo, hi) along one axis for a tap offset `d` in {-1, 0, 1}.
+fn valid(d: isize, n: usize) -> (usize, usize) {
+    ((-d).max(0) as usize, (n as isize - d.max(0)) as usize)
+}
+
+#[inline(always)]
+fn shifted_axpy_impl(
+    a: f32,
+    src: &[f32],
+    dst: &mut [f32],
+    dy: isize,
+    dx: isize,
+    h: usize,
+    w: usize,
+) {
+    let (y0, y1) = valid(dy, h);
+    let (x0, x1) = valid(dx, w);
+    let plane = h * w;
+    for (src, dst) in src.chunks_exact(plane).zip(dst.chunks_exact_mut(plane)) {
+        for y in y0..y1 {
+            let s = ((y as isize + dy) as usize * w) as isize + dx;
+            let src = &src[(s + x0 as isize) as usize..(s + x1 as isize) as usize];
+            axpy_impl(a, src, &mut dst[y * w + x0..y * w + x1]);
+        }
+    }
+}
+
+dispatch!(
+    /// `dst[p][y][x] += a * src[p][y + dy][x + dx]` over the positions where both are in the
+    /// image, for each of the `h x w` planes p of `src` and `dst` (one call for a batch).
+    pub fn shifted_axpy(a: f32, src: &[f32], dst: &mut [f32], dy: isize, dx: isize, h: usize, w: usize), shifted_axpy_avx2, shifted_axpy_impl
+);
+
 #[inline(always)]
 fn dot_impl(x: &[f32], y: &[f32]) -> f32 {
     let n = x.len().min(y.len());
@@ -103,22 +136,42 @@ dispatch!(
     pub fn dot(x: &[f32], y: &[f32]) -> f32, dot_avx2, dot_impl
 );
 
+/// `gather_axpy` on the `W` outputs from `start`: they stay in registers while every term is
+/// added.
 #[inline(always)]
-fn gather_axpy_impl(terms: &[(f32, u32)], x: &[f32], stride: usize, y: &mut [f32]) {
+fn gather_axpy_block<const W: usize>(
+    terms: &[(f32, u32)],
+    x: &[f32],
+    stride: usize,
+    y: &mut [f32],
+    start: usize,
+) {
+    let mut acc = [0f32; W];
+    acc.copy_from_slice(&y[start..start + W]);
+    for &(a, row) in terms {
+        let base = row as usize * stride + start;
+        let xs: &[f32; W] = x[base..base + W].try_into().expect("W floats");
+        for j in 0..W {
+            acc[j] += a * xs[j];
+        }
+    }
+    y[start..start + W].copy_from_slice(&acc);
+}
+
+/// The body of `gather_axpy`, `B` outputs at a time (`B` a multiple of `LANES`). Each output
+/// adds the terms in their order whatever `B` is, so every width gives the same bits: each
+/// target takes the widest block its registers hold (8 accumulators of its vector width).
+#[inline(always)]
+fn gather_axpy_impl<const B: usize>(terms: &[(f32, u32)], x: &[f32], stride: usize, y: &mut [f32]) {
     let n = y.len();
     let mut start = 0;
-    while start + 2 * LANES <= n {
-        let mut acc = [0f32; 2 * LANES];
-        acc.copy_from_slice(&y[start..start + 2 * LANES]);
-        for &(a, row) in terms {
-            let base = row as usize * stride + start;
-            let xs = &x[base..base + 2 * LANES];
-            for j in 0..2 * LANES {
-                acc[j] += a * xs[j];
-            }
-        }
-        y[start..start + 2 * LANES].copy_from_slice(&acc);
-        start += 2 * LANES;
+    while start + B <= n {
+        gather_axpy_block::<B>(terms, x, stride, y, start);
+        start += B;
+    }
+    while start + LANES <= n {
+        gather_axpy_block::<LANES>(terms, x, stride, y, start);
+        start += LANES;
     }
     if start < n {
         for &(a, row) in terms {
@@ -128,11 +181,35 @@ fn gather_axpy_impl(terms: &[(f32, u32)], x: &[f32], stride: usize, y: &mut [f32
     }
 }
 
-dispatch!(
-    /// `y[j] += sum over (a, row) in terms of a * x[row * stride + j]` for j in 0..y.len(),
-    /// block by block so each block of `y` stays in registers while every term is added.
-    pub fn gather_axpy(terms: &[(f32, u32)], x: &[f32], stride: usize, y: &mut [f32]), gather_axpy_avx2, gather_axpy_impl
-);
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+fn gather_axpy_avx512(terms: &[(f32, u32)], x: &[f32], stride: usize, y: &mut [f32]) {
+    gather_axpy_impl::<{ 8 * LANES }>(terms, x, stride, y)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn gather_axpy_avx2(terms: &[(f32, u32)], x: &[f32], stride: usize, y: &mut [f32]) {
+    gather_axpy_impl::<{ 4 * LANES }>(terms, x, stride, y)
+}
+
+/// `y[j] += sum over (a, row) in terms of a * x[row * stride + j]` for j in 0..y.len(),
+/// block by block so each block of `y` stays in registers while every term is added.
+#[inline]
+pub fn gather_axpy(terms: &[(f32, u32)], x: &[f32], stride: usize, y: &mut [f32]) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if has_avx512() {
+            // SAFETY: the CPU supports AVX-512F (checked just above).
+            return unsafe { gather_axpy_avx512(terms, x, stride, y) };
+        }
+        if has_avx2() {
+            // SAFETY: the CPU supports AVX2 (checked just above).
+            return unsafe { gather_axpy_avx2(terms, x, stride, y) };
+        }
+    }
+    gather_axpy_impl::<{ 2 * LANES }>(terms, x, stride, y)
+}
 
 /// Output rows computed together by the dense kernels (register blocking).
 pub const ROWS: usize = 4;
@@ -389,6 +466,60 @@ mod tests {
                         "batch {batch} ({r}, {v})"
                     );
                 }
+            }
+        }
+    }
+
+    /// Values with signed zeros and wide magnitudes.
+    fn value(i: usize) -> f32 {
+        match i % 11 {
+            0 => 0.0,
+            1 => -0.0,
+            _ => (i as f32 * 0.731).sin() * 10f32.powi((i % 7) as i32 - 3),
+        }
+    }
+
+    #[test]
+    fn every_width_of_gather_axpy_gives_the_bits_of_one_term_at_a_time() {
+        // Lengths below, at and between the blocks of every target; terms out of order.
+        for n in [1, 15, 16, 33, 64, 127, 128, 129, 300] {
+            let stride = n + 5;
+            let x: Vec<f32> = (0..stride * 7).map(|i| value(3 * i + 2)).collect();
+            let terms: Vec<(f32, u32)> = [6u32, 0, 3, 5, 1]
+                .iter()
+                .map(|&r| (value(r as usize * 13 + 4), r))
+                .collect();
+            let y0: Vec<f32> = (0..n).map(|j| value(7 * j + 1)).collect();
+            let mut want = y0.clone();
+            for &(a, r) in &terms {
+                for (j, y) in want.iter_mut().enumerate() {
+                    *y += a * x[r as usize * stride + j];
+                }
+            }
+            let bits = |v: &[f32]| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>();
+            let mut ys = Vec::new();
+            let mut y = y0.clone();
+            gather_axpy(&terms, &x, stride, &mut y);
+            ys.push(y);
+            let mut y = y0.clone();
+            gather_axpy_impl::<{ 2 * LANES }>(&terms, &x, stride, &mut y);
+            ys.push(y);
+            #[cfg(target_arch = "x86_64")]
+            if has_avx2() {
+                let mut y = y0.clone();
+                // SAFETY: the CPU supports AVX2 (checked just above).
+                unsafe { gather_axpy_avx2(&terms, &x, stride, &mut y) };
+                ys.push(y);
+            }
+            #[cfg(target_arch = "x86_64")]
+            if has_avx512() {
+                let mut y = y0.clone();
+                // SAFETY: the CPU supports AVX-512F (checked just above).
+                unsafe { gather_axpy_avx512(&terms, &x, stride, &mut y) };
+                ys.push(y);
+            }
+            for (k, y) in ys.iter().enumerate() {
+                assert_eq!(bits(y), bits(&want), "n {n}, kernel {k}");
             }
         }
     }
