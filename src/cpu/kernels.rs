@@ -84,6 +84,9 @@ fn valid(d: isize, n: usize) -> (usize, usize) {
     ((-d).max(0) as usize, (n as isize - d.max(0)) as usize)
 }
 
+/// Rows of a plane that `shifted_axpy` adds in one pass.
+const STRIP: usize = 16;
+
 #[inline(always)]
 fn shifted_axpy_impl(
     a: f32,
@@ -94,14 +97,45 @@ fn shifted_axpy_impl(
     h: usize,
     w: usize,
 ) {
+    assert!((-1..=1).contains(&dy) && (-1..=1).contains(&dx));
     let (y0, y1) = valid(dy, h);
     let (x0, x1) = valid(dx, w);
+    if y0 >= y1 || x0 >= x1 {
+        return;
+    }
     let plane = h * w;
+    let shift = dy * w as isize + dx;
+    // The one column a shifted row leaves out (none without a horizontal shift).
+    let gap = match dx {
+        -1 => Some(0),
+        1 => Some(w - 1),
+        _ => None,
+    };
     for (src, dst) in src.chunks_exact(plane).zip(dst.chunks_exact_mut(plane)) {
-        for y in y0..y1 {
-            let s = ((y as isize + dy) as usize * w) as isize + dx;
-            let src = &src[(s + x0 as isize) as usize..(s + x1 as isize) as usize];
-            axpy_impl(a, src, &mut dst[y * w + x0..y * w + x1]);
+        // A strip of rows as one run from its first valid position to its last: the run
+        // also covers the left-out column between two rows, whose values are kept aside and
+        // put back, so every other position gets exactly its one multiply-add.
+        let mut y = y0;
+        while y < y1 {
+            let ye = (y + STRIP).min(y1);
+            let (s, e) = (y * w + x0, (ye - 1) * w + x1);
+            let mut kept = [(0usize, 0f32); STRIP];
+            let mut n_kept = 0;
+            if let Some(gx) = gap {
+                for r in y..ye {
+                    let p = r * w + gx;
+                    if p >= s && p < e {
+                        kept[n_kept] = (p, dst[p]);
+                        n_kept += 1;
+                    }
+                }
+            }
+            let from = (s as isize + shift) as usize;
+            axpy_impl(a, &src[from..from + (e - s)], &mut dst[s..e]);
+            for &(p, v) in &kept[..n_kept] {
+                dst[p] = v;
+            }
+            y = ye;
         }
     }
 }
@@ -520,6 +554,45 @@ mod tests {
             }
             for (k, y) in ys.iter().enumerate() {
                 assert_eq!(bits(y), bits(&want), "n {n}, kernel {k}");
+            }
+        }
+    }
+
+    #[test]
+    fn shifted_axpy_adds_each_valid_position_once_and_leaves_the_rest() {
+        // Every tap offset; planes narrower and taller than a strip; several planes; values
+        // that would spoil a left-out position (infinities, NaN) if one were touched.
+        for (h, w) in [(1, 1), (3, 2), (5, 7), (14, 14), (40, 3)] {
+            for dy in -1..=1isize {
+                for dx in -1..=1isize {
+                    let plane = h * w;
+                    let src: Vec<f32> = (0..3 * plane)
+                        .map(|i| match i % 13 {
+                            5 => f32::INFINITY,
+                            9 => f32::NAN,
+                            _ => value(3 * i + 2),
+                        })
+                        .collect();
+                    let dst0: Vec<f32> = (0..3 * plane).map(|i| value(7 * i + 1)).collect();
+                    let a = -1.75f32;
+                    let mut want = dst0.clone();
+                    for p in 0..3 {
+                        for y in 0..h as isize {
+                            for x in 0..w as isize {
+                                let (sy, sx) = (y + dy, x + dx);
+                                if sy < 0 || sx < 0 || sy >= h as isize || sx >= w as isize {
+                                    continue;
+                                }
+                                let d = p * plane + (y as usize) * w + x as usize;
+                                want[d] += a * src[p * plane + sy as usize * w + sx as usize];
+                            }
+                        }
+                    }
+                    let bits = |v: &[f32]| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>();
+                    let mut got = dst0.clone();
+                    shifted_axpy(a, &src, &mut got, dy, dx, h, w);
+                    assert_eq!(bits(&got), bits(&want), "{h}x{w} shift ({dy}, {dx})");
+                }
             }
         }
     }
