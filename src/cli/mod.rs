@@ -65,8 +65,9 @@ pub fn main() -> ExitCode {
     crate::cpu::fast::set_default_exact(cli.exact);
     // The command runs on a thread of the pool, so a parallel loop's caller works on it as
     // well: from outside, each loop would hand its work to the pool and sleep until it is
-    // done (two thread wake-ups per loop, a few dozen loops per training step).
-    match rayon::ThreadPoolBuilder::new().build() {
+    // done (two thread wake-ups per loop, a few dozen loops per training step). The stack of
+    // a main thread.
+    match rayon::ThreadPoolBuilder::new().stack_size(8 << 20).build() {
         Ok(pool) => pool.install(|| run(cli)),
         Err(_) => run(cli),
     }
