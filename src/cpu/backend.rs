@@ -2,6 +2,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 
 use super::net::{Net, Workspace};
 use super::sgd::sgd_step;
@@ -29,8 +30,9 @@ pub struct CpuBackend {
     pub yielder: Option<Yielder>,
     ws: Workspace,
     eval_ws: Workspace,
-    train: Dataset,
-    test: Dataset,
+    /// The data sets, shared with the backend's duplicates (a forked run copies no images).
+    train: Arc<Dataset>,
+    test: Arc<Dataset>,
     losses: Vec<f64>,
     snfs_ema: Vec<Vec<f32>>,
     /// The network `losses_at` evaluates, apart from the training state (made on first use).
@@ -62,8 +64,8 @@ impl CpuBackend {
                 .collect(),
             net,
             yielder: None,
-            train,
-            test,
+            train: Arc::new(train),
+            test: Arc::new(test),
             losses: Vec::new(),
             probe: None,
             last_yield: web_time::Instant::now(),
@@ -85,7 +87,7 @@ impl CpuBackend {
     }
 
     /// A copy of the whole training state (weights, masks, biases, momentum, SNFS average,
-    /// data), without the yielder: a forked run continues from it.
+    /// data, shared), without the yielder: a forked run continues from it.
     pub fn duplicate(&self) -> Self {
         Self {
             net: self.net.clone(),
