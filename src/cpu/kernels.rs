@@ -473,11 +473,6 @@ mod tests {
     fn the_weight_gradient_tile_matches_dot_exactly() {
         // Batches with and without a tail; values with signed zeros and wide magnitudes.
         for batch in [1, 16, 37, 128] {
-            let value = |i: usize| match i % 11 {
-                0 => 0.0,
-                1 => -0.0,
-                _ => (i as f32 * 0.731).sin() * 10f32.powi((i % 7) as i32 - 3),
-            };
             let dy: Vec<f32> = (0..GRAD_ROWS * batch).map(|i| value(3 * i + 1)).collect();
             let stride = GRAD_COLS + 3;
             let x: Vec<Vec<f32>> = (0..GRAD_COLS)
