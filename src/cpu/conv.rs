@@ -4,7 +4,7 @@
 //! As matrix products over image columns (implicit GEMM): the N = batch * H * W output
 //! positions are cut into fixed chunks of `CHUNK` columns; for each chunk the 9 C_in shifted
 //! copies of the input ("im2col", K = 9 C_in rows) are built in a per-thread buffer and
-//! multiplied by the weights with the register-blocked kernels of `kernels.rs`. A masked
+//! multiplied by the weights with the register-blocked kernels of `riglab-kernels`. A masked
 //! layer multiplies by its active weights only (`gather_axpy` over the same rows). Every
 //! output sums its terms in one fixed order (k ascending; for the weight gradient, chunk by
 //! chunk), whatever the thread count and the target.

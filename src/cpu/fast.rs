@@ -1,6 +1,6 @@
 //! The two ways the CPU backend computes its dense products.
 //!
-//! - Exact (the page always; natively with `riglab --exact`): the kernels of `kernels.rs`,
+//! - Exact (the page always; natively with `riglab --exact`): the kernels of `riglab-kernels` (`kernels/`),
 //!   multiplies and adds in one fixed order without fused multiply-add, so the page (wasm,
 //!   which has no FMA) and the CLI compute the same bits for the same link.
 //! - Fast (natively by default): fully active layers' products go through the `gemm` crate's

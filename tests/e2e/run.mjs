@@ -336,6 +336,15 @@ const failed = await run([
       const s = await waitFor(page, (s) => s.step === 300 && !s.busy && s.evals === 1, 'the run');
       sameEvaluation(cliTrain(page.url()), s.last_eval);
     })],
+  ['a CNN (dense first convolution, sparse rest) and a dense MLP: the page and `riglab train` give bit-identical numbers (every vector kernel of the page\'s CPU backend)', async () => {
+    for (const link of ['?model=cnn:4,8,16&steps=40&eval_every=40&sparsity=0.9&dt=10', '?method=dense&sparsity=0&steps=60&eval_every=60']) {
+      await withPage(false, link, async (page) => {
+        await page.click('#play');
+        const s = await waitFor(page, (s) => s.step >= 40 && !s.busy && s.evals === 1, `the run of ${link}`);
+        sameEvaluation(cliTrain(page.url()), s.last_eval);
+      });
+    }
+  }],
   ['checkpoints between page and CLI: the page goes on from the step-100 file of `riglab train` to its numbers, saves the same file at 200; a bad file changes nothing; Export JSON', () =>
     withPage(false, '?steps=200&eval_every=200&sparsity=0.95&dt=50', async (page) => {
       const dir = join(ROOT, 'artifacts', 'e2e', 'checkpoints');
