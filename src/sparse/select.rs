@@ -76,6 +76,11 @@ impl Scan<'_> {
     /// found as a bit mask, and only the matches are visited.
     fn collect(&self, lo: usize, hi: usize, limit: u32, out: &mut Vec<u64>) {
         #[cfg(target_arch = "x86_64")]
+        if std::is_x86_feature_detected!("avx512bw") {
+            // SAFETY: the CPU supports AVX-512F and BW (checked just above).
+            return unsafe { self.collect_avx512(lo, hi, limit, out) };
+        }
+        #[cfg(target_arch = "x86_64")]
         if std::is_x86_feature_detected!("avx2") {
             // SAFETY: the CPU supports AVX2 (checked just above).
             return unsafe { self.collect_avx2(lo, hi, limit, out) };
@@ -87,6 +92,13 @@ impl Scan<'_> {
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2")]
     fn collect_avx2(&self, lo: usize, hi: usize, limit: u32, out: &mut Vec<u64>) {
+        self.collect_impl(lo, hi, limit, out);
+    }
+
+    /// `collect` compiled with AVX-512 (a block's comparisons become one mask register).
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f,avx512bw")]
+    fn collect_avx512(&self, lo: usize, hi: usize, limit: u32, out: &mut Vec<u64>) {
         self.collect_impl(lo, hi, limit, out);
     }
 
@@ -297,4 +309,67 @@ pub(super) fn merge_into(
     }
     spare.extend(extra);
     std::mem::swap(cands, spare);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::{Rng, SeedableRng};
+    use rand_pcg::Pcg64;
+
+    #[test]
+    fn every_compiled_scan_collects_the_candidates_of_the_plain_loop() {
+        let mut rng = Pcg64::seed_from_u64(7);
+        // Lengths around the block size, values with ties, zeros of both signs and NaN.
+        for n in [0, 1, 31, 32, 33, 95, 1000] {
+            let mask: Vec<bool> = (0..n).map(|_| rng.random_bool(0.3)).collect();
+            let values: Vec<f32> = (0..n)
+                .map(|i| match i % 9 {
+                    0 => 0.0,
+                    1 => -0.0,
+                    2 => f32::NAN,
+                    3 => 0.5,
+                    _ => rng.random_range(-2.0..2.0),
+                })
+                .collect();
+            for (active, largest) in [(true, false), (false, true)] {
+                let scan = Scan {
+                    mask: &mask,
+                    active,
+                    values: &values,
+                    largest,
+                };
+                for limit in [0, magnitude_bits(0.5), u32::MAX / 2, u32::MAX] {
+                    let want: Vec<u64> = (0..n)
+                        .filter(|&i| scan.candidate(i) && scan.key(i) <= limit)
+                        .map(|i| (u64::from(scan.key(i)) << 32) | i as u64)
+                        .collect();
+                    let (lo, hi) = (n / 3, n);
+                    let tail: Vec<u64> = want
+                        .iter()
+                        .copied()
+                        .filter(|&c| c as u32 as usize >= lo)
+                        .collect();
+                    let mut got = Vec::new();
+                    scan.collect_impl(lo, hi, limit, &mut got);
+                    assert_eq!(got, tail, "baseline, n {n}, limit {limit}");
+                    #[cfg(target_arch = "x86_64")]
+                    {
+                        if std::is_x86_feature_detected!("avx2") {
+                            got.clear();
+                            // SAFETY: the CPU supports AVX2 (checked just above).
+                            unsafe { scan.collect_avx2(lo, hi, limit, &mut got) };
+                            assert_eq!(got, tail, "AVX2, n {n}, limit {limit}");
+                        }
+                        if std::is_x86_feature_detected!("avx512bw") {
+                            got.clear();
+                            // SAFETY: the CPU supports AVX-512F and BW (checked just above).
+                            unsafe { scan.collect_avx512(lo, hi, limit, &mut got) };
+                            assert_eq!(got, tail, "AVX-512, n {n}, limit {limit}");
+                        }
+                    }
+                }
+            }
+        }
+    }
 }
