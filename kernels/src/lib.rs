@@ -1,5 +1,6 @@
-//! Small vector kernels written so the compiler vectorises them (fixed-width blocks,
-//! independent accumulators), with a deterministic summation order.
+//! Small vector kernels with a deterministic summation order (fixed-width blocks,
+//! independent accumulators). Their lane-wise steps are `lanes`: plain loops that the
+//! compiler vectorises natively, simd128 instructions in the page's wasm.
 
 mod lanes;
 

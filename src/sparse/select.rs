@@ -76,7 +76,7 @@ impl Scan<'_> {
     /// found as a bit mask, and only the matches are visited.
     fn collect(&self, lo: usize, hi: usize, limit: u32, out: &mut Vec<u64>) {
         #[cfg(target_arch = "x86_64")]
-        if std::is_x86_feature_detected!("avx512bw") {
+        if std::is_x86_feature_detected!("avx512f") && std::is_x86_feature_detected!("avx512bw") {
             // SAFETY: the CPU supports AVX-512F and BW (checked just above).
             return unsafe { self.collect_avx512(lo, hi, limit, out) };
         }
@@ -361,7 +361,9 @@ mod tests {
                             unsafe { scan.collect_avx2(lo, hi, limit, &mut got) };
                             assert_eq!(got, tail, "AVX2, n {n}, limit {limit}");
                         }
-                        if std::is_x86_feature_detected!("avx512bw") {
+                        if std::is_x86_feature_detected!("avx512f")
+                            && std::is_x86_feature_detected!("avx512bw")
+                        {
                             got.clear();
                             // SAFETY: the CPU supports AVX-512F and BW (checked just above).
                             unsafe { scan.collect_avx512(lo, hi, limit, &mut got) };
