@@ -3,6 +3,9 @@
 //! compiler vectorises natively, simd128 instructions in the page's wasm.
 
 mod lanes;
+mod pool;
+
+pub use pool::{max_pool_2x2, route_max};
 
 /// Width of the accumulator blocks: 16 floats are two AVX or four SSE/simd128 registers.
 pub const LANES: usize = 16;
@@ -175,6 +178,25 @@ fn dot_impl(x: &[f32], y: &[f32]) -> f32 {
 dispatch!(
     /// Dot product with `LANES` independent partial sums (a fixed order: deterministic).
     pub fn dot(x: &[f32], y: &[f32]) -> f32, dot_avx2, dot_impl
+);
+
+#[inline(always)]
+fn sum_impl(x: &[f32]) -> f32 {
+    let mut acc = [0f32; LANES];
+    let mut xc = x.chunks_exact(LANES);
+    for xb in &mut xc {
+        lanes::add::<LANES>(&mut acc, xb.try_into().unwrap());
+    }
+    let mut tail = 0f32;
+    for v in xc.remainder() {
+        tail += v;
+    }
+    acc.iter().sum::<f32>() + tail
+}
+
+dispatch!(
+    /// Sum with `LANES` independent partial sums, in the order of `dot`.
+    pub fn sum(x: &[f32]) -> f32, sum_avx2, sum_impl
 );
 
 /// `gather_axpy` on the `W` outputs from `start`: they stay in registers while every term is
@@ -582,6 +604,18 @@ mod tests {
                     assert_eq!(bits(&got), bits(&want), "{h}x{w} shift ({dy}, {dx})");
                 }
             }
+        }
+    }
+
+    #[test]
+    fn sum_adds_in_the_order_of_dot() {
+        // Whole numbers (exact sums), then values whose sum depends on the order.
+        let ints: Vec<f32> = (0..41).map(|i| i as f32).collect();
+        assert_eq!(sum(&ints), 820.0);
+        for n in [0, 1, 15, 16, 17, 129, 1000] {
+            let x: Vec<f32> = (0..n).map(|i| value(5 * i + 3)).collect();
+            let ones = vec![1f32; n];
+            assert_eq!(sum(&x).to_bits(), dot(&x, &ones).to_bits(), "n {n}");
         }
     }
 

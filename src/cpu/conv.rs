@@ -15,7 +15,7 @@ use crate::par::*;
 
 #[cfg(not(target_arch = "wasm32"))]
 use super::fast;
-use super::kernels::{ROWS, dot, dots, gather_axpy, gemm_rows, shifted_axpy};
+use super::kernels::{ROWS, dot, dots, gather_axpy, gemm_rows, shifted_axpy, sum};
 use super::param::Param;
 use crate::model::ConvGeom;
 
@@ -343,7 +343,7 @@ pub fn conv_backward(
     p.bias_grad
         .par_iter_mut()
         .enumerate()
-        .for_each(|(o, b)| *b = dy[o * n..(o + 1) * n].iter().sum());
+        .for_each(|(o, b)| *b = sum(&dy[o * n..(o + 1) * n]));
     // dW[o][k] = sum over chunks in order of dot(dY[o], col[k]) over the chunk's columns: the
     // same for the dense gradient (every weight) and the masked one (active weights only).
     let all = dense_grad || p.all_active;

@@ -9,7 +9,9 @@ use crate::par::*;
 
 #[cfg(not(target_arch = "wasm32"))]
 use super::fast;
-use super::kernels::{GRAD_COLS, GRAD_ROWS, ROWS, dense_rows, dot, gather_axpy, weight_grad_tile};
+use super::kernels::{
+    GRAD_COLS, GRAD_ROWS, ROWS, dense_rows, dot, gather_axpy, sum, weight_grad_tile,
+};
 use super::param::Param;
 
 thread_local! {
@@ -172,7 +174,7 @@ pub fn dense_backward(
 ) {
     let (n_in, all_active) = (p.cols(), p.all_active);
     for (o, row) in dy.chunks_exact(batch).enumerate() {
-        p.bias_grad[o] = row.iter().sum();
+        p.bias_grad[o] = sum(row);
     }
     // dW[o][i] = dY[o] . X[i] over the batch, for the active weights or (dense gradient)
     // for every weight: the same dot product either way, so both agree exactly.

@@ -4,42 +4,43 @@
 //! natively; every output is computed as in one pass, so the results never depend on the
 //! thread count.
 
+use super::kernels;
 use crate::model::PoolGeom;
 use crate::par::*;
 
 /// y = max over each 2x2 window; `argmax` records the winning input index (into `x`) for
 /// backward. Ties go to the first of (0,0), (0,1), (1,0), (1,1).
 pub fn pool_forward(g: PoolGeom, x: &[f32], y: &mut [f32], argmax: &mut [u32]) {
-    pool_forward_of(g, x, y, argmax, |v| v);
+    pool_forward_of(g, x, y, argmax, false);
 }
 
 /// dx = dy routed to each window's maximum, 0 elsewhere.
 pub fn pool_backward(g: PoolGeom, dy: &[f32], argmax: &[u32], dx: &mut [f32]) {
-    pool_backward_where(g, dy, argmax, dx, |_| true);
+    pool_backward_where(g, dy, argmax, dx, None);
 }
 
-/// `pool_backward` of the outputs `o` for which `pass(o)`, the others routing nothing.
-#[inline(always)]
+/// `pool_backward`, routing only where `gate[o] > 0` given a gate.
 fn pool_backward_where(
     g: PoolGeom,
     dy: &[f32],
     argmax: &[u32],
     dx: &mut [f32],
-    pass: impl Fn(usize) -> bool + Sync + Send,
+    gate: Option<&[f32]>,
 ) {
     let (oh, ow) = g.out_hw();
     let (in_plane, out_plane) = (g.h * g.w, oh * ow);
     let per = units_per_piece(g.h * g.w);
-    each_chunk(dx, per * in_plane, |t, dx| {
-        dx.fill(0.0);
-        let base = t * per * in_plane;
-        let o0 = t * per * out_plane;
-        for o in o0..o0 + dx.len() / in_plane * out_plane {
-            // The windows do not overlap: each input gets at most one output's gradient.
-            if pass(o) {
-                dx[argmax[o] as usize - base] += dy[o];
-            }
-        }
+    each_chunk(&mut dx[..g.planes * in_plane], per * in_plane, |t, dx| {
+        // The windows do not overlap: each input gets at most one output's gradient.
+        let outs = t * per * out_plane..(t * per + dx.len() / in_plane) * out_plane;
+        let gate = gate.map(|y| &y[outs.clone()]);
+        kernels::route_max(
+            &dy[outs.clone()],
+            &argmax[outs],
+            t * per * in_plane,
+            gate,
+            dx,
+        );
     });
 }
 
@@ -95,18 +96,11 @@ pub fn flatten_backward(c: usize, batch: usize, hw: usize, dy: &[f32], dx: &mut 
 /// clamped as `relu_forward` does, then pooled as `pool_forward` does (same values, same
 /// `argmax`, also for NaN and ties).
 pub fn relu_pool_forward(g: PoolGeom, x: &[f32], y: &mut [f32], argmax: &mut [u32]) {
-    pool_forward_of(g, x, y, argmax, relu);
+    pool_forward_of(g, x, y, argmax, true);
 }
 
-/// `pool_forward` of `f` of each input (`f` the identity, or the ReLU).
-#[inline(always)]
-fn pool_forward_of(
-    g: PoolGeom,
-    x: &[f32],
-    y: &mut [f32],
-    argmax: &mut [u32],
-    f: impl Fn(f32) -> f32 + Sync + Send,
-) {
+/// `pool_forward` of each input, or of its ReLU where `relu`.
+fn pool_forward_of(g: PoolGeom, x: &[f32], y: &mut [f32], argmax: &mut [u32], relu: bool) {
     let (oh, ow) = g.out_hw();
     let (in_plane, out_plane) = (g.h * g.w, oh * ow);
     if out_plane == 0 {
@@ -117,32 +111,9 @@ fn pool_forward_of(
         (&mut y[..g.planes * out_plane], per * out_plane),
         (&mut argmax[..g.planes * out_plane], per * out_plane),
         |t, y, am| {
-            for (q, (y, am)) in y
-                .chunks_exact_mut(out_plane)
-                .zip(am.chunks_exact_mut(out_plane))
-                .enumerate()
-            {
-                let base = (t * per + q) * in_plane;
-                for oy in 0..oh {
-                    let r0 = base + 2 * oy * g.w;
-                    let (top, bottom) = (&x[r0..r0 + g.w], &x[r0 + g.w..r0 + 2 * g.w]);
-                    for ox in 0..ow {
-                        let (mut best, mut at) = (f(top[2 * ox]), r0 + 2 * ox);
-                        for (v, i) in [
-                            (top[2 * ox + 1], r0 + 2 * ox + 1),
-                            (bottom[2 * ox], r0 + g.w + 2 * ox),
-                            (bottom[2 * ox + 1], r0 + g.w + 2 * ox + 1),
-                        ] {
-                            let v = f(v);
-                            if v > best {
-                                (best, at) = (v, i);
-                            }
-                        }
-                        y[oy * ow + ox] = best;
-                        am[oy * ow + ox] = at as u32;
-                    }
-                }
-            }
+            let base = t * per * in_plane;
+            let x = &x[base..base + y.len() / out_plane * in_plane];
+            kernels::max_pool_2x2(x, (g.h, g.w), relu, base, y, am);
         },
     );
 }
@@ -151,7 +122,7 @@ fn pool_forward_of(
 /// output at a window's maximum is the pooled value, so its gradient passes where that is
 /// above 0. The same numbers as the two passes (0 + dy where it passes, 0 elsewhere).
 pub fn relu_pool_backward(g: PoolGeom, y: &[f32], dy: &[f32], argmax: &[u32], dx: &mut [f32]) {
-    pool_backward_where(g, dy, argmax, dx, |o| y[o] > 0.0);
+    pool_backward_where(g, dy, argmax, dx, Some(y));
 }
 
 #[cfg(test)]

@@ -83,8 +83,10 @@ async function backendAndPreview(webgpu, name, badge, expect) {
 
 async function trainsAndShowsMaskUpdates(webgpu, name, { gpu = false } = {}) {
   // A shared link: RigL vs Static at 95%, short schedule (shorter still on SwiftShader,
-  // which emulates the GPU on the CPU and runs a few steps per second).
-  const [steps, dt, batch, evalEvery] = gpu ? [120, 30, 32, 60] : [400, 50, 128, 100];
+  // which emulates the GPU on the CPU and runs a few steps per second). On the CPU the run is
+  // long enough that the pause, which lands wherever the workers have got to by then (they
+  // train some hundreds of steps a second), leaves mask updates to come.
+  const [steps, dt, batch, evalEvery] = gpu ? [120, 30, 32, 60] : [1200, 50, 128, 200];
   // Updates run until 95% of the run, so one still comes after wherever the pause lands.
   const tEnd = Math.floor(0.95 * steps);
   const link = `?sparsity=0.95&steps=${steps}&dt=${dt}&tend=0.95&batch=${batch}&eval_every=${evalEvery}&vs=static` +
