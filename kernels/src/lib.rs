@@ -5,7 +5,7 @@
 mod lanes;
 mod pool;
 
-pub use pool::{max_pool_2x2, route_max};
+pub use pool::{max_pool_2x2, relu, route_max};
 
 /// Width of the accumulator blocks: 16 floats are two AVX or four SSE/simd128 registers.
 pub const LANES: usize = 16;

@@ -4,10 +4,17 @@
 //! Natively plain loops; in the page's wasm four windows at a time in simd128 instructions
 //! (the same comparisons window by window, so the same values and indices).
 
-/// `max(v, 0)` where `relu`, with NaN and -0 going to +0; `v` otherwise.
+/// max(v, 0), with NaN and -0 going to +0 (`f32::max` leaves the sign of a zero result to
+/// the compiled code, which differs between a vector and a scalar loop).
+#[inline(always)]
+pub fn relu(v: f32) -> f32 {
+    if v > 0.0 { v } else { 0.0 }
+}
+
+/// `relu(v)` where `relu`, `v` otherwise.
 #[inline(always)]
 fn clamp(relu: bool, v: f32) -> f32 {
-    if !relu || v > 0.0 { v } else { 0.0 }
+    if relu { self::relu(v) } else { v }
 }
 
 /// The window whose top-left input is `x[i]` (rows `w` apart): its maximum and the index of

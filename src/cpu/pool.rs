@@ -4,7 +4,7 @@
 //! natively; every output is computed as in one pass, so the results never depend on the
 //! thread count.
 
-use super::kernels;
+use super::kernels::{self, relu};
 use crate::model::PoolGeom;
 use crate::par::*;
 
@@ -42,13 +42,6 @@ fn pool_backward_where(
             dx,
         );
     });
-}
-
-/// max(x, 0), with NaN and -0 going to +0 (`f32::max` leaves the sign of a zero result to
-/// the compiled code, which differs between a vector and a scalar loop).
-#[inline(always)]
-fn relu(x: f32) -> f32 {
-    if x > 0.0 { x } else { 0.0 }
 }
 
 pub fn relu_forward(x: &[f32], y: &mut [f32]) {
