@@ -48,6 +48,13 @@ impl Backend for AnyBackend {
         }
     }
 
+    fn set_masks(&mut self, masks: &[(usize, &[bool], &[u32])]) {
+        match self {
+            AnyBackend::Cpu(c) => c.set_masks(masks),
+            AnyBackend::Gpu(g) => g.set_masks(masks),
+        }
+    }
+
     fn train_step(&mut self, batch: &[u32], opts: &StepOptions) {
         match self {
             AnyBackend::Cpu(c) => c.train_step(batch, opts),

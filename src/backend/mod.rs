@@ -73,6 +73,13 @@ pub trait Backend {
     /// `reset` exactly the weights whose mask entry changes, in ascending order, so a
     /// backend may update its own structures from that list alone.
     fn set_mask(&mut self, layer: usize, mask: &[bool], reset: &[u32]);
+    /// `set_mask` for several layers (each at most once): `(layer, mask, reset)`. A backend
+    /// may install them side by side.
+    fn set_masks(&mut self, masks: &[(usize, &[bool], &[u32])]) {
+        for &(layer, mask, reset) in masks {
+            self.set_mask(layer, mask, reset);
+        }
+    }
     /// Runs (or records, on a GPU) one training step on the training images `batch`.
     fn train_step(&mut self, batch: &[u32], opts: &StepOptions);
     /// Mean mini-batch losses of the steps not yet taken, oldest first. With `wait`, waits

@@ -5,6 +5,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 use super::net::{Net, Workspace};
+use super::param::Param;
 use super::sgd::sgd_step;
 use crate::backend::{
     Backend, PlaneRef, Split, State, StepOptions, Tensor, check_data, plane_point_by_point,
@@ -13,6 +14,7 @@ use crate::data::Dataset;
 use crate::data::augment::Transform;
 use crate::experiment::Setup;
 use crate::model::Point;
+use crate::par::*;
 
 const EVAL_BATCH: usize = 500;
 
@@ -140,6 +142,31 @@ impl CpuBackend {
     }
 }
 
+/// Fewest changed weights (all layers together) for which `set_masks` installs the layers
+/// on several threads.
+const INSTALL_PAR_MIN: usize = 8192;
+
+/// `Backend::set_mask` on one layer's parameters.
+fn install(p: &mut Param, mask: &[bool], reset: &[u32]) {
+    // The trainer resets exactly the weights whose mask entry changes, in ascending
+    // order: then the index is updated in place rather than rebuilt.
+    if reset.is_sorted_by(|a, b| a < b)
+        && reset
+            .iter()
+            .all(|&i| p.mask[i as usize] != mask[i as usize])
+    {
+        p.toggle(reset);
+        debug_assert!(p.mask == mask, "set_mask: a changed weight not in `reset`");
+        return;
+    }
+    for &i in reset {
+        p.weights[i as usize] = 0.0;
+        p.momentum[i as usize] = 0.0;
+    }
+    p.mask.copy_from_slice(mask);
+    p.mask_changed();
+}
+
 impl Backend for CpuBackend {
     fn describe(&self) -> String {
         match crate::par::threads() {
@@ -149,24 +176,28 @@ impl Backend for CpuBackend {
     }
 
     fn set_mask(&mut self, layer: usize, mask: &[bool], reset: &[u32]) {
-        let p = &mut self.net.params[layer];
-        // The trainer resets exactly the weights whose mask entry changes, in ascending
-        // order: then the index is updated in place rather than rebuilt.
-        if reset.is_sorted_by(|a, b| a < b)
-            && reset
-                .iter()
-                .all(|&i| p.mask[i as usize] != mask[i as usize])
-        {
-            p.toggle(reset);
-            debug_assert!(p.mask == mask, "set_mask: a changed weight not in `reset`");
+        install(&mut self.net.params[layer], mask, reset);
+    }
+
+    /// The layers side by side (natively) where the changes are large enough to pay for
+    /// waking a thread: each touches its own arrays alone.
+    fn set_masks(&mut self, masks: &[(usize, &[bool], &[u32])]) {
+        let changed: usize = masks.iter().map(|m| m.2.len()).sum();
+        if changed < INSTALL_PAR_MIN {
+            for &(l, mask, reset) in masks {
+                install(&mut self.net.params[l], mask, reset);
+            }
             return;
         }
-        for &i in reset {
-            p.weights[i as usize] = 0.0;
-            p.momentum[i as usize] = 0.0;
-        }
-        p.mask.copy_from_slice(mask);
-        p.mask_changed();
+        self.net
+            .params
+            .par_iter_mut()
+            .enumerate()
+            .for_each(|(l, p)| {
+                if let Some(&(_, mask, reset)) = masks.iter().find(|m| m.0 == l) {
+                    install(p, mask, reset);
+                }
+            });
     }
 
     fn view(&self, layer: usize, tensor: Tensor) -> Option<&[f32]> {

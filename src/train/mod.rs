@@ -57,9 +57,10 @@ pub struct Trainer<B: Backend> {
     flops: FlopsCounter,
     f_current: f64,
     pending: VecDeque<PendingStep>,
-    /// Buffers reused by every mask update.
-    scratch: Scratch,
-    reset: Vec<u32>,
+    /// Buffers reused by every mask update, one set per masked layer.
+    scratch: Vec<Scratch>,
+    /// The weights each layer's last change resets (`reset_list`).
+    reset: Vec<Vec<u32>>,
     /// Host seconds of the last drop-and-grow of every masked layer.
     last_mask_update: Option<f64>,
     /// The first step's loss, and the divergence that stopped the run, if one did.
@@ -112,7 +113,7 @@ impl<B: Backend> Trainer<B> {
             batch: vec![0; exp.batch],
             active: Vec::new(),
             pending: VecDeque::new(),
-            scratch: Scratch::default(),
+            scratch: Vec::new(),
             reset: Vec::new(),
             last_mask_update: None,
             first_loss: None,
