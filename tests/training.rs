@@ -158,6 +158,48 @@ fn same_seed_gives_bit_identical_losses_and_mask_histories() {
 }
 
 #[test]
+fn results_do_not_depend_on_the_thread_count() {
+    // Layers big enough that a mask update selects layers side by side, splits a layer's
+    // pass into chunks and installs the changes on several threads (over 8192 of them).
+    let (train, test) = common::mnist(1000, 200);
+    let c = config("method=rigl&sparsity=0.9&dt=10&steps=30&batch=32&eval_every=30&seed=4");
+    let run_on = |threads| {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap()
+            .install(|| {
+                let mut t = Trainer::cpu(&c, train.clone(), test.clone()).unwrap();
+                let events = run(&mut t);
+                let weights: Vec<Vec<f32>> = t
+                    .backend
+                    .net
+                    .params
+                    .iter()
+                    .map(|p| p.weights.clone())
+                    .collect();
+                (events, weights)
+            })
+    };
+    let (one, w1) = run_on(1);
+    assert!(
+        updates(&one)
+            .iter()
+            .any(|u| u.dropped.len() + u.grown.len() > 8192)
+    );
+    for threads in [2, 3] {
+        let (other, w) = run_on(threads);
+        assert_eq!(one, other, "{threads} threads: other events");
+        let same = w1.iter().zip(&w).all(|(a, b)| {
+            a.iter()
+                .map(|x| x.to_bits())
+                .eq(b.iter().map(|x| x.to_bits()))
+        });
+        assert!(same, "{threads} threads: other weights");
+    }
+}
+
+#[test]
 fn static_never_changes_its_mask_and_set_changes_it() {
     let (train, test) = common::mnist(500, 100);
     let c = config("method=static&sparsity=0.9&dt=10&steps=40&batch=32&eval_every=40");
