@@ -155,6 +155,8 @@ pub fn LabState(ctx: Ctx) -> impl IntoView {
                 "workers": super::workers::in_workers(lab),
                 // How many workers the page has started (a worker may hold several runs).
                 "pool": lab.workers.len(),
+                // How many it has started in all (a run that goes on after a crash needs one).
+                "workers_started": super::workers::started(),
                 "worker_steps_per_s": lab.runs.iter().map(|r| r.worker_rate()).collect::<Vec<_>>(),
                 "first_loss": mean(&h.losses[..k]),
                 "last_loss": mean(&h.losses[h.losses.len() - k..]),

@@ -310,6 +310,11 @@ pub fn in_workers(lab: &Lab) -> usize {
     training(lab).len()
 }
 
+/// How many workers the page has started so far (crashed and stopped ones included).
+pub fn started() -> u64 {
+    NEXT_ID.get() - 1
+}
+
 impl Run {
     /// Whether a worker holds this run now (the trainer here only follows it).
     pub fn in_worker(&self) -> bool {

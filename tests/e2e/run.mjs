@@ -565,8 +565,11 @@ const failed = await run([
       await page.waitForSelector('#run-note', { timeout });
       const note = await page.textContent('#run-note');
       assert(/The worker training [\s\S]* stopped [\s\S]*on purpose after step 15\d[\s\S]*went back to its last snapshot, step \d+ \(\d+ steps lost\)/.test(note), `note: ${note}`);
-      await waitFor(page, (s) => s.workers === 1 && s.step > 160, 'the run in a new worker');
+      // The new worker may finish the short run between two looks, so the count of
+      // workers started says that it took the run, not only the count training now.
+      await waitFor(page, (s) => s.workers_started === 2 && s.step > 160, 'the run in a new worker');
       const s = await waitFor(page, (s) => s.step === 400 && !s.busy && s.evals === 1, 'the end of the run');
+      assert(s.workers_started === 2, `workers started: ${s.workers_started}`);
       sameEvaluation(cliTrain(page.url()), s.last_eval);
       // The worker's own report of its (intended) panic is the only error.
       const others = page.errors.filter((e) => !e.includes('(crash_worker_at)'));
