@@ -62,8 +62,14 @@ async fn demo(
     map.set(None);
     let config = Config::from_query(ESCAPE_PRESET).0;
     phase.set(Phase::Static);
+    // The runs start over when the configuration changes; a second demo changes nothing.
+    let unchanged =
+        ctx.config.get_untracked() == config && ctx.versus.with_untracked(Vec::is_empty);
     ctx.versus.set(Vec::new());
     ctx.config.set(config.clone());
+    if unchanged {
+        spawn_local(super::reset::reset(ctx));
+    }
     // The configuration change rebuilds the runs; wait for the new Static run.
     loop {
         next_frame().await;
@@ -98,6 +104,8 @@ async fn demo(
         every,
     )
     .await?;
+    // Each fork copies a network: a frame apart, and apart from handing them to workers.
+    next_frame().await;
     let r = Run::fork(
         &mut t,
         more(Method::Rigl),
@@ -106,6 +114,7 @@ async fn demo(
         every,
     )
     .await?;
+    next_frame().await;
     ctx.lab.update_value(|l| {
         l.set_runs(vec![s, r]);
         l.refresh_backend_name();

@@ -10,7 +10,7 @@ use super::protocol::{
 use crate::backend::Backend;
 use crate::landscape::Point;
 use crate::landscape::compute::{self, MapProgress, PlaneSpec};
-use crate::landscape::map::{Path, path_points};
+use crate::landscape::map::Path;
 use crate::landscape::pca::no_support;
 use crate::train::Trainer;
 
@@ -79,93 +79,149 @@ pub async fn time_steps<B: Backend>(
     Ok((steps, (now() - start) / steps as f64))
 }
 
-/// The `Command::Landscape` of `job`.
+/// The `Command::Landscape` of `job`, packed at once (see `Packing`).
 pub fn command(job: &Job) -> Message {
-    let mut p = Payload::default();
-    let job = match *job {
-        Job::Line {
-            a,
-            b,
+    let mut packing = Packing::new(job);
+    while packing.advance() {}
+    packing.finish()
+}
+
+/// The `Command::Landscape` of a job, packed a point at a time: a map's paths hold up to a
+/// hundred points of a network's parameters, more than one slice of the page's frame can
+/// scan and gather. Call `advance` until it returns false (yielding between calls as the
+/// caller's frame allows), then `finish`.
+pub struct Packing<'a> {
+    job: &'a Job<'a>,
+    p: Payload,
+    /// A map's points (its paths' in order, then the origin), with their steps.
+    points: Vec<(usize, &'a Point)>,
+    /// Where any of the first `scanned` points has a weight.
+    support: Vec<Vec<bool>>,
+    scanned: usize,
+    /// The points packed so far, in order.
+    packed: Vec<PointSlots>,
+    gathered: Vec<f32>,
+}
+
+impl<'a> Packing<'a> {
+    pub fn new(job: &'a Job<'a>) -> Self {
+        let points = match *job {
+            Job::Map { paths, origin, .. } => paths
+                .iter()
+                .flat_map(|(_, points)| points.iter().map(|&(step, _, point)| (step, point)))
+                .chain([(0, origin)])
+                .collect(),
+            _ => Vec::new(),
+        };
+        Packing {
+            job,
+            p: Payload::default(),
+            support: points.first().map_or_else(Vec::new, |(_, p)| no_support(p)),
             points,
-            samples,
-        } => LandscapeJob::Line {
-            a: MarkSlots::pack(a, &mut p),
-            b: MarkSlots::pack(b, &mut p),
-            points,
-            samples,
-        },
-        Job::Plane(spec) => LandscapeJob::Plane { spec },
-        Job::Time {
-            budget_ms,
-            most,
-            give_up_ms,
-        } => LandscapeJob::Time {
-            budget_ms,
-            most,
-            give_up_ms,
-        },
-        Job::Evaluate => LandscapeJob::Evaluate,
-        Job::Map {
-            paths,
-            origin,
-            grid,
-            samples,
-        } => {
-            let mut all = path_points(paths);
-            all.push(origin);
-            let support = support_of(&all);
-            let mut gathered = Vec::new();
-            let mut pack = |step: usize, point: &Point, p: &mut Payload| PointSlots {
-                step,
-                weights: point
-                    .weights
-                    .iter()
-                    .zip(&support)
-                    .map(|(w, s)| {
-                        gathered.clear();
-                        gathered.extend(w.iter().zip(s).filter(|x| *x.1).map(|x| *x.0));
-                        p.floats(&gathered)
-                    })
-                    .collect(),
-                biases: point.biases.iter().map(|b| p.floats(b)).collect(),
-            };
-            LandscapeJob::Map {
-                paths: paths
+            scanned: 0,
+            packed: Vec::new(),
+            gathered: Vec::new(),
+        }
+    }
+
+    /// Scans or packs the next point; false once there is nothing left to do.
+    pub fn advance(&mut self) -> bool {
+        if let Some(&(_, point)) = self.points.get(self.scanned) {
+            add_support_bits(&mut self.support, point);
+            self.scanned += 1;
+            return true;
+        }
+        let Some(&(step, point)) = self.points.get(self.packed.len()) else {
+            return false;
+        };
+        let p = &mut self.p;
+        let gathered = &mut self.gathered;
+        let slots = PointSlots {
+            step,
+            weights: point
+                .weights
+                .iter()
+                .zip(&self.support)
+                .map(|(w, s)| {
+                    gathered.clear();
+                    gathered.extend(w.iter().zip(s).filter(|x| *x.1).map(|x| *x.0));
+                    p.floats(gathered)
+                })
+                .collect(),
+            biases: point.biases.iter().map(|b| p.floats(b)).collect(),
+        };
+        self.packed.push(slots);
+        true
+    }
+
+    /// The message (with what `advance` had not done yet done now).
+    pub fn finish(mut self) -> Message {
+        while self.advance() {}
+        let mut p = self.p;
+        let job = match *self.job {
+            Job::Line {
+                a,
+                b,
+                points,
+                samples,
+            } => LandscapeJob::Line {
+                a: MarkSlots::pack(a, &mut p),
+                b: MarkSlots::pack(b, &mut p),
+                points,
+                samples,
+            },
+            Job::Plane(spec) => LandscapeJob::Plane { spec },
+            Job::Time {
+                budget_ms,
+                most,
+                give_up_ms,
+            } => LandscapeJob::Time {
+                budget_ms,
+                most,
+                give_up_ms,
+            },
+            Job::Evaluate => LandscapeJob::Evaluate,
+            Job::Map {
+                paths,
+                grid,
+                samples,
+                ..
+            } => {
+                let mut packed = self.packed.into_iter();
+                let paths = paths
                     .iter()
                     .map(|(name, points)| PathSlots {
                         name: name.clone(),
                         points: points
                             .iter()
-                            .map(|&(step, updated, point)| (updated, pack(step, point, &mut p)))
+                            .zip(packed.by_ref())
+                            .map(|(&(_, updated, _), slots)| (updated, slots))
                             .collect(),
                     })
-                    .collect(),
-                origin: pack(0, origin, &mut p),
-                support: support.iter().map(|s| p.flags(s)).collect(),
-                grid,
-                samples,
+                    .collect();
+                LandscapeJob::Map {
+                    paths,
+                    // The last point packed.
+                    origin: packed.next().unwrap_or_default(),
+                    support: self.support.iter().map(|s| p.flags(s)).collect(),
+                    grid,
+                    samples,
+                }
             }
-        }
-    };
-    p.finish(&Command::Landscape { job })
+        };
+        p.finish(&Command::Landscape { job })
+    }
 }
 
-/// Per weight layer, where any of `points` has a weight other than +0.0.
-/// (Not `pca::support_masks`, which leaves out -0.0 as well: the points must come back bit
+/// Adds to `on` where `point` has a weight other than +0.0.
+/// (Not `pca::add_support`, which leaves out -0.0 as well: the points must come back bit
 /// for bit.)
-fn support_of(points: &[&Point]) -> Vec<Vec<bool>> {
-    let Some(first) = points.first() else {
-        return Vec::new();
-    };
-    let mut on = no_support(first);
-    for p in points {
-        for (s, w) in on.iter_mut().zip(&p.weights) {
-            for (s, x) in s.iter_mut().zip(w) {
-                *s |= x.to_bits() != 0;
-            }
+fn add_support_bits(on: &mut [Vec<bool>], point: &Point) {
+    for (s, w) in on.iter_mut().zip(&point.weights) {
+        for (s, x) in s.iter_mut().zip(w) {
+            *s |= x.to_bits() != 0;
         }
     }
-    on
 }
 
 /// The layer whose values where `on` is set are `values`, +0.0 elsewhere.

@@ -198,7 +198,7 @@ impl DataSlots {
 }
 
 /// A point in parameter space after `step` steps.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct PointSlots {
     pub step: usize,
     pub weights: Vec<Slot>,

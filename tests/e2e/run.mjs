@@ -261,6 +261,13 @@ const failed = await run([
       const cli = spawnSync(riglabBin(), ['escape', '--exact', '--csv', out], { cwd: ROOT, encoding: 'utf8' });
       assert(cli.status === 0, `riglab escape failed: ${cli.stderr}`);
       assert(readFileSync(out, 'utf8') === csv, 'the page and `riglab escape` computed different maps');
+      // Run again (the configuration is the demo's already): it starts over, to the same numbers.
+      await page.click('#escape-start');
+      await page.waitForSelector('#escape[data-state="running"]', { timeout });
+      await page.waitForSelector('#escape[data-state="done"]', { timeout: 300_000 });
+      const again = await Promise.all(['#escape-plateau', '#escape-static', '#escape-rigl']
+        .map(async (id) => Number(await page.textContent(id))));
+      assert(JSON.stringify(again) === JSON.stringify([plateau, st, rigl]), `again: ${again}, first: ${[plateau, st, rigl]}`);
     })],
   ['landscape: a 21 x 21 plane fills in progressively and is exported', () =>
     withPage(false, '?steps=200&eval_every=100', async (page) => {
