@@ -30,7 +30,7 @@ pub(super) const EVAL_BATCH: usize = 512;
 pub(super) struct TrainProgram {
     pub(super) gather: Dispatch,
     pub(super) forward: Vec<Planned>,
-    pub(super) loss: Dispatch,
+    pub(super) loss: Vec<Dispatch>,
     pub(super) backward: Vec<Planned>,
     pub(super) snfs_ema: Vec<Dispatch>,
     pub(super) sgd: Vec<Planned>,
@@ -42,7 +42,7 @@ pub(super) struct EvalProgram {
     pub(super) gather_train: Dispatch,
     gather_test: Dispatch,
     forward: Vec<Planned>,
-    pub(super) loss: Dispatch,
+    pub(super) loss: Vec<Dispatch>,
 }
 
 pub struct GpuBackend {
@@ -324,7 +324,7 @@ impl GpuBackend {
             submit_pass(device, queue, "evaluate", |pass| {
                 gather.record(pass);
                 record_all(pass, pick(forward, is_sparse, false));
-                self.eval.loss.record(pass);
+                self.eval.loss.iter().for_each(|d| d.record(pass));
             });
         }
     }
@@ -412,7 +412,7 @@ impl Backend for GpuBackend {
                 p.gather.record(pass);
                 let dense_grad = o.dense_grad;
                 record_all(pass, pick(&p.forward, is_sparse, dense_grad));
-                p.loss.record(pass);
+                p.loss.iter().for_each(|d| d.record(pass));
                 record_all(pass, pick(&p.backward, is_sparse, dense_grad));
                 if o.snfs_decay.is_some() {
                     record_all(pass, &p.snfs_ema);

@@ -71,7 +71,7 @@ pub struct Layouts {
     pub gemm: wgpu::BindGroupLayout,
     /// shape, src, dst, aux (pool argmax or ReLU output): pool, ReLU, flatten.
     pub activation: wgpu::BindGroupLayout,
-    /// shape, logits, labels, dlogits, losses, step.
+    /// shape, logits, labels, dlogits, losses, step, per-sample losses.
     pub loss: wgpu::BindGroupLayout,
     /// shape, indices, images, labels, x, batch labels, step, transforms.
     pub gather: wgpu::BindGroupLayout,
@@ -197,6 +197,9 @@ pub struct Kernels {
     pub flatten_backward: Pipeline,
     pub softmax_cross_entropy: Pipeline,
     pub softmax_cross_entropy_eval: Pipeline,
+    pub softmax_cross_entropy_grad: Pipeline,
+    pub loss_sum: Pipeline,
+    pub loss_sum_eval: Pipeline,
     pub load_batch: Pipeline,
     pub sgd_step: Pipeline,
     pub sgd_step_bias: Pipeline,
@@ -216,7 +219,7 @@ impl Kernels {
         let layouts = Layouts {
             gemm: layout(device, "gemm", &[U, R, R, W, R, U]),
             activation: layout(device, "activation", &[U, R, W, W]),
-            loss: layout(device, "loss", &[U, R, R, W, W, U]),
+            loss: layout(device, "loss", &[U, R, R, W, W, U, W]),
             gather: layout(device, "gather", &[U, R, R, R, W, W, U, R]),
             sgd: layout(device, "sgd", &[U, R, R, W, W, W]),
             mask_reset: layout(device, "mask_reset", &[R, W, W]),
@@ -268,6 +271,9 @@ impl Kernels {
             flatten_backward: pipeline(&pool, &l.activation, "flatten_backward"),
             softmax_cross_entropy: pipeline(&loss, &l.loss, "softmax_cross_entropy"),
             softmax_cross_entropy_eval: pipeline(&loss, &l.loss, "softmax_cross_entropy_eval"),
+            softmax_cross_entropy_grad: pipeline(&loss, &l.loss, "softmax_cross_entropy_grad"),
+            loss_sum: pipeline(&loss, &l.loss, "loss_sum"),
+            loss_sum_eval: pipeline(&loss, &l.loss, "loss_sum_eval"),
             load_batch: pipeline(&gather, &l.gather, "load_batch"),
             sgd_step: pipeline(&sgd, &l.sgd, "sgd_step"),
             sgd_step_bias: pipeline(&sgd, &l.sgd, "sgd_step_bias"),

@@ -368,9 +368,9 @@ pub fn flatten_backward(
     )
 }
 
-/// Softmax cross-entropy (src/cpu/loss.rs). Training (`dlogits` given): the mean loss into
-/// `losses[loss_slot]` and dL/dlogits. Evaluation: (loss sum, correct) of the first `valid`
-/// samples into `losses[2 * loss_slot ..]`.
+/// Softmax cross-entropy (src/cpu/loss.rs), per sample and then summed. Training (`dlogits`
+/// given): the mean loss into `losses[loss_slot]` and dL/dlogits. Evaluation: (loss sum,
+/// correct) of the first `valid` samples into `losses[2 * loss_slot ..]`.
 #[allow(clippy::too_many_arguments)]
 pub fn softmax_cross_entropy(
     b: &Builder,
@@ -381,7 +381,7 @@ pub fn softmax_cross_entropy(
     dlogits: Option<&B>,
     losses: &B,
     c: &Common,
-) -> Result<Dispatch, GpuError> {
+) -> Result<Vec<Dispatch>, GpuError> {
     let shape = a.uniform(
         "loss shape",
         &LossShape {
@@ -390,6 +390,7 @@ pub fn softmax_cross_entropy(
             _pad: [0; 2],
         },
     );
+    let per_sample = a.storage("per-sample losses", 2 * batch)?;
     let bg = b.bind(
         &b.kernels.layouts.loss,
         &[
@@ -399,16 +400,37 @@ pub fn softmax_cross_entropy(
             dlogits.unwrap_or(c.dummy_write),
             losses,
             c.step,
+            &per_sample,
         ],
     );
-    let (name, pipeline) = match dlogits {
-        Some(_) => ("softmax_cross_entropy", &b.kernels.softmax_cross_entropy),
-        None => (
-            "softmax_cross_entropy_eval",
-            &b.kernels.softmax_cross_entropy_eval,
-        ),
-    };
-    b.dispatch(name, pipeline, bg, [1, 1, 1])
+    let k = &b.kernels;
+    let per_sample_groups = [batch.div_ceil(64) as u64, 1, 1];
+    Ok(match dlogits {
+        Some(_) => vec![
+            b.dispatch(
+                "softmax_cross_entropy",
+                &k.softmax_cross_entropy,
+                bg.clone(),
+                per_sample_groups,
+            )?,
+            b.dispatch(
+                "softmax_cross_entropy_grad",
+                &k.softmax_cross_entropy_grad,
+                bg.clone(),
+                per_sample_groups,
+            )?,
+            b.dispatch("loss_sum", &k.loss_sum, bg, [1, 1, 1])?,
+        ],
+        None => vec![
+            b.dispatch(
+                "softmax_cross_entropy_eval",
+                &k.softmax_cross_entropy_eval,
+                bg.clone(),
+                per_sample_groups,
+            )?,
+            b.dispatch("loss_sum_eval", &k.loss_sum_eval, bg, [1, 1, 1])?,
+        ],
+    })
 }
 
 /// What `sgd_step` (src/cpu/sgd.rs) updates for one layer.

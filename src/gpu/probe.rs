@@ -272,7 +272,7 @@ impl GpuBackend {
                 submit_pass(device, queue, "plane point", |pass| {
                     plane.combine.record(pass);
                     record_all(pass, pick(&probe.forward[1..], &probe.is_sparse, false));
-                    self.eval.loss.record(pass);
+                    self.eval.loss.iter().for_each(|d| d.record(pass));
                 });
             }
             let sums = self.read_buffer(&self.eval_out, 2 * chunk.len()).await;

@@ -362,7 +362,7 @@ pub fn loss(
     losses: &wgpu::Buffer,
     training: bool,
     c: &Common,
-) -> Result<Dispatch, GpuError> {
+) -> Result<Vec<Dispatch>, GpuError> {
     let last = ws.acts.len() - 1;
     let dlogits = training.then(|| ws.grad(last));
     ops::softmax_cross_entropy(

@@ -15,7 +15,7 @@ impl GpuBackend {
         let p = &self.train;
         let mut all: Vec<&Dispatch> = vec![&p.gather];
         all.extend(pick(&p.forward, &self.is_sparse, o.dense_grad));
-        all.push(&p.loss);
+        all.extend(&p.loss);
         all.extend(pick(&p.backward, &self.is_sparse, o.dense_grad));
         if o.snfs_decay.is_some() {
             all.extend(&p.snfs_ema);
