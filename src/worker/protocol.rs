@@ -332,7 +332,7 @@ pub enum Piece {
 
 /// What the page asks of a worker.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "command", rename_all = "snake_case")]
+#[serde(rename_all = "snake_case")]
 pub enum Command {
     /// Take over the run whose state is the checkpoint in `state` (`checkpoint::to_bytes`),
     /// on the data sets named `data`: sent along (`sets`: training, test) the first time a
@@ -391,7 +391,7 @@ pub enum Stopped {
 
 /// What a worker tells the page.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "report", rename_all = "snake_case")]
+#[serde(rename_all = "snake_case")]
 pub enum Report {
     /// The worker's wasm is loaded; it waits for `Configure` (about no run in particular).
     Started,
