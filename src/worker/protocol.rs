@@ -5,7 +5,9 @@
 //! step each in turn); every message names the run it is about. A message is a JSON header (a `Command` to the worker, a `Report` from it) and a payload
 //! of bytes holding its large arrays (data sets, parameters, masks, checkpoints), which the
 //! header points into with `Slot`s. In the browser the payload travels as a transferred
-//! `ArrayBuffer`: moved, not copied. The page and the tests speak only these types.
+//! `ArrayBuffer`: moved, not copied. The page and the tests speak only these types. A header
+//! is serde's JSON of the enum, externally tagged: `{"play": {"crash_at": null, ...}}`, a
+//! variant without fields as its name alone (`"started"`), read in one pass.
 //!
 //! The conversation:
 //! - worker -> `Report::Started` once its wasm is loaded;
