@@ -1,9 +1,10 @@
 // Softmax cross-entropy on feature-major logits [classes][batch] (mirrors src/cpu/loss.rs),
-// in two passes: one invocation per sample writes its loss (and dL/dlogits, or whether it is
-// correct) to `per_sample`; then one workgroup sums them, invocation i taking samples i,
-// i + 256, ..., then a tree in workgroup memory.
-// dL/dlogits is a pass of its own. (One workgroup doing it all took 6-7 ms per dispatch on
-// lavapipe whatever the batch; the three passes take about 0.3 ms.)
+// in passes over the samples (one invocation each, over as many workgroups as `grid` gives):
+// each sample's loss (and, evaluating, whether it is correct) into `per_sample`; training,
+// dL/dlogits in a pass of its own; then one workgroup sums the losses, invocation i taking
+// samples i, i + 256, ..., then a tree in workgroup memory. (One workgroup doing it all, or
+// the loss and dL/dlogits in one kernel, took 4-7 ms per dispatch on lavapipe whatever the
+// batch; the passes take about 0.3 ms together.)
 
 struct LossShape {
     classes: u32,
@@ -21,9 +22,6 @@ struct LossShape {
 @group(0) @binding(5) var<uniform> step_info: StepInfo;
 // Per sample b: its loss at b; evaluating, 1.0 at batch + b if its top class is its label.
 @group(0) @binding(6) var<storage, read_write> per_sample: array<f32>;
-
-// Invocations per workgroup of the per-sample passes.
-const PER_SAMPLE: u32 = 64u;
 
 const THREADS: u32 = 256u;
 
@@ -67,31 +65,33 @@ fn reduce(local: u32) {
 }
 
 // Each sample's loss.
-@compute @workgroup_size(64)
-fn softmax_cross_entropy(@builtin(global_invocation_id) gid: vec3<u32>) {
-    let b = gid.x;
-    if b >= shape.batch {
-        return;
+@compute @workgroup_size(256)
+fn softmax_cross_entropy(
+    @builtin(global_invocation_id) gid: vec3<u32>,
+    @builtin(num_workgroups) groups: vec3<u32>,
+) {
+    for (var b = gid.x; b < shape.batch; b += groups.x * THREADS) {
+        let m = max_logit(b).x;
+        let label = labels[b];
+        per_sample[b] = log(sum_exp(b, m)) - (z(label, b) - m);
     }
-    let m = max_logit(b).x;
-    let label = labels[b];
-    per_sample[b] = log(sum_exp(b, m)) - (z(label, b) - m);
 }
 
 // dL/dlogits of the MEAN loss, (softmax - onehot) / batch. (Apart from the loss: in one
 // kernel with it, this took 4 ms on lavapipe, each alone 0.1 ms.)
-@compute @workgroup_size(64)
-fn softmax_cross_entropy_grad(@builtin(global_invocation_id) gid: vec3<u32>) {
-    let b = gid.x;
-    if b >= shape.batch {
-        return;
-    }
-    let m = max_logit(b).x;
-    let s = sum_exp(b, m);
-    let label = labels[b];
-    for (var k = 0u; k < shape.classes; k++) {
-        let onehot = select(0.0, 1.0, k == label);
-        dlogits[k * shape.batch + b] = (exp(z(k, b) - m) / s - onehot) / f32(shape.batch);
+@compute @workgroup_size(256)
+fn softmax_cross_entropy_grad(
+    @builtin(global_invocation_id) gid: vec3<u32>,
+    @builtin(num_workgroups) groups: vec3<u32>,
+) {
+    for (var b = gid.x; b < shape.batch; b += groups.x * THREADS) {
+        let m = max_logit(b).x;
+        let s = sum_exp(b, m);
+        let label = labels[b];
+        for (var k = 0u; k < shape.classes; k++) {
+            let onehot = select(0.0, 1.0, k == label);
+            dlogits[k * shape.batch + b] = (exp(z(k, b) - m) / s - onehot) / f32(shape.batch);
+        }
     }
 }
 
@@ -112,17 +112,18 @@ fn loss_sum(@builtin(local_invocation_index) local: u32) {
 
 // Each of the first `valid` samples' loss and whether it is correct (the last batch of an
 // evaluation is padded).
-@compute @workgroup_size(64)
-fn softmax_cross_entropy_eval(@builtin(global_invocation_id) gid: vec3<u32>) {
-    let b = gid.x;
-    if b >= step_info.valid {
-        return;
+@compute @workgroup_size(256)
+fn softmax_cross_entropy_eval(
+    @builtin(global_invocation_id) gid: vec3<u32>,
+    @builtin(num_workgroups) groups: vec3<u32>,
+) {
+    for (var b = gid.x; b < step_info.valid; b += groups.x * THREADS) {
+        let mb = max_logit(b);
+        let s = sum_exp(b, mb.x);
+        let label = labels[b];
+        per_sample[b] = log(s) - (z(label, b) - mb.x);
+        per_sample[shape.batch + b] = select(0.0, 1.0, u32(mb.y) == label);
     }
-    let mb = max_logit(b);
-    let s = sum_exp(b, mb.x);
-    let label = labels[b];
-    per_sample[b] = log(s) - (z(label, b) - mb.x);
-    per_sample[shape.batch + b] = select(0.0, 1.0, u32(mb.y) == label);
 }
 
 // Loss sum and correct count of the first `valid` samples into losses[2 * loss_slot] and

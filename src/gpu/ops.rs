@@ -404,7 +404,7 @@ pub fn softmax_cross_entropy(
         ],
     );
     let k = &b.kernels;
-    let per_sample_groups = [batch.div_ceil(64) as u64, 1, 1];
+    let per_sample_groups = [grid(batch), 1, 1];
     Ok(match dlogits {
         Some(_) => vec![
             b.dispatch(
