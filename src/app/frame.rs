@@ -25,6 +25,23 @@ pub async fn next_frame() {
     let _ = JsFuture::from(promise).await;
 }
 
+/// Work on the page's thread in slices of a frame's budget: `pace` waits for the next frame
+/// once the current slice has taken more than `FRAME_BUDGET_MS`.
+pub struct Slice(f64);
+
+impl Slice {
+    pub fn new() -> Self {
+        Slice(now_ms())
+    }
+
+    pub async fn pace(&mut self) {
+        if now_ms() - self.0 > FRAME_BUDGET_MS {
+            next_frame().await;
+            self.0 = now_ms();
+        }
+    }
+}
+
 /// Resolves after `ms` milliseconds (a timer: it also runs while the page is hidden, when
 /// animation frames stop).
 pub async fn sleep_ms(ms: i32) {

@@ -24,7 +24,7 @@ use wasm_bindgen::{JsCast, JsValue};
 use web_sys::{ErrorEvent, MessageEvent, Worker, WorkerOptions, WorkerType};
 
 use super::ctx::Ctx;
-use super::frame::{FRAME_BUDGET_MS, next_frame, now_ms};
+use super::frame::{Slice, next_frame, now_ms};
 use super::lab::{Lab, Run};
 use crate::backend::AnyBackend;
 use crate::checkpoint;
@@ -194,12 +194,9 @@ pub async fn in_worker(
     let bytes = checkpoint::to_bytes(&state)?;
     // A map's paths are packed over several frames.
     let mut packing = landscape::Packing::new(job);
-    let mut frame = now_ms();
+    let mut slice = Slice::new();
     while packing.advance() {
-        if now_ms() - frame > FRAME_BUDGET_MS {
-            next_frame().await;
-            frame = now_ms();
-        }
+        slice.pace().await;
     }
     let command = packing.finish();
     let watch = t.watch();
@@ -477,12 +474,9 @@ pub async fn dispatch(ctx: Ctx, until: Option<usize>) {
     let gpu_too = gpu_ok(ctx);
     // Packing a run (and, for a new worker, its data sets) takes milliseconds: once a frame's
     // budget is spent, the next run goes a frame later.
-    let mut slice = now_ms();
+    let mut slice = Slice::new();
     for i in 0..n {
-        if now_ms() - slice > FRAME_BUDGET_MS {
-            next_frame().await;
-            slice = now_ms();
-        }
+        slice.pace().await;
         let taken = ctx.lab.try_update_value(|l| {
             let r = l.runs.get_mut(i)?;
             let ok = !r.in_worker()
