@@ -130,15 +130,18 @@ impl Net {
             return;
         }
         // Transpose to [pixel][batch] in tiles of pixels, one task each, so reads and writes
-        // both stay in cache.
+        // both stay in cache. Pixel by pixel, each across the batch: the first pixel of a
+        // tile reads a cache line of every image of the batch, and those reads (misses: the
+        // images lie anywhere in the data set) are independent, so they overlap, where an
+        // image at a time would wait for each image's line in turn.
         const TILE: usize = 64;
+        let (images, stride) = (&data.images[..], data.shape.len());
         each_chunk(&mut x[..n * b_n], TILE * b_n, |t, dst| {
             let p0 = t * TILE;
-            let p1 = p0 + dst.len() / b_n;
-            for (b, &i) in indices.iter().enumerate() {
-                let img = &data.image(i as usize)[p0..p1];
-                for (p, &v) in img.iter().enumerate() {
-                    dst[p * b_n + b] = PIXEL[usize::from(v)];
+            for (q, row) in dst.chunks_exact_mut(b_n).enumerate() {
+                let p = p0 + q;
+                for (d, &i) in row.iter_mut().zip(indices) {
+                    *d = PIXEL[usize::from(images[i as usize * stride + p])];
                 }
             }
         });
