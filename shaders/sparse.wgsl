@@ -1,5 +1,5 @@
-// Fully connected layer on its active weights only (mirrors the sparse paths of
-// src/cpu/dense.rs): x is [n_in][batch], y is [n_out][batch], W is [n_out][n_in] as on the
+// Fully connected layers and 3x3 convolutions on their active weights only (mirrors the
+// sparse paths of src/cpu/dense.rs and src/cpu/conv.rs; the convolutions at the end): x is [n_in][batch], y is [n_out][batch], W is [n_out][n_in] as on the
 // dense path (inactive weights hold 0; SGD, read-back and the dense gradient share it).
 // The active weights are listed by row and by column (src/cpu/index.rs `SparseIndex`,
 // uploaded by src/gpu/sparse.rs at each mask update) in `lists`:
@@ -24,6 +24,12 @@ struct SparseDims {
     cols: u32,
     rows: u32,
     active_list: u32,
+    // A convolution's image height and width (0 for a fully connected layer; `batch` is then
+    // its images), and the positions per partial sum of its weight gradient.
+    h: u32,
+    w: u32,
+    k_chunk: u32,
+    pad: u32,
 }
 
 @group(0) @binding(0) var<uniform> dims: SparseDims;
@@ -222,5 +228,182 @@ fn sgd_step_sparse(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_w
         let m = step_info.momentum * momentum[i] + lhs[i] + step_info.wd * out[i];
         momentum[i] = m;
         out[i] = out[i] - step_info.lr * m;
+    }
+}
+
+// 3x3 convolutions, stride 1, same padding, on their active weights (src/cpu/conv.rs on a
+// masked layer). W is [c_out][c_in * 9] (n_out = c_out rows of n_in = c_in * 9 columns,
+// column k = c * 9 + ky * 3 + kx); activations are [C][batch][H][W], so that image position
+// n = (b, y, x) of channel c sits at c * N + n (N = batch * H * W). As for the fully
+// connected layers, a workgroup owns one output (input) channel and its invocations run along
+// positions, 8 each: list entries and weights are the same for the whole workgroup.
+
+fn positions() -> u32 {
+    return dims.batch * dims.h * dims.w;
+}
+
+// Row y and column x of 4 positions.
+struct Pos {
+    n: vec4<u32>,
+    y: vec4<u32>,
+    x: vec4<u32>,
+}
+
+fn pos(n: vec4<u32>) -> Pos {
+    let hw = dims.h * dims.w;
+    let p = n % vec4(hw);
+    let y = p / vec4(dims.w);
+    return Pos(n, y, p - y * dims.w);
+}
+
+// rhs[base + the pixel at (y + dy - 1, x + dx - 1)] of the 4 positions' images, 0 outside
+// them (dy, dx in 0..3). Unsigned arithmetic wraps, so -1 becomes huge and one comparison
+// checks both ends; an index outside is replaced before the load.
+fn tap4(base: u32, p: Pos, dy: u32, dx: u32) -> vec4<f32> {
+    let sy = p.y + dy - 1u;
+    let sx = p.x + dx - 1u;
+    let ok = (sy < vec4(dims.h)) & (sx < vec4(dims.w));
+    let i = select(vec4(0u), base + p.n + dy * dims.w + dx - dims.w - 1u, ok);
+    let v = vec4(rhs[i.x], rhs[i.y], rhs[i.z], rhs[i.w]);
+    return select(vec4(0.0), v, ok);
+}
+
+// out[row + n[k]] = v[k] for the positions within the batch's N.
+fn store_positions4(row: u32, n: vec4<u32>, v: vec4<f32>) {
+    let end = positions();
+    if n.x < end {
+        out[row + n.x] = v.x;
+    }
+    if n.y < end {
+        out[row + n.y] = v.y;
+    }
+    if n.z < end {
+        out[row + n.z] = v.z;
+    }
+    if n.w < end {
+        out[row + n.w] = v.w;
+    }
+}
+
+// The 8 positions of this invocation, and the same clamped to the last position.
+fn conv_positions(group: u32, local: u32) -> array<Eight, 2> {
+    let n = eight(group * THREADS * PER_INVOCATION + local);
+    let last = vec4(positions() - 1u);
+    return array(n, Eight(min(n.lo, last), min(n.hi, last)));
+}
+
+// y[o][n] = bias[o] + sum over the active weights (o, k) of W * x[c][n shifted by the tap],
+// k ascending (the CPU's order): lhs = W, rhs = x. Workgroup (o, a block of 128 positions).
+@compute @workgroup_size(16)
+fn conv_forward_sparse(@builtin(workgroup_id) group: vec3<u32>, @builtin(local_invocation_index) local: u32) {
+    let o = group.x;
+    let n = conv_positions(group.y, local);
+    let p_lo = pos(n[1].lo);
+    let p_hi = pos(n[1].hi);
+    let total = positions();
+    var lo = vec4(bias[o]);
+    var hi = lo;
+    let w_row = o * dims.n_in;
+    let end = lists[dims.row_ptr + o + 1u];
+    for (var j = lists[dims.row_ptr + o]; j < end; j++) {
+        let k = lists[dims.cols + j];
+        let w = lhs[w_row + k];
+        let c = k / 9u;
+        let t = k - c * 9u;
+        let dy = t / 3u;
+        let dx = t - dy * 3u;
+        lo += w * tap4(c * total, p_lo, dy, dx);
+        hi += w * tap4(c * total, p_hi, dy, dx);
+    }
+    store_positions4(o * total, n[0].lo, lo);
+    store_positions4(o * total, n[0].hi, hi);
+}
+
+// dx[c][n] = sum over the active weights (o, c, tap), taps ascending and within a tap by
+// output channel, of W * dy[o][n shifted back by the tap] (the CPU's order): lhs = W,
+// rhs = dy. Workgroup (c, a block of 128 positions).
+@compute @workgroup_size(16)
+fn conv_backward_input_sparse(@builtin(workgroup_id) group: vec3<u32>, @builtin(local_invocation_index) local: u32) {
+    let c = group.x;
+    let n = conv_positions(group.y, local);
+    let p_lo = pos(n[1].lo);
+    let p_hi = pos(n[1].hi);
+    let total = positions();
+    var lo = vec4(0.0);
+    var hi = lo;
+    for (var t = 0u; t < 9u; t++) {
+        let k = c * 9u + t;
+        let dy = 2u - t / 3u;
+        let dx = 2u - t % 3u;
+        let end = lists[dims.col_ptr + k + 1u];
+        for (var j = lists[dims.col_ptr + k]; j < end; j++) {
+            let o = lists[dims.rows + j];
+            let w = lhs[o * dims.n_in + k];
+            lo += w * tap4(o * total, p_lo, dy, dx);
+            hi += w * tap4(o * total, p_hi, dy, dx);
+        }
+    }
+    store_positions4(c * total, n[0].lo, lo);
+    store_positions4(c * total, n[0].hi, hi);
+}
+
+// The weight gradient's partial sums over the positions of K chunk z (workgroup z) for the
+// active weights, a grid-stride loop over the active list: out[z * n_out * n_in + w] =
+// sum over n in the chunk of dy[o][n] x[c][n shifted by the tap]. lhs = dy, rhs = x. As in
+// conv.wgsl's conv_backward_weights_small, (y, x) is stepped rather than divided out.
+@compute @workgroup_size(16)
+fn conv_backward_weights_sparse(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+    let count = lists[dims.row_ptr + dims.n_out];
+    let total = positions();
+    let hw = dims.h * dims.w;
+    let k_begin = gid.z * dims.k_chunk;
+    let k_end = min(k_begin + dims.k_chunk, total);
+    let weights = dims.n_out * dims.n_in;
+    for (var e = gid.x; e < count; e += groups.x * THREADS) {
+        let i = lists[dims.active_list + e];
+        let o = i / dims.n_in;
+        let k = i - o * dims.n_in;
+        let c = k / 9u;
+        let t = k - c * 9u;
+        let ty = t / 3u;
+        let tx = t - ty * 3u;
+        let x_base = c * total;
+        let dy_base = o * total;
+        var y = (k_begin % hw) / dims.w;
+        var x = k_begin % dims.w;
+        var s = 0.0;
+        for (var n = k_begin; n < k_end; n++) {
+            let sy = y + ty - 1u;
+            let sx = x + tx - 1u;
+            if sy < dims.h && sx < dims.w {
+                s += lhs[dy_base + n] * rhs[x_base + n + ty * dims.w + tx - dims.w - 1u];
+            }
+            x += 1u;
+            if x == dims.w {
+                x = 0u;
+                y += 1u;
+                if y == dims.h {
+                    y = 0u;
+                }
+            }
+        }
+        out[gid.z * weights + i] = s;
+    }
+}
+
+// The active weights' gradient: the sum of their partials (lhs) in chunk order; the other
+// entries of `out` are left as they are (as dense_backward_weights_sparse does).
+@compute @workgroup_size(16)
+fn conv_backward_weights_sparse_sum(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+    let count = lists[dims.row_ptr + dims.n_out];
+    let weights = dims.n_out * dims.n_in;
+    let splits = (positions() + dims.k_chunk - 1u) / dims.k_chunk;
+    for (var e = gid.x; e < count; e += groups.x * THREADS) {
+        let i = lists[dims.active_list + e];
+        var s = 0.0;
+        for (var z = 0u; z < splits; z++) {
+            s += lhs[z * weights + i];
+        }
+        out[i] = s;
     }
 }

@@ -1,8 +1,8 @@
 //! The GPU backend against the CPU backend (the reference), natively on whatever adapter wgpu
 //! finds (Mesa lavapipe where there is no GPU): whole training steps (forward, loss, backward
 //! with masked and dense gradients, the SNFS average, SGD, mask resets) for the MLP and a
-//! small CNN, with fully connected layers on the sparse path (active weights only) and on
-//! the dense one; evaluation and `loss_at`; loss read-back; a 200-step RigL run and a pruning
+//! small CNN, with fully connected layers and convolutions on the sparse path (active
+//! weights only) and on the dense one; evaluation and `loss_at`; loss read-back; a 200-step RigL run and a pruning
 //! run (which moves layers from the dense to the sparse path) with `Trainer<GpuBackend>` and
 //! `Trainer<CpuBackend>` from the same `Setup`. The sparse kernels alone are compared with
 //! the CPU in src/gpu/tests/layers.rs.
@@ -16,7 +16,10 @@ use riglab::config::Config;
 use riglab::cpu::CpuBackend;
 use riglab::data::Dataset;
 use riglab::events::mask_updates;
-use riglab::gpu::{GpuBackend, SMALL_LAYER_WEIGHTS, SPARSE_BELOW_DENSITY, context_for_tests};
+use riglab::gpu::{
+    CONV_SPARSE_BELOW_DENSITY, GpuBackend, SMALL_LAYER_WEIGHTS, SPARSE_BELOW_DENSITY,
+    context_for_tests,
+};
 use riglab::model::Point;
 use riglab::train::{Event, Setup, Trainer};
 
@@ -62,15 +65,21 @@ fn step_parity(query: &str, n_train: usize) {
     };
     let mut cpu = CpuBackend::new(&setup, train, test).unwrap();
     let mut masks = setup.masks.clone();
-    // Fully connected layers below the threshold, or small, take the sparse path, the
-    // others the dense one (the CNN's convolutions: always dense).
+    // Fully connected layers below the threshold, or small, take the sparse path, masked
+    // convolutions below theirs too, the others the dense one.
     for (l, (shape, mask)) in setup.exp.layers().iter().zip(&masks).enumerate() {
         let density = mask.iter().filter(|&&m| m).count() as f64 / mask.len() as f64;
         let fc = shape.kind == riglab::sparse::LayerKind::Dense;
         let small = mask.len() <= SMALL_LAYER_WEIGHTS;
+        let masked = setup.exp.densities[l] < 1.0;
+        let want = if fc {
+            density < SPARSE_BELOW_DENSITY || small
+        } else {
+            masked && density < CONV_SPARSE_BELOW_DENSITY
+        };
         assert_eq!(
             g.computes_sparse(l),
-            fc && (density < SPARSE_BELOW_DENSITY || small),
+            want,
             "{query}: layer {l} at density {density}"
         );
     }
@@ -212,12 +221,16 @@ fn training_steps_match_the_cpu_on_the_mlp() {
     );
 }
 
+/// Its masked convolutions on the sparse path (density 0.2), then on the dense one with
+/// their lists of active weights (density 0.7).
 #[test]
 fn training_steps_match_the_cpu_on_a_cnn() {
-    step_parity(
-        "model=cnn:4,8,16&method=rigl&dist=uniform&sparsity=0.8&batch=12",
-        60,
-    );
+    for sparsity in [0.8, 0.3] {
+        step_parity(
+            &format!("model=cnn:4,8,16&method=rigl&dist=uniform&sparsity={sparsity}&batch=12"),
+            60,
+        );
+    }
 }
 
 /// Odd sizes (no multiple of a workgroup) at densities from nearly empty to just below the

@@ -19,7 +19,7 @@ use crate::backend::{Backend, PlaneRef, Split, State, StepOptions, Tensor, check
 use crate::data::Dataset;
 use crate::data::augment::Transform;
 use crate::experiment::Setup;
-use crate::model::Point;
+use crate::model::{Op, Point};
 use crate::sparse::LayerKind;
 
 /// Images per evaluation batch: the landscape views evaluate 512 training images, one batch
@@ -130,17 +130,30 @@ impl GpuBackend {
                 LayerBuffers::new(&alloc, &s.name, &w, s.n_out, &setup.masks[l])
             })
             .collect::<Result<Vec<_>, _>>()?;
+        // Lists of active weights for fully connected layers that may be masked or are small,
+        // and for masked convolutions.
+        let conv_geom = |l: usize| {
+            net.ops.iter().find_map(|op| match *op {
+                Op::Conv(p, g) if p == l => Some(g),
+                _ => None,
+            })
+        };
         let lists = e
             .layers()
             .iter()
             .enumerate()
             .map(|(l, s)| {
-                (s.kind == LayerKind::Dense && has_lists(s.n_in * s.n_out, e.densities[l]))
-                    .then(|| {
+                let (queue, mask) = (&ctx.queue, &setup.masks[l]);
+                match (s.kind, conv_geom(l)) {
+                    (LayerKind::Dense, _) if has_lists(s.n_in * s.n_out, e.densities[l]) => {
                         let dims = (s.n_in, s.n_out);
-                        SparseLists::new(&alloc, &s.name, dims, &ctx.queue, &setup.masks[l])
-                    })
-                    .transpose()
+                        SparseLists::new(&alloc, &s.name, dims, queue, mask).map(Some)
+                    }
+                    (LayerKind::Conv, Some(g)) if e.densities[l] < 1.0 => {
+                        SparseLists::conv(&alloc, &s.name, g, queue, mask).map(Some)
+                    }
+                    _ => Ok(None),
+                }
             })
             .collect::<Result<Vec<_>, _>>()?;
         let is_sparse: Vec<bool> = lists
@@ -249,8 +262,8 @@ impl GpuBackend {
     }
 
     /// Whether layer `layer` currently computes with its active weights only (a fully
-    /// connected layer below `SPARSE_BELOW_DENSITY`, or small: `SMALL_LAYER_WEIGHTS`), rather
-    /// than with dense products.
+    /// connected layer below `SPARSE_BELOW_DENSITY`, or small: `SMALL_LAYER_WEIGHTS`; a masked
+    /// convolution below `CONV_SPARSE_BELOW_DENSITY`), rather than with dense products.
     pub fn computes_sparse(&self, layer: usize) -> bool {
         self.is_sparse[layer]
     }

@@ -210,6 +210,10 @@ pub struct Kernels {
     pub dense_backward_weights_sparse: Pipeline,
     pub dense_backward_weights_all: Pipeline,
     pub sgd_step_sparse: Pipeline,
+    pub conv_forward_sparse: Pipeline,
+    pub conv_backward_input_sparse: Pipeline,
+    pub conv_backward_weights_sparse: Pipeline,
+    pub conv_backward_weights_sparse_sum: Pipeline,
     pub plane_combine: Pipeline,
 }
 
@@ -292,6 +296,18 @@ impl Kernels {
             ),
             dense_backward_weights_all: pipeline(&sparse, &l.sparse, "dense_backward_weights_all"),
             sgd_step_sparse: pipeline(&sparse, &l.sparse, "sgd_step_sparse"),
+            conv_forward_sparse: pipeline(&sparse, &l.sparse, "conv_forward_sparse"),
+            conv_backward_input_sparse: pipeline(&sparse, &l.sparse, "conv_backward_input_sparse"),
+            conv_backward_weights_sparse: pipeline(
+                &sparse,
+                &l.sparse,
+                "conv_backward_weights_sparse",
+            ),
+            conv_backward_weights_sparse_sum: pipeline(
+                &sparse,
+                &l.sparse,
+                "conv_backward_weights_sparse_sum",
+            ),
             plane_combine: pipeline(&landscape, &l.plane, "plane_combine"),
             layouts,
         }
@@ -300,6 +316,7 @@ impl Kernels {
 
 /// A recorded dispatch: pipeline, its bind group, workgroup counts. Built once; replayed
 /// every step (no allocation on the host beyond wgpu's own command recording).
+#[derive(Clone)]
 pub struct Dispatch {
     pub pipeline: Pipeline,
     pub bind_group: wgpu::BindGroup,

@@ -9,7 +9,7 @@ use crate::model::{ConvGeom, PoolGeom};
 
 /// Positions per K chunk of a convolution's weight gradient (a multiple of TILE_K): the
 /// reduction over batch * H * W is split so that many workgroups share it.
-const CONV_K_CHUNK: usize = 2048;
+pub const CONV_K_CHUNK: usize = 2048;
 const _: () = assert!(CONV_K_CHUNK.is_multiple_of(TILE_K as usize));
 
 /// Up to this many weights, a convolution's weight gradient is one invocation per weight

@@ -247,7 +247,15 @@ pub fn forward(
             }
             Op::Conv(p, g) => {
                 let (w, bias) = params[p];
-                ops::conv_forward(b, a, g, batch, w, bias, x, y, c)?.into()
+                let dense = ops::conv_forward(b, a, g, batch, w, bias, x, y, c)?;
+                match lists.get(p).and_then(Option::as_ref) {
+                    Some(l) => Planned::Layer {
+                        layer: p,
+                        dense,
+                        sparse: sparse::conv_forward_sparse(b, a, l, (g, batch), w, bias, x, y, c)?,
+                    },
+                    None => dense.into(),
+                }
             }
             Op::Relu => ops::relu_forward(b, a, sizes[i] * batch, x, y, c)?.into(),
             Op::Pool { c: ch, h, w } => {
@@ -324,7 +332,38 @@ pub fn backward(
                 let partials = ws.partials[i].as_ref().expect("conv partial sums");
                 let refs = layers[p].refs();
                 let d = ops::conv_backward(b, a, g, batch, &refs, x, dy, dx, partials, c)?;
-                out.extend(d.into_iter().map(Planned::from));
+                let Some(lists) = &lists[p] else {
+                    out.extend(d.into_iter().map(Planned::from));
+                    continue;
+                };
+                // The weight gradient's partial sums and their sum: of the active weights on
+                // the sparse path, of every weight (through the mask unless the step asks for
+                // the dense gradient) on the dense one and on a step that asks for the dense
+                // gradient.
+                let mut d = d.into_iter();
+                let mut next = || d.next().expect("weight, bias and input gradients");
+                let geom = (g, batch);
+                let bufs = (dy, x, partials, refs.grad);
+                let [sparse_parts, sparse_sum] =
+                    sparse::conv_backward_weights_sparse(b, a, lists, geom, bufs, c)?;
+                for sparse in [sparse_parts, sparse_sum] {
+                    let dense = next();
+                    out.push(Planned::WeightGrad {
+                        layer: p,
+                        all: dense.clone(),
+                        dense,
+                        sparse,
+                    });
+                }
+                out.push(next().into());
+                if let Some(dx) = dx {
+                    let bufs = (refs.weights, dy, dx);
+                    out.push(Planned::Layer {
+                        layer: p,
+                        dense: next(),
+                        sparse: sparse::conv_backward_input_sparse(b, a, lists, geom, bufs, c)?,
+                    });
+                }
             }
             Op::Relu => {
                 if let Some(dx) = dx {

@@ -73,8 +73,8 @@ pub struct GatherShape {
     pub width: u32,
 }
 
-/// `SparseDims` in sparse.wgsl: a fully connected layer's sizes and where each of its lists
-/// of active weights starts in the lists buffer (src/gpu/sparse.rs).
+/// `SparseDims` in sparse.wgsl: a fully connected layer's or a convolution's sizes and where
+/// each of its lists of active weights starts in the lists buffer (src/gpu/sparse.rs).
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, Pod, Zeroable)]
 pub struct SparseDims {
@@ -86,6 +86,12 @@ pub struct SparseDims {
     pub cols: u32,
     pub rows: u32,
     pub active_list: u32,
+    /// A convolution's image height and width (0 for a fully connected layer).
+    pub h: u32,
+    pub w: u32,
+    /// A convolution's positions per partial sum of its weight gradient.
+    pub k_chunk: u32,
+    pub pad: u32,
 }
 
 /// `Plane` in landscape.wgsl: the point's coordinates on a landscape plane.

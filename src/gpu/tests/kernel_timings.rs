@@ -223,6 +223,73 @@ fn kernel_timings_sparse() {
     }
 }
 
+/// The dense convolution products against the sparse convolution kernels at several
+/// densities: where the sparse path starts to pay (sparse::CONV_SPARSE_BELOW_DENSITY).
+#[test]
+#[ignore]
+fn kernel_timings_sparse_conv() {
+    use crate::gpu::sparse::{self, SparseLists};
+    use crate::model::ConvGeom;
+    let Some(h) = Harness::new() else { return };
+    let (b, a, c) = (h.builder(), h.alloc(), h.common());
+    let mut rng = rng(1);
+    let batch = 128;
+    let g = ConvGeom {
+        c_in: 16,
+        c_out: 32,
+        h: 14,
+        w: 14,
+    };
+    let n = batch * g.plane();
+    let x = h.upload(&rand_vec(&mut rng, g.c_in * n));
+    let y = h.zeros(g.c_out * n);
+    let dy = h.upload(&rand_vec(&mut rng, g.c_out * n));
+    let dx = h.zeros(g.c_in * n);
+    let partials = h.zeros(ops::conv_partials_len(g, batch));
+    for density in [0.02, 0.1, 0.2, 0.35, 0.5, 0.7] {
+        let mask: Vec<bool> = (0..g.c_out * g.c_in * 9)
+            .map(|_| rng.random_bool(density))
+            .collect();
+        let w = rand_vec(&mut rng, mask.len());
+        let l = LayerBuffers::new(&a, "conv", &w, g.c_out, &mask).unwrap();
+        let lists = SparseLists::conv(&a, "conv", g, &h.ctx.queue, &mask).unwrap();
+        let fwd = ops::conv_forward(&b, &a, g, batch, &l.weights, &l.bias, &x, &y, &c).unwrap();
+        let bwd = ops::conv_backward(
+            &b,
+            &a,
+            g,
+            batch,
+            &l.refs(),
+            &x,
+            &dy,
+            Some(&dx),
+            &partials,
+            &c,
+        )
+        .unwrap();
+        let geom = (g, batch);
+        let fwd_s =
+            sparse::conv_forward_sparse(&b, &a, &lists, geom, &l.weights, &l.bias, &x, &y, &c)
+                .unwrap();
+        let bufs = (&dy, &x, &partials, &l.grad);
+        let wgrad_s = sparse::conv_backward_weights_sparse(&b, &a, &lists, geom, bufs, &c).unwrap();
+        let dgrad_s =
+            sparse::conv_backward_input_sparse(&b, &a, &lists, geom, (&l.weights, &dy, &dx), &c)
+                .unwrap();
+        let ms = |ds: &[&Dispatch]| time_ms(&h, ds, 3);
+        eprintln!(
+            "conv {g:?} batch {batch} density {density}: forward {:.2} / {:.2} ms, \
+             weight gradient {:.2} / {:.2}, input gradient {:.2} / {:.2} (dense / sparse)",
+            ms(&[&fwd]),
+            ms(&[&fwd_s]),
+            ms(&[&bwd[0], &bwd[1]]),
+            ms(&[&wgrad_s[0], &wgrad_s[1]]),
+            ms(&[&bwd[3]]),
+            ms(&[&dgrad_s]),
+        );
+    }
+}
+
 #[test]
 #[ignore]
 fn kernel_timings_loss() {

@@ -316,3 +316,72 @@ fn masked_values(v: &[f32], mask: &[bool]) -> Vec<f32> {
         .map(|(&x, &on)| if on { x } else { 0.0 })
         .collect()
 }
+
+#[test]
+fn sparse_conv_kernels_match_the_cpu_at_several_densities() {
+    use crate::gpu::sparse::{self, SparseLists};
+    let Some(h) = Harness::new() else { return };
+    let (b, a, c) = (h.builder(), h.alloc(), h.common());
+    let mut rng = rng(16);
+    // Odd sizes; positions below, at and above a workgroup's 128 and a K chunk's 2048
+    // (16 x 14 x 14 = 3136: two chunks); a row longer than the 16 invocations' lists.
+    for (c_in, c_out, hh, ww, batch) in [(3, 5, 7, 9, 3), (16, 8, 14, 14, 16), (1, 4, 5, 3, 2)] {
+        for density in [0.0, 0.1, 0.3, 0.6] {
+            let what =
+                format!("sparse conv {c_in}->{c_out} {hh}x{ww} batch {batch} density {density}");
+            let g = ConvGeom {
+                c_in,
+                c_out,
+                h: hh,
+                w: ww,
+            };
+            let mut p = Param::zeros(LayerShape::conv("conv", c_in, c_out, 3, hh * ww));
+            p.weights = rand_vec(&mut rng, p.weights.len());
+            p.bias = rand_vec(&mut rng, c_out);
+            let mask = (0..p.weights.len())
+                .map(|_| rng.random_bool(density))
+                .collect();
+            p.set_mask(mask);
+            assert!(!p.all_active, "{what}");
+            let x = rand_vec(&mut rng, c_in * batch * hh * ww);
+            let dy = rand_vec(&mut rng, c_out * batch * hh * ww);
+            let mut y = vec![0.0; dy.len()];
+            let mut dx = vec![0.0; x.len()];
+            conv_forward(&p, g, &x, &mut y, batch);
+            conv_backward(&mut p, g, &x, &dy, Some(&mut dx), batch, false);
+            let grad = masked_values(&p.grad, &p.mask);
+
+            let l = upload_param(&h, &p);
+            let lists = SparseLists::conv(&a, "conv", g, &h.ctx.queue, &p.mask).unwrap();
+            let (gx, gy, gdy, gdx) = (
+                h.upload(&x),
+                h.zeros(y.len()),
+                h.upload(&dy),
+                h.zeros(dx.len()),
+            );
+            let partials = h.zeros(ops::conv_partials_len(g, batch));
+            let (w, bias) = (&l.weights, &l.bias);
+            let geom = (g, batch);
+            let [parts, sum] = sparse::conv_backward_weights_sparse(
+                &b,
+                &a,
+                &lists,
+                geom,
+                (&gdy, &gx, &partials, &l.grad),
+                &c,
+            )
+            .unwrap();
+            h.run(&[
+                sparse::conv_forward_sparse(&b, &a, &lists, geom, w, bias, &gx, &gy, &c).unwrap(),
+                parts,
+                sum,
+                sparse::conv_backward_input_sparse(&b, &a, &lists, geom, (w, &gdy, &gdx), &c)
+                    .unwrap(),
+            ]);
+            assert_close(&format!("{what}: y"), &h.read(&gy, y.len()), &y);
+            // Inactive entries stay as they were (0 here).
+            assert_close(&format!("{what}: dW"), &h.read(&l.grad, grad.len()), &grad);
+            assert_close(&format!("{what}: dx"), &h.read(&gdx, dx.len()), &dx);
+        }
+    }
+}
